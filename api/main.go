@@ -1,0 +1,148 @@
+// Command api serves the HTTP side of the system: the applicant portal, the
+// appointment system, the staff dashboard and the JSON API. `api migrate`
+// applies the database migrations and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/client"
+
+	"github.com/openconsular/consular/api/health"
+	"github.com/openconsular/consular/api/server"
+	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/database"
+	"github.com/openconsular/consular/internal/logging"
+	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/internal/temporalclient"
+)
+
+const usage = `usage: api [serve|migrate]
+  serve    serve HTTP (the default)
+  migrate  apply the database migrations and exit`
+
+func main() {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	logger := logging.New(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, logger)
+	case "migrate":
+		err = database.Migrate(ctx, cfg.Database.URL, logger)
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		logger.Error(cmd+" failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	d, err := open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	app := newApp(cfg, logger, d)
+
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listen(cfg.HTTP.Addr) }()
+	logger.Info("api listening", "addr", cfg.HTTP.Addr, "public_url", cfg.HTTP.PublicURL)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("api shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
+	if err := app.ShutdownWithTimeout(cfg.HTTP.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("api stopped")
+	return nil
+}
+
+// dependencies are the clients of the four servers the API talks to.
+type dependencies struct {
+	db       *pgxpool.Pool
+	temporal client.Client
+	objects  *minio.Client
+	smtp     *mail.Server
+}
+
+// open makes the clients; none connects yet, so a server that is down shows
+// in /readyz instead of stopping the API.
+func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (dependencies, error) {
+	var d dependencies
+	var err error
+	if d.db, err = database.Open(ctx, cfg.Database.URL); err != nil {
+		return d, err
+	}
+	if d.temporal, err = temporalclient.New(cfg.Temporal, logger); err != nil {
+		d.close()
+		return d, err
+	}
+	if d.objects, err = storage.New(cfg.Storage); err != nil {
+		d.close()
+		return d, err
+	}
+	d.smtp = mail.New(cfg.Mail)
+	return d, nil
+}
+
+func (d dependencies) close() {
+	if d.temporal != nil {
+		d.temporal.Close()
+	}
+	if d.db != nil {
+		d.db.Close()
+	}
+}
+
+// newApp mounts every route on the shared middleware.
+func newApp(cfg config.Config, logger *slog.Logger, d dependencies) *fiber.App {
+	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, BodyLimit: 4 << 20})
+	probes := &health.Handlers{
+		Timeout:    3 * time.Second,
+		ShowErrors: cfg.Env != config.Production,
+		Logger:     logger,
+		Checks: []health.Check{
+			{Name: "postgres", Probe: d.db.Ping},
+			{Name: "temporal", Probe: func(ctx context.Context) error {
+				return temporalclient.Ping(ctx, d.temporal, cfg.Temporal.Namespace)
+			}},
+			{Name: "minio", Probe: func(ctx context.Context) error {
+				return storage.Ping(ctx, d.objects, storage.Buckets(cfg.Storage)...)
+			}},
+			{Name: "smtp", Probe: d.smtp.Ping},
+		},
+	}
+	probes.Register(app)
+	return app
+}

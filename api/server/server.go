@@ -1,0 +1,100 @@
+// Package server builds the Fiber application every audience's routes hang
+// from: request IDs, per-request deadlines, access logs, panics turned into
+// 500s, and one error shape.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/openconsular/consular/internal/logging"
+)
+
+type Options struct {
+	Logger         *slog.Logger
+	RequestTimeout time.Duration // deadline of each request's context
+	BodyLimit      int           // bytes; larger bodies are refused before they are read
+}
+
+// New returns the application with the shared middleware installed.
+func New(opts Options) *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "consular",
+		BodyLimit:             opts.BodyLimit,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(opts.Logger),
+		ReadTimeout:           opts.RequestTimeout,
+		WriteTimeout:          opts.RequestTimeout,
+		IdleTimeout:           2 * time.Minute,
+	})
+	app.Use(requestid.New())
+	app.Use(requestContext(opts.RequestTimeout))
+	app.Use(accessLog(opts.Logger))
+	app.Use(recover.New())
+	return app
+}
+
+// requestContext gives each request a context with a deadline and the request
+// ID for the logs. Handlers pass c.UserContext() downstream, never a
+// background context.
+func requestContext(timeout time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := utils.CopyString(c.GetRespHeader(fiber.HeaderXRequestID))
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		c.SetUserContext(logging.With(ctx, slog.String("request_id", id)))
+		return c.Next()
+	}
+}
+
+func accessLog(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the answer now, so the status logged is the one sent.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		status := c.Response().StatusCode()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		logger.Log(c.UserContext(), level, "http request",
+			"method", c.Method(), "route", c.Route().Path, "status", status, "took", time.Since(start))
+		return nil
+	}
+}
+
+// ErrorBody is the one shape of every JSON error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+type ErrorDetail struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		message := "internal error"
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code, message = fe.Code, fe.Message
+		} else {
+			logger.ErrorContext(c.UserContext(), "request failed", "err", err)
+		}
+		return c.Status(code).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
+	}
+}

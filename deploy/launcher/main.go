@@ -1,0 +1,242 @@
+// Command launcher runs the whole system on one machine from real servers
+// built at pinned versions:
+//
+//	launcher dev             the dev stack, the worker and the API; data kept in .state/
+//	launcher test -- CMD...  a throwaway stack on free ports, CMD run against it, then removed
+//	launcher tools           build the pinned servers into the tool cache and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openconsular/consular/deploy/stack"
+	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/database"
+)
+
+const usage = `usage:
+  launcher dev              start the dev stack, the worker and the API (Ctrl-C stops all)
+  launcher test -- CMD...   run CMD against a throwaway stack on free ports
+  launcher tools            build the pinned servers into the tool cache`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) < 2 {
+		fail(errors.New(usage))
+	}
+	// The launcher reads the same variables as the API and the worker, so a
+	// namespace, bucket or credential set in the environment is the one the
+	// stack is built with.
+	base, err := config.FromEnvironment()
+	if err != nil {
+		fail(fmt.Errorf("configuration:\n%w", err))
+	}
+	switch os.Args[1] {
+	case "dev":
+		err = dev(ctx, base)
+	case "test":
+		var code int
+		code, err = test(ctx, base, os.Args[2:])
+		if err == nil {
+			os.Exit(code)
+		}
+	case "tools":
+		_, err = stack.InstallTools(ctx, os.Stdout)
+	default:
+		err = errors.New(usage)
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "launcher:", err)
+	os.Exit(1)
+}
+
+// test starts a stack in a temporary folder, migrates a template database
+// that tests clone, runs the command with the stack in its environment and
+// removes everything afterwards, whatever the command's outcome.
+func test(ctx context.Context, base config.Config, args []string) (int, error) {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return 0, errors.New(usage)
+	}
+	started := time.Now()
+	dir, err := os.MkdirTemp("", "consular-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o711); err != nil { // PostgreSQL, run as nobody, must reach its folder
+		return 0, err
+	}
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Stop()
+	quiet := slog.New(slog.DiscardHandler)
+	for _, db := range []string{testTemplateDB, "consular"} {
+		if err := s.Postgres.CreateDatabase(ctx, db); err != nil {
+			return 0, err
+		}
+		if err := database.Migrate(ctx, s.Postgres.URL(db), quiet); err != nil {
+			return 0, err
+		}
+	}
+	cache, _ := stack.ToolCache()
+	fmt.Fprintf(os.Stderr, "test stack ready in %.1fs (%s)\n", time.Since(started).Seconds(), dir)
+
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(append(os.Environ(), s.Env("consular")...),
+		"CONSULAR_ENV=test",
+		"CONSULAR_TEST_STACK="+dir,
+		"CONSULAR_TEST_ADMIN_DATABASE_URL="+s.Postgres.URL("postgres"),
+		"CONSULAR_TEST_TEMPLATE_DATABASE="+testTemplateDB,
+		fmt.Sprintf("CONSULAR_TEST_MAILPIT_URL=http://127.0.0.1:%d", s.Mailpit.UIPort),
+		"CONSULAR_TOOLS="+cache,
+	)
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done(): // Ctrl-C reached the tests too; give them a moment to clean up
+		select {
+		case err = <-waited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			err = <-waited
+		}
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	return 0, err
+}
+
+const testTemplateDB = "consular_template"
+
+// dev runs the dev stack with the worker and the API until Ctrl-C. Data stays
+// in the state folder, so the next run starts where this one stopped.
+func dev(ctx context.Context, base config.Config) error {
+	started := time.Now()
+	dir, err := filepath.Abs(stateDir())
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockFolder(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DevPorts, Base: base, Progress: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	if err := s.Postgres.CreateDatabase(ctx, "consular"); err != nil {
+		return err
+	}
+	if err := database.Migrate(ctx, s.Postgres.URL("consular"), slog.Default()); err != nil {
+		return err
+	}
+
+	env := append(append(os.Environ(), s.Env("consular")...), "CONSULAR_ENV=development")
+	app, err := startApp(ctx, s, dir, env, base)
+	if err != nil {
+		return err
+	}
+	fmt.Printf(`
+Consular services are running (ready in %.0fs). Ctrl-C stops everything; data stays in %s.
+
+  Portal and API     %s   (health: /readyz)
+  Temporal Web UI    http://127.0.0.1:%d   (namespace %s)
+  Mailpit (mail)     http://127.0.0.1:%d
+  MinIO console      http://127.0.0.1:%d   (user %s)
+  PostgreSQL         %s
+
+  Logs               %s
+`, time.Since(started).Seconds(), dir, app.publicURL, s.Ports.TemporalUI, s.Temporal.Namespace,
+		s.Ports.MailpitUI, s.Ports.MinIOConsole, s.MinIO.AccessKey, s.Postgres.URL("consular"), filepath.Join(dir, "logs"))
+
+	watch := time.NewTicker(2 * time.Second)
+	defer watch.Stop()
+	reported := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nstopping: API, worker, then the servers...")
+			return nil
+		case <-watch.C:
+			for _, p := range app.procs {
+				if p.Exited() && !reported[p.Name] {
+					reported[p.Name] = true
+					fmt.Fprintf(os.Stderr, "%s stopped unexpectedly; see %s\n", p.Name, p.LogPath)
+				}
+			}
+		}
+	}
+}
+
+func stateDir() string {
+	if d := os.Getenv("CONSULAR_STATE_DIR"); d != "" {
+		return d
+	}
+	return ".state"
+}
+
+// lockFolder refuses a second `make dev` on the same state folder.
+func lockFolder(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "launcher.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another launcher is running on %s (make dev already started?)", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+// goBuild compiles one of the project's commands into the state folder.
+func goBuild(ctx context.Context, out, pkg string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	return nil
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,238 @@
+// Package config reads the process configuration from environment variables,
+// once, at start. Every variable has a development default; a value that does
+// not parse stops the process with a message naming the variable. No other
+// package reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment says where the process runs; production refuses development
+// shortcuts such as default secrets.
+type Environment string
+
+const (
+	Development Environment = "development"
+	Test        Environment = "test"
+	Production  Environment = "production"
+)
+
+// Config is everything the API and the worker need to know about their surroundings.
+type Config struct {
+	Env      Environment
+	Log      Log
+	HTTP     HTTP
+	Database Database
+	Temporal Temporal
+	Storage  Storage
+	Mail     Mail
+}
+
+type Log struct {
+	Format string // "text" or "json"
+	Level  string // "debug", "info", "warn" or "error"
+}
+
+type HTTP struct {
+	Addr            string        // where the API listens
+	PublicURL       string        // how applicants reach the API; used in emails and receipts
+	ShutdownTimeout time.Duration // how long in-flight requests get to finish on SIGTERM
+	RequestTimeout  time.Duration // deadline of each request's context
+}
+
+type Database struct {
+	URL string
+}
+
+type Temporal struct {
+	Address   string
+	Namespace string
+	TaskQueue string
+}
+
+type Storage struct {
+	Endpoint        string // host:port of MinIO (or another S3-compatible server)
+	AccessKey       string
+	SecretKey       string
+	UseTLS          bool
+	DocumentsBucket string
+	ReceiptsBucket  string
+}
+
+type Mail struct {
+	Host       string
+	Port       int
+	Username   string
+	Password   string
+	Encryption string // "none", "starttls" or "tls"
+	From       string
+	Timeout    time.Duration
+}
+
+// FromEnvironment reads the configuration from the process environment.
+func FromEnvironment() (Config, error) {
+	return Load(os.LookupEnv)
+}
+
+// Load reads the configuration through lookup, so tests can pass a map.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	return loadWith(&reader{lookup: lookup})
+}
+
+func loadWith(r *reader) (Config, error) {
+	var c Config
+	c.Env = Environment(r.oneOf("CONSULAR_ENV", string(Development), string(Development), string(Test), string(Production)))
+	r.production = c.Env == Production
+
+	defaultFormat := "text"
+	if r.production {
+		defaultFormat = "json"
+	}
+	c.Log.Format = r.oneOf("CONSULAR_LOG_FORMAT", defaultFormat, "text", "json")
+	c.Log.Level = r.oneOf("CONSULAR_LOG_LEVEL", "info", "debug", "info", "warn", "error")
+
+	c.HTTP.Addr = r.hostPort("CONSULAR_HTTP_ADDR", "127.0.0.1:8080")
+	c.HTTP.PublicURL = strings.TrimSuffix(r.url("CONSULAR_PUBLIC_URL", "http://127.0.0.1:8080"), "/")
+	c.HTTP.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
+	c.HTTP.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
+
+	c.Database.URL = r.url("CONSULAR_DATABASE_URL", "postgres://postgres@127.0.0.1:55432/consular?sslmode=disable")
+
+	c.Temporal.Address = r.hostPort("CONSULAR_TEMPORAL_ADDRESS", "127.0.0.1:7233")
+	c.Temporal.Namespace = r.name("CONSULAR_TEMPORAL_NAMESPACE", "consular")
+	c.Temporal.TaskQueue = r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests")
+
+	c.Storage.Endpoint = r.hostPort("CONSULAR_MINIO_ENDPOINT", "127.0.0.1:9000")
+	c.Storage.AccessKey = r.secret("CONSULAR_MINIO_ACCESS_KEY", "consular")
+	c.Storage.SecretKey = r.secret("CONSULAR_MINIO_SECRET_KEY", "consular-dev-secret")
+	c.Storage.UseTLS = r.bool("CONSULAR_MINIO_TLS", false)
+	c.Storage.DocumentsBucket = r.name("CONSULAR_MINIO_DOCUMENTS_BUCKET", "consular-documents")
+	c.Storage.ReceiptsBucket = r.name("CONSULAR_MINIO_RECEIPTS_BUCKET", "consular-receipts")
+
+	c.Mail.Host = r.name("CONSULAR_SMTP_HOST", "127.0.0.1")
+	c.Mail.Port = r.port("CONSULAR_SMTP_PORT", 1025)
+	c.Mail.Username = r.string("CONSULAR_SMTP_USERNAME", "")
+	c.Mail.Password = r.string("CONSULAR_SMTP_PASSWORD", "")
+	c.Mail.Encryption = r.oneOf("CONSULAR_SMTP_ENCRYPTION", "none", "none", "starttls", "tls")
+	c.Mail.From = r.email("CONSULAR_MAIL_FROM", "Consular Services <no-reply@consular.example>")
+	c.Mail.Timeout = r.duration("CONSULAR_SMTP_TIMEOUT", 10*time.Second)
+
+	if r.production && c.Mail.Encryption == "none" {
+		r.fail("CONSULAR_SMTP_ENCRYPTION", c.Mail.Encryption, "production mail must be encrypted (starttls or tls)")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// reader collects every bad variable, so one start reports them all.
+type reader struct {
+	lookup     func(string) (string, bool)
+	production bool
+	errs       []error
+	names      []string // every variable read, in order; the README documents each
+}
+
+func (r *reader) fail(name, value, why string) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q: %s", name, value, why))
+}
+
+func (r *reader) string(name, def string) string {
+	r.names = append(r.names, name)
+	if v, ok := r.lookup(name); ok && v != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+// secret is a string whose development default is refused in production.
+func (r *reader) secret(name, devDefault string) string {
+	v := r.string(name, "")
+	if v != "" {
+		return v
+	}
+	if r.production {
+		r.fail(name, "", "must be set in production")
+	}
+	return devDefault
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.string(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) name(name, def string) string {
+	v := r.string(name, def)
+	if v == "" || strings.ContainsAny(v, " \t/") {
+		r.fail(name, v, "must be a non-empty name without spaces or slashes")
+	}
+	return v
+}
+
+func (r *reader) hostPort(name, def string) string {
+	v := r.string(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		r.fail(name, v, "must be host:port")
+	}
+	return v
+}
+
+func (r *reader) port(name string, def int) int {
+	v := r.string(name, strconv.Itoa(def))
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		r.fail(name, v, "must be a port number from 1 to 65535")
+		return def
+	}
+	return p
+}
+
+func (r *reader) url(name, def string) string {
+	v := r.string(name, def)
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		r.fail(name, v, "must be an absolute URL")
+	}
+	return v
+}
+
+func (r *reader) email(name, def string) string {
+	v := r.string(name, def)
+	if !strings.Contains(v, "@") {
+		r.fail(name, v, "must be an email address, optionally with a display name")
+	}
+	return v
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.string(name, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, v, "must be a positive duration such as 30s or 5m")
+		return def
+	}
+	return d
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.string(name, strconv.FormatBool(def))
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, "must be true or false")
+		return def
+	}
+	return b
+}

@@ -1,0 +1,38 @@
+// Package temporalclient connects to the Temporal server with the options the
+// API and the worker share.
+package temporalclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
+	"github.com/openconsular/consular/internal/config"
+)
+
+// New returns a client that connects on first use, so a Temporal server that
+// is down at start shows up in /readyz instead of stopping the process.
+func New(cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  cfg.Address,
+		Namespace: cfg.Namespace,
+		Logger:    log.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Address, err)
+	}
+	return c, nil
+}
+
+// Ping checks that the server answers and that our namespace exists.
+func Ping(ctx context.Context, c client.Client, namespace string) error {
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+	return nil
+}
