@@ -3,14 +3,18 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench
+.PHONY: dev test check tools migrate bench test-deps
+
+# Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
+TEST_PACKAGES := poppler-utils zbar-tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## dev: start PostgreSQL, Temporal (with its Web UI), MinIO, Mailpit, the worker and the API; Ctrl-C stops all
 dev:
 	$(GO) run ./deploy/launcher dev
 
 ## test: vet, format check, and every test against a throwaway stack of real servers
-test: check
+test: check test-deps
 	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -timeout 30m ./...
 
 ## check: go vet and gofmt
@@ -18,6 +22,16 @@ check:
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+
+## test-deps: install the Debian packages the tests need, when missing
+test-deps:
+	@missing=""; \
+	command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages the tests use)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## tools: build the pinned servers (Temporal CLI, MinIO, Mailpit) into the tool cache
 tools:

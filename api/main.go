@@ -19,18 +19,23 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/api/health"
+	"github.com/openconsular/consular/api/receipts"
+	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/server"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
+	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/logging"
 	"github.com/openconsular/consular/internal/mail"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
 )
 
-const usage = `usage: api [serve|migrate]
-  serve    serve HTTP (the default)
-  migrate  apply the database migrations and exit`
+const usage = `usage: api [serve | migrate | verify-receipt [-keys FILE|URL] LINK]
+  serve           serve HTTP (the default)
+  migrate         apply the database migrations and exit
+  verify-receipt  check a receipt's QR link against the published keys (a saved
+                  receipt-keys.json works offline); exit status 0 when genuine`
 
 func main() {
 	cfg, err := config.FromEnvironment()
@@ -53,6 +58,8 @@ func main() {
 		err = serve(ctx, cfg, logger)
 	case "migrate":
 		err = database.Migrate(ctx, cfg.Database.URL, logger)
+	case "verify-receipt":
+		err = verifyReceipt(ctx, os.Stdout, cfg.HTTP.PublicURL+receipts.KeysPath, os.Args[2:])
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -104,7 +111,7 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (dependen
 	if d.db, err = database.Open(ctx, cfg.Database.URL); err != nil {
 		return d, err
 	}
-	if d.temporal, err = temporalclient.New(cfg.Temporal, logger); err != nil {
+	if d.temporal, err = temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger); err != nil {
 		d.close()
 		return d, err
 	}
@@ -127,7 +134,8 @@ func (d dependencies) close() {
 
 // newApp mounts every route on the shared middleware.
 func newApp(cfg config.Config, logger *slog.Logger, d dependencies) *fiber.App {
-	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, BodyLimit: 4 << 20})
+	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout,
+		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10})
 	probes := &health.Handlers{
 		Timeout:    3 * time.Second,
 		ShowErrors: cfg.Env != config.Production,
@@ -144,5 +152,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) *fiber.App {
 		},
 	}
 	probes.Register(app)
+	(&requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}).Register(app)
+	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	return app
 }

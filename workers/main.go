@@ -13,10 +13,11 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/logging"
+	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
 )
 
@@ -42,7 +43,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	temporal, err := temporalclient.New(cfg.Temporal, logger)
+	temporal, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,11 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	w := worker.New(temporal, cfg.Temporal.TaskQueue, worker.Options{
 		WorkerStopTimeout: cfg.HTTP.ShutdownTimeout,
 	})
-	register(w, &activities.Projection{DB: db})
+	objects, err := storage.New(cfg.Storage)
+	if err != nil {
+		return err
+	}
+	register(w, cfg, db, objects, mail.New(cfg.Mail))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"errors"
+	"sort"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,20 +12,22 @@ import (
 	"github.com/openconsular/consular/internal/consular"
 )
 
-// RequestInput starts a request's workflow. It carries codes and object keys
-// only; the applicant's personal data stays in PostgreSQL.
+// RequestInput starts a request's workflow. It carries codes, dates and
+// object keys only; the applicant's personal data stays in PostgreSQL.
 type RequestInput struct {
 	TrackingCode string
 	ServiceCode  string
 	MissionCode  string
 	SubmittedAt  time.Time
+	Documents    []activities.DocumentRef
 	Policy       Policy
 }
 
-// Policy is the timing the request lives by, fixed at submission.
+// Policy is the timing a request lives by, fixed at submission from configuration.
 type Policy struct {
-	// Deadline is how long the applicant has to attend (90 days).
-	Deadline time.Duration
+	Deadline  time.Duration   // how long the applicant has to attend (90 days)
+	Reminders []time.Duration // how long before the deadline to remind an applicant with no appointment
+	Retention time.Duration   // how long documents are kept after the decision
 }
 
 // RequestResult is how the request ended.
@@ -31,53 +35,215 @@ type RequestResult struct {
 	Status consular.Status
 }
 
-// request is the workflow's state.
+// Activity stubs: typed nils, so activity names are checked by the compiler.
+var (
+	projection *activities.Projection
+	documents  *activities.Documents
+	receipts   *activities.Receipts
+	mail       *activities.Mail
+)
+
+// request is the workflow's state. Update handlers change it synchronously
+// (so the next validator sees the change) and then publish it.
 type request struct {
-	in       RequestInput
-	status   consular.Status
-	deadline time.Time
-	version  int
+	in          RequestInput
+	status      consular.Status
+	deadline    time.Time
+	appointment time.Time // zero when none is booked
+	decision    Decision
+	version     int
+	reminders   []time.Time // reminder times still to come, earliest first
+	wake        bool        // set by handlers so the main loop looks again
 }
 
 // Request is one consular request's lifecycle, from submission to its final
 // status. Its workflow ID is the tracking code.
 func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
 	r := &request{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
-	if err := r.transition(ctx, consular.StatusAwaitingAppointment); err != nil {
+	if err := r.registerHandlers(ctx); err != nil {
 		return RequestResult{}, err
 	}
-	if err := workflow.Sleep(ctx, r.deadline.Sub(workflow.Now(ctx))); err != nil {
+	if err := r.moveTo(ctx, consular.StatusSubmitted); err != nil {
 		return RequestResult{}, err
 	}
-	if err := r.transition(ctx, consular.StatusArchived); err != nil {
+
+	err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), documents.Validate,
+		activities.ValidateInput{TrackingCode: in.TrackingCode, Documents: in.Documents}).Get(ctx, nil)
+	if problems, bad := badDocuments(err); bad {
+		if err := r.moveTo(ctx, consular.StatusRejectedDocuments); err != nil {
+			return RequestResult{}, err
+		}
+		if err := r.send(ctx, activities.MailInput{Kind: activities.MailDocumentsRejected, Problems: problems}); err != nil {
+			return RequestResult{}, err
+		}
+		return r.finish(ctx)
+	} else if err != nil {
+		return RequestResult{}, err
+	}
+
+	var receipt activities.IssueResult
+	if err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), receipts.Issue, activities.IssueInput{
+		TrackingCode: in.TrackingCode, ServiceCode: in.ServiceCode, MissionCode: in.MissionCode,
+		SubmittedAt: in.SubmittedAt, Deadline: r.deadline,
+	}).Get(ctx, &receipt); err != nil {
+		return RequestResult{}, err
+	}
+	r.planReminders(workflow.Now(ctx))
+	if err := r.moveTo(ctx, consular.StatusAwaitingAppointment); err != nil {
+		return RequestResult{}, err
+	}
+	if err := r.send(ctx, activities.MailInput{Kind: activities.MailReceipt, ReceiptKey: receipt.ObjectKey}); err != nil {
+		return RequestResult{}, err
+	}
+
+	if err := r.waitForVisit(ctx); err != nil {
+		return RequestResult{}, err
+	}
+	// Attended: the decision arrives through an update; then the documents are
+	// kept for the retention period, for questions about the decision.
+	if err := workflow.Await(ctx, func() bool { return r.status.Final() }); err != nil {
+		return RequestResult{}, err
+	}
+	if r.decision.Decision != "" {
+		if err := workflow.Sleep(ctx, in.Policy.Retention); err != nil {
+			return RequestResult{}, err
+		}
+	}
+	return r.finish(ctx)
+}
+
+// waitForVisit waits for attendance, withdrawal or the deadline, sending
+// reminders while no appointment is booked. Bookings, cancellations and
+// extensions arrive through update handlers and wake it.
+func (r *request) waitForVisit(ctx workflow.Context) error {
+	for r.status != consular.StatusAttended && !r.status.Final() {
+		now := workflow.Now(ctx)
+		if !now.Before(r.deadline) {
+			// No visit by the deadline, booked or not: archive.
+			if err := r.moveTo(ctx, consular.StatusArchived); err != nil {
+				return err
+			}
+			return r.send(ctx, activities.MailInput{Kind: activities.MailArchived})
+		}
+		next := r.deadline
+		if len(r.reminders) > 0 && r.reminders[0].Before(next) {
+			next = r.reminders[0]
+		}
+		r.wake = false
+		woken, err := workflow.AwaitWithTimeout(ctx, next.Sub(now), func() bool { return r.wake })
+		if err != nil {
+			return err
+		}
+		if woken || len(r.reminders) == 0 || workflow.Now(ctx).Before(r.reminders[0]) {
+			continue
+		}
+		due := r.reminders[0]
+		r.reminders = r.reminders[1:]
+		if r.status == consular.StatusAwaitingAppointment { // a booked applicant needs no reminder
+			if err := r.send(ctx, activities.MailInput{Kind: activities.MailReminder,
+				Key: r.deadline.UTC().Format(time.RFC3339) + "-" + due.UTC().Format(time.RFC3339)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// planReminders schedules the reminders still ahead of now for the current deadline.
+func (r *request) planReminders(now time.Time) {
+	r.reminders = r.reminders[:0]
+	for _, before := range r.in.Policy.Reminders {
+		if at := r.deadline.Add(-before); at.After(now) {
+			r.reminders = append(r.reminders, at)
+		}
+	}
+	sort.Slice(r.reminders, func(i, j int) bool { return r.reminders[i].Before(r.reminders[j]) })
+}
+
+// finish deletes the documents, lets running handlers complete and ends the workflow.
+func (r *request) finish(ctx workflow.Context) (RequestResult, error) {
+	keys := make([]string, len(r.in.Documents))
+	for i, d := range r.in.Documents {
+		keys[i] = d.ObjectKey
+	}
+	if err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), documents.Delete,
+		activities.DeleteInput{ObjectKeys: keys}).Get(ctx, nil); err != nil {
+		return RequestResult{}, err
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return RequestResult{}, err
 	}
 	return RequestResult{Status: r.status}, nil
 }
 
-// transition moves the request to status: the search attributes for
-// operators and the projection for staff follow.
-func (r *request) transition(ctx workflow.Context, status consular.Status) error {
+// moveTo sets the status and publishes it: search attributes for operators,
+// the projection for staff lists and the appointment system.
+func (r *request) moveTo(ctx workflow.Context, status consular.Status) error {
 	r.status = status
+	r.wake = true
+	return r.publish(ctx)
+}
+
+// publish writes the current state out. Each write carries the version it
+// was made at, so the projection keeps the newest when writes overlap.
+func (r *request) publish(ctx workflow.Context) error {
 	r.version++
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		StatusAttribute.ValueSet(string(status)),
+	rec := activities.RecordInput{
+		TrackingCode: r.in.TrackingCode, Status: r.status, ServiceCode: r.in.ServiceCode, MissionCode: r.in.MissionCode,
+		SubmittedAt: r.in.SubmittedAt, DeadlineAt: r.deadline, Version: r.version,
+	}
+	attrs := []temporal.SearchAttributeUpdate{
+		StatusAttribute.ValueSet(string(r.status)),
 		MissionAttribute.ValueSet(r.in.MissionCode),
 		ServiceAttribute.ValueSet(r.in.ServiceCode),
 		DeadlineAttribute.ValueSet(r.deadline),
-	); err != nil {
+	}
+	if r.appointment.IsZero() {
+		attrs = append(attrs, AppointmentAttribute.ValueUnset())
+	} else {
+		at := r.appointment
+		rec.AppointmentAt = &at
+		attrs = append(attrs, AppointmentAttribute.ValueSet(at))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		return err
 	}
-	var p *activities.Projection
-	return workflow.ExecuteActivity(withProjectionOptions(ctx), p.Record, activities.RecordInput{
-		TrackingCode: r.in.TrackingCode, Status: status, ServiceCode: r.in.ServiceCode, MissionCode: r.in.MissionCode,
-		SubmittedAt: r.in.SubmittedAt, DeadlineAt: r.deadline, Version: r.version,
-	}).Get(ctx, nil)
+	return workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
 }
 
-func withProjectionOptions(ctx workflow.Context) workflow.Context {
+// send emails the applicant about this request; the mail activity sends
+// each (kind, key) once, whatever the retries.
+func (r *request) send(ctx workflow.Context, in activities.MailInput) error {
+	in.TrackingCode = r.in.TrackingCode
+	in.Deadline = r.deadline
+	in.Appointment = r.appointment
+	return workflow.ExecuteActivity(withRetries(ctx, 30*time.Second), mail.Send, in).Get(ctx, nil)
+}
+
+// withRetries sets a timeout for each attempt and retries without limit,
+// backing off to five minutes: a dependency that is down (SMTP, MinIO)
+// delays a request, visibly in the Temporal UI as a pending activity, but
+// never loses it. Errors retrying cannot fix are non-retryable.
+func withRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		StartToCloseTimeout: attempt,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+		},
 	})
+}
+
+// badDocuments tells whether err is the validator's refusal, and why.
+func badDocuments(err error) ([]activities.DocumentProblem, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrBadDocuments {
+		return nil, false
+	}
+	var problems []activities.DocumentProblem
+	if appErr.HasDetails() {
+		_ = appErr.Details(&problems)
+	}
+	return problems, true
 }

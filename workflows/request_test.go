@@ -2,55 +2,414 @@ package workflows
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
 )
 
-// recorder collects what the workflow wrote to the projection.
-type recorder struct{ records []activities.RecordInput }
+const day = 24 * time.Hour
 
-func (r *recorder) expect(env *testsuite.TestWorkflowEnvironment) {
-	var p *activities.Projection
-	env.OnActivity(p.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
-		r.records = append(r.records, in)
+var submitted = time.Date(2026, 3, 21, 9, 0, 0, 0, time.UTC)
+
+// world stands in for the activities: it records what the workflow asked
+// them to do, so the tests assert the effects a real applicant would see.
+type world struct {
+	t          *testing.T
+	env        *testsuite.TestWorkflowEnvironment
+	records    []activities.RecordInput
+	mails      []sentMail
+	deleted    []string
+	receipts   int
+	badDocs    []activities.DocumentProblem
+	refusals   []string
+	acceptedAt map[string]time.Duration
+	sent       int
+}
+
+type sentMail struct {
+	activities.MailInput
+	at time.Duration // after submission
+}
+
+func newWorld(t *testing.T) *world {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	w := &world{t: t, env: suite.NewTestWorkflowEnvironment(), acceptedAt: map[string]time.Duration{}}
+	w.env.SetStartTime(submitted)
+	w.env.OnActivity(projection.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		w.records = append(w.records, in)
 		return nil
 	})
+	w.env.OnActivity(documents.Validate, mock.Anything, mock.Anything).Return(func(context.Context, activities.ValidateInput) error {
+		if w.badDocs != nil {
+			return temporal.NewNonRetryableApplicationError("refused", activities.ErrBadDocuments, nil, w.badDocs)
+		}
+		return nil
+	})
+	w.env.OnActivity(receipts.Issue, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.IssueInput) (activities.IssueResult, error) {
+		w.receipts++
+		return activities.IssueResult{ObjectKey: activities.ReceiptKey(in.TrackingCode)}, nil
+	})
+	w.env.OnActivity(mail.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MailInput) (activities.MailResult, error) {
+		w.mails = append(w.mails, sentMail{in, w.env.Now().Sub(submitted)})
+		return activities.MailResult{}, nil
+	})
+	w.env.OnActivity(documents.Delete, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeleteInput) error {
+		w.deleted = append(w.deleted, in.ObjectKeys...)
+		return nil
+	})
+	return w
+}
+
+func (w *world) run() RequestResult {
+	w.t.Helper()
+	w.env.ExecuteWorkflow(Request, RequestInput{
+		TrackingCode: "4821-7730-9152-06", ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE", SubmittedAt: submitted,
+		Documents: []activities.DocumentRef{{Kind: "licence", ObjectKey: "4821-7730-9152-06/licence.jpg", SHA256: "ab"}},
+		Policy:    Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day},
+	})
+	if !w.env.IsWorkflowCompleted() {
+		w.t.Fatal("the workflow did not complete")
+	}
+	if err := w.env.GetWorkflowError(); err != nil {
+		w.t.Fatal(err)
+	}
+	var result RequestResult
+	if err := w.env.GetWorkflowResult(&result); err != nil {
+		w.t.Fatal(err)
+	}
+	return result
+}
+
+// at sends an update after the given time from submission; it must be accepted.
+func (w *world) at(after time.Duration, name string, arg any) {
+	w.env.RegisterDelayedCallback(func() {
+		w.env.UpdateWorkflow(name, name+after.String(), &testsuite.TestUpdateCallback{
+			OnAccept: func() { w.acceptedAt[name] = after },
+			OnReject: func(err error) { w.t.Errorf("%s at %s refused: %v", name, after, err) },
+			OnComplete: func(_ any, err error) {
+				if err != nil {
+					w.t.Errorf("%s at %s failed: %v", name, after, err)
+				}
+			},
+		}, arg)
+	}, after)
+}
+
+// refusedAt sends an update that must be refused, and records the reason.
+func (w *world) refusedAt(after time.Duration, name string, arg any) {
+	w.env.RegisterDelayedCallback(func() {
+		w.sent++ // a fresh update ID each time: the same ID would be answered from the first call
+		w.env.UpdateWorkflow(name, fmt.Sprintf("refused-%s-%d", name, w.sent), &testsuite.TestUpdateCallback{
+			OnAccept: func() { w.t.Errorf("%s at %s was accepted, want refused", name, after) },
+			OnReject: func(err error) {
+				var appErr *temporal.ApplicationError
+				if !errors.As(err, &appErr) || appErr.Type() != Refusal {
+					w.t.Errorf("%s refused with %v, want a %s application error", name, err, Refusal)
+				}
+				w.refusals = append(w.refusals, err.Error())
+			},
+			OnComplete: func(any, error) {},
+		}, arg)
+	}, after)
+}
+
+func (w *world) mailKinds() []activities.MailKind {
+	var kinds []activities.MailKind
+	for _, m := range w.mails {
+		kinds = append(kinds, m.Kind)
+	}
+	return kinds
+}
+
+func (w *world) statuses() []consular.Status {
+	var s []consular.Status
+	for _, r := range w.records {
+		if len(s) == 0 || s[len(s)-1] != r.Status {
+			s = append(s, r.Status)
+		}
+	}
+	return s
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestApprovedAfterBookingAndAttendance(t *testing.T) {
+	w := newWorld(t)
+	appointment := submitted.Add(20 * day)
+	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: appointment})
+	w.at(20*day, UpdateRecordAttendance, StaffInput{StaffID: "officer-7"})
+	w.at(21*day, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+
+	if got := w.run().Status; got != consular.StatusApproved {
+		t.Fatalf("ended %s, want approved", got)
+	}
+	want := []consular.Status{consular.StatusSubmitted, consular.StatusAwaitingAppointment, consular.StatusAppointmentBooked,
+		consular.StatusAttended, consular.StatusApproved}
+	if !equal(w.statuses(), want) {
+		t.Fatalf("statuses %v, want %v", w.statuses(), want)
+	}
+	wantMail := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailDecision}
+	if !equal(w.mailKinds(), wantMail) {
+		t.Fatalf("mails %v, want %v (no reminder once booked)", w.mailKinds(), wantMail)
+	}
+	if w.mails[0].ReceiptKey == "" {
+		t.Error("the receipt email has no receipt attached")
+	}
+	if len(w.deleted) != 1 || w.env.Now().Sub(submitted) < 51*day {
+		t.Fatalf("documents deleted %v at day %.0f, want after the 30-day retention", w.deleted, w.env.Now().Sub(submitted).Hours()/24)
+	}
+	last := w.records[len(w.records)-1]
+	if last.AppointmentAt == nil || !last.AppointmentAt.Equal(appointment) {
+		t.Fatalf("projection's appointment = %v, want %v", last.AppointmentAt, appointment)
+	}
+}
+
+func TestRejectionCarriesItsReasonToTheApplicant(t *testing.T) {
+	w := newWorld(t)
+	w.at(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(3 * day)})
+	w.at(3*day, UpdateRecordAttendance, StaffInput{})
+	w.refusedAt(3*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected}) // no reason
+	w.at(3*day+2*time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected, Reason: "The licence number does not exist."})
+	if got := w.run().Status; got != consular.StatusRejected {
+		t.Fatalf("ended %s, want rejected", got)
+	}
+	decision := w.mails[len(w.mails)-1]
+	if decision.Kind != activities.MailDecision || decision.Decision != consular.StatusRejected || decision.Reason == "" {
+		t.Fatalf("last mail %+v, want the rejection with its reason", decision.MailInput)
+	}
+	if len(w.refusals) != 1 {
+		t.Fatalf("refusals %v, want the reasonless rejection refused", w.refusals)
+	}
+}
+
+func TestBadDocumentsEndTheRequestAndAreDeleted(t *testing.T) {
+	w := newWorld(t)
+	w.badDocs = []activities.DocumentProblem{{Kind: "licence", Reason: "too_small", Fa: "کوچک", En: "too small"}}
+	if got := w.run().Status; got != consular.StatusRejectedDocuments {
+		t.Fatalf("ended %s, want rejected_documents", got)
+	}
+	if w.receipts != 0 {
+		t.Fatal("a receipt was issued for refused documents")
+	}
+	if !equal(w.mailKinds(), []activities.MailKind{activities.MailDocumentsRejected}) || len(w.mails[0].Problems) != 1 || w.mails[0].Problems[0].Reason != "too_small" {
+		t.Fatalf("mails %+v, want one naming the refused document", w.mails)
+	}
+	if len(w.deleted) != 1 {
+		t.Fatalf("deleted %v, want the document", w.deleted)
+	}
 }
 
 func TestArchivesWhenDeadlinePassesWithoutVisit(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
-	rec := &recorder{}
-	rec.expect(env)
-	submitted := time.Date(2026, 3, 21, 9, 0, 0, 0, time.UTC)
-	env.SetStartTime(submitted)
+	w := newWorld(t)
+	if got := w.run().Status; got != consular.StatusArchived {
+		t.Fatalf("ended %s, want archived", got)
+	}
+	if elapsed := w.env.Now().Sub(submitted); elapsed < 90*day {
+		t.Fatalf("archived after %s, before the 90-day deadline", elapsed)
+	}
+	want := []activities.MailKind{activities.MailReceipt, activities.MailReminder, activities.MailReminder, activities.MailReminder, activities.MailArchived}
+	if !equal(w.mailKinds(), want) {
+		t.Fatalf("mails %v, want %v", w.mailKinds(), want)
+	}
+	for i, wantDay := range []time.Duration{60 * day, 83 * day, 89 * day} {
+		if got := w.mails[i+1].at; got != wantDay {
+			t.Errorf("reminder %d sent at day %.1f, want day %.0f", i+1, got.Hours()/24, wantDay.Hours()/24)
+		}
+	}
+	keys := map[string]bool{}
+	for _, m := range w.mails {
+		if keys[string(m.Kind)+m.Key] {
+			t.Errorf("two %s mails share the key %q: the outbox would drop one", m.Kind, m.Key)
+		}
+		keys[string(m.Kind)+m.Key] = true
+	}
+	if len(w.deleted) != 1 {
+		t.Fatalf("deleted %v, want the documents deleted on archive", w.deleted)
+	}
+}
 
-	env.ExecuteWorkflow(Request, RequestInput{TrackingCode: "T", ServiceCode: "driving_licence_inquiry",
-		MissionCode: "AT-VIE", SubmittedAt: submitted, Policy: Policy{Deadline: 90 * 24 * time.Hour}})
+func TestNoShowIsArchivedAtTheDeadline(t *testing.T) {
+	w := newWorld(t)
+	w.at(5*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(40 * day)})
+	if got := w.run().Status; got != consular.StatusArchived {
+		t.Fatalf("ended %s, want archived", got)
+	}
+	want := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailArchived}
+	if !equal(w.mailKinds(), want) {
+		t.Fatalf("mails %v, want %v: no reminders while booked", w.mailKinds(), want)
+	}
+}
 
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
+func TestRemindersOnlyWhileUnbooked(t *testing.T) {
+	w := newWorld(t)
+	w.at(65*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(86 * day)}) // after the day-60 reminder
+	w.at(80*day, UpdateCancelAppointment, StaffInput{})                                // before the day-83 one
+	w.at(82*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(86 * day)})
+	w.at(86*day+time.Hour, UpdateMarkNoShow, StaffInput{StaffID: "officer-7"}) // back to waiting: the day-89 reminder goes out
+	w.run()
+	var reminders []time.Duration
+	for _, m := range w.mails {
+		if m.Kind == activities.MailReminder {
+			reminders = append(reminders, m.at)
+		}
 	}
-	var result RequestResult
-	if err := env.GetWorkflowResult(&result); err != nil {
-		t.Fatal(err)
+	if !equal(reminders, []time.Duration{60 * day, 89 * day}) {
+		t.Fatalf("reminders at %v, want days 60 and 89 only", reminders)
 	}
-	if result.Status != consular.StatusArchived {
-		t.Fatalf("ended %s, want archived", result.Status)
+	kinds := w.mailKinds()
+	if kinds[len(kinds)-1] != activities.MailArchived {
+		t.Fatalf("mails %v, want the request archived after the no-show", kinds)
 	}
-	if got := env.Now().Sub(submitted); got < 90*24*time.Hour {
-		t.Fatalf("archived after %s, before the 90-day deadline", got)
+}
+
+func TestExtendingTheDeadlineMovesTheTimerAndTellsTheApplicant(t *testing.T) {
+	w := newWorld(t)
+	w.refusedAt(80*day, UpdateExtendDeadline, ExtendInput{Days: 30}) // no reason
+	w.refusedAt(80*day, UpdateExtendDeadline, ExtendInput{Until: submitted.Add(85 * day), Reason: "earlier"})
+	w.at(80*day+time.Hour, UpdateExtendDeadline, ExtendInput{Days: 30, Reason: "Mission closed for two weeks", StaffID: "sup-1"})
+	w.run()
+	if elapsed := w.env.Now().Sub(submitted); elapsed < 120*day {
+		t.Fatalf("archived at day %.1f, want after the extended deadline (day 120)", elapsed.Hours()/24)
 	}
-	if len(rec.records) != 2 || rec.records[0].Status != consular.StatusAwaitingAppointment || rec.records[1].Status != consular.StatusArchived {
-		t.Fatalf("projection writes: %+v", rec.records)
+	var extended *sentMail
+	for i := range w.mails {
+		if w.mails[i].Kind == activities.MailDeadlineExtended {
+			extended = &w.mails[i]
+		}
 	}
-	if rec.records[1].Version <= rec.records[0].Version {
-		t.Fatalf("versions do not grow: %+v", rec.records)
+	if extended == nil || !extended.Deadline.Equal(submitted.Add(120*day)) {
+		t.Fatalf("no email told the applicant the new deadline: %v", w.mailKinds())
 	}
+	if last := w.records[len(w.records)-1]; !last.DeadlineAt.Equal(submitted.Add(120 * day)) {
+		t.Fatalf("projection deadline %s, want the extended one", last.DeadlineAt)
+	}
+	if len(w.refusals) != 2 {
+		t.Fatalf("refusals %v", w.refusals)
+	}
+}
+
+func TestWithdrawalEndsTheRequestAndDeletesDocuments(t *testing.T) {
+	w := newWorld(t)
+	w.at(3*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(10 * day)})
+	w.at(4*day, UpdateWithdraw, WithdrawInput{})
+	if got := w.run().Status; got != consular.StatusWithdrawn {
+		t.Fatalf("ended %s, want withdrawn", got)
+	}
+	if elapsed := w.env.Now().Sub(submitted); elapsed > 5*day {
+		t.Fatalf("the workflow lived on until day %.0f after withdrawal", elapsed.Hours()/24)
+	}
+	if len(w.deleted) != 1 || w.mailKinds()[len(w.mails)-1] != activities.MailWithdrawn {
+		t.Fatalf("deleted %v, mails %v", w.deleted, w.mailKinds())
+	}
+}
+
+func TestActionsTheStateDoesNotAllowAreRefused(t *testing.T) {
+	w := newWorld(t)
+	beforeDeadline := submitted.Add(30 * day)
+	w.refusedAt(day, UpdateRecordAttendance, StaffInput{})                                    // nothing booked
+	w.refusedAt(day, UpdateDecide, Decision{Decision: consular.StatusApproved})               // not attended
+	w.refusedAt(day, UpdateRescheduleAppointment, AppointmentInput{At: beforeDeadline})       // nothing to move
+	w.refusedAt(day, UpdateCancelAppointment, StaffInput{})                                   // nothing to cancel
+	w.refusedAt(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(91 * day)})    // after the deadline
+	w.refusedAt(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(time.Hour)})   // in the past
+	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: beforeDeadline})                  //
+	w.refusedAt(3*day, UpdateBookAppointment, AppointmentInput{At: beforeDeadline.Add(day)})  // booked already
+	w.refusedAt(3*day, UpdateMarkNoShow, StaffInput{})                                        // appointment not yet
+	w.refusedAt(3*day, UpdateRescheduleAppointment, AppointmentInput{At: beforeDeadline})     // same time
+	w.at(30*day, UpdateRecordAttendance, StaffInput{})                                        //
+	w.refusedAt(31*day, UpdateRecordAttendance, StaffInput{})                                 // twice
+	w.refusedAt(31*day, UpdateWithdraw, WithdrawInput{})                                      // attended
+	w.refusedAt(31*day, UpdateExtendDeadline, ExtendInput{Days: 10, Reason: "r"})             // attended
+	w.refusedAt(31*day, UpdateDecide, Decision{Decision: consular.Status("maybe")})           // not a decision
+	w.at(32*day, UpdateDecide, Decision{Decision: consular.StatusCompleted})                  //
+	w.refusedAt(33*day, UpdateDecide, Decision{Decision: consular.StatusApproved})            // decided
+	w.refusedAt(33*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(40 * day)}) // final
+	if got := w.run().Status; got != consular.StatusCompleted {
+		t.Fatalf("ended %s, want completed", got)
+	}
+	if len(w.refusals) != 15 {
+		t.Fatalf("%d refusals, want 15: %v", len(w.refusals), w.refusals)
+	}
+	for _, r := range w.refusals {
+		if strings.TrimSpace(r) == "" {
+			t.Fatal("a refusal without a reason")
+		}
+	}
+}
+
+func TestARepeatedUpdateIsAppliedOnce(t *testing.T) {
+	w := newWorld(t)
+	var results []StatusView
+	book := func() {
+		w.env.UpdateWorkflow(UpdateBookAppointment, "booking-from-http-retry", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("retry refused: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				results = append(results, v.(StatusView))
+			},
+		}, AppointmentInput{At: submitted.Add(10 * day)})
+	}
+	w.env.RegisterDelayedCallback(book, day)
+	w.env.RegisterDelayedCallback(book, day+time.Minute)
+	w.at(10*day, UpdateRecordAttendance, StaffInput{})
+	w.at(10*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusApproved})
+	w.run()
+	if len(results) != 2 || results[0].Status != consular.StatusAppointmentBooked || results[1].Status != results[0].Status {
+		t.Fatalf("results %+v, want the same booked answer twice", results)
+	}
+	booked := 0
+	for _, m := range w.mails {
+		if m.Kind == activities.MailAppointmentBooked {
+			booked++
+		}
+	}
+	if booked != 1 {
+		t.Fatalf("%d booking emails, want 1", booked)
+	}
+}
+
+func TestStatusQueryShowsTheAppointment(t *testing.T) {
+	w := newWorld(t)
+	at := submitted.Add(10 * day)
+	w.at(day, UpdateBookAppointment, AppointmentInput{At: at})
+	w.env.RegisterDelayedCallback(func() {
+		value, err := w.env.QueryWorkflow(QueryStatus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v StatusView
+		if err := value.Get(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != consular.StatusAppointmentBooked || v.Appointment == nil || !v.Appointment.Equal(at) || !v.Deadline.Equal(submitted.Add(90*day)) {
+			t.Errorf("status %+v", v)
+		}
+	}, 2*day)
+	w.run()
 }

@@ -20,14 +20,15 @@ import (
 type Options struct {
 	Logger         *slog.Logger
 	RequestTimeout time.Duration // deadline of each request's context
-	BodyLimit      int           // bytes; larger bodies are refused before they are read
+	BodyLimit      int64         // bytes; larger bodies are refused before they are read
 }
 
 // New returns the application with the shared middleware installed.
 func New(opts Options) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "consular",
-		BodyLimit:             opts.BodyLimit,
+		BodyLimit:             int(opts.BodyLimit),
+		StreamRequestBody:     true, // uploads are read part by part, not held whole
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(opts.Logger),
 		ReadTimeout:           opts.RequestTimeout,

@@ -22,6 +22,12 @@ type Process struct {
 	err     error
 }
 
+// StartProcess starts one of the project's own programs (the API, the
+// worker) with its output in logPath; Stop sends it SIGTERM.
+func StartProcess(name, logPath string, cmd *exec.Cmd) (*Process, error) {
+	return startProcess(name, logPath, syscall.SIGTERM, cmd)
+}
+
 // startProcess starts cmd with its output in logPath. The child gets its own
 // process group, so a Ctrl-C in the terminal reaches only the launcher, which
 // then stops the servers in order; and it is killed if the launcher dies.
@@ -64,6 +70,12 @@ func (p *Process) Exited() bool {
 
 // StopTimeout is how long a server gets to stop before it is killed.
 const StopTimeout = 20 * time.Second
+
+// Err waits for the process to end and says how: nil for exit status 0.
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}
 
 // Stop asks the process to finish, and kills it after timeout.
 func (p *Process) Stop(timeout time.Duration) error {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/storage"
@@ -112,7 +111,7 @@ func (s *Stack) LogPath(name string) string {
 // StartCommand starts one more process with its output in the stack's logs;
 // Stop stops it before the servers (the API and the worker under make dev).
 func (s *Stack) StartCommand(name string, cmd *exec.Cmd) (*Process, error) {
-	p, err := startProcess(name, s.LogPath(name), syscall.SIGTERM, cmd)
+	p, err := StartProcess(name, s.LogPath(name), cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,9 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"crypto/sha512"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openconsular/consular/internal/codec"
+	"github.com/openconsular/consular/internal/receipt"
 )
 
 // Environment says where the process runs; production refuses development
@@ -34,6 +40,24 @@ type Config struct {
 	Temporal Temporal
 	Storage  Storage
 	Mail     Mail
+	Requests Requests
+	Keys     Keys
+}
+
+// Requests is the timing every new request lives by.
+type Requests struct {
+	Deadline  time.Duration   // from submission to archive without a visit (90 days)
+	Reminders []time.Duration // before the deadline, to applicants without an appointment
+	Retention time.Duration   // documents kept after a decision
+}
+
+// Keys are the secrets: payload encryption, receipt signing, link signing, staff API access.
+type Keys struct {
+	Payload     []codec.Key    // the first encrypts; all decrypt
+	Receipt     receipt.Signer // signs new receipts' QR links
+	ReceiptKeys receipt.KeySet // every public key a receipt may be signed with (published)
+	Links       []byte         // HMAC key of links handed to applicants (receipt download)
+	StaffAPI    string         // bearer key of the staff JSON API until staff accounts exist
 }
 
 type Log struct {
@@ -124,6 +148,16 @@ func loadWith(r *reader) (Config, error) {
 	c.Mail.Encryption = r.oneOf("CONSULAR_SMTP_ENCRYPTION", "none", "none", "starttls", "tls")
 	c.Mail.From = r.email("CONSULAR_MAIL_FROM", "Consular Services <no-reply@consular.example>")
 	c.Mail.Timeout = r.duration("CONSULAR_SMTP_TIMEOUT", 10*time.Second)
+
+	c.Requests.Deadline = r.duration("CONSULAR_REQUEST_DEADLINE", 90*24*time.Hour)
+	c.Requests.Reminders = r.durations("CONSULAR_REMINDERS", "720h,168h,24h")
+	c.Requests.Retention = r.duration("CONSULAR_DOCUMENT_RETENTION", 30*24*time.Hour)
+
+	c.Keys.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
+	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
+		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
+	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
+	c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
 
 	if r.production && c.Mail.Encryption == "none" {
 		r.fail("CONSULAR_SMTP_ENCRYPTION", c.Mail.Encryption, "production mail must be encrypted (starttls or tls)")
@@ -225,6 +259,74 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (r *reader) durations(name, def string) []time.Duration {
+	v := r.string(name, def)
+	var out []time.Duration
+	for _, part := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			r.fail(name, v, "must be a comma-separated list of positive durations such as 720h,168h,24h")
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// devSecret is a development default key: fixed, so make dev keeps reading
+// what it wrote, and refused in production like every default secret.
+func devSecret(purpose string, size int) string {
+	sum := sha512.Sum512([]byte("consular development key: " + purpose))
+	return base64.StdEncoding.EncodeToString(sum[:size])
+}
+
+func (r *reader) payloadKeys(name, devDefault string) []codec.Key {
+	v := r.secret(name, devDefault)
+	keys, err := codec.ParseKeys(v)
+	if err != nil {
+		r.fail(name, "(hidden)", err.Error())
+	}
+	return keys
+}
+
+func (r *reader) base64Key(name, devDefault string) []byte {
+	v := r.secret(name, devDefault)
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) < 32 {
+		r.fail(name, "(hidden)", "must be at least 32 bytes, base64")
+	}
+	return key
+}
+
+// receiptKeys reads the active signing key ("kid:base64 Ed25519 seed") and
+// the public keys of earlier ones ("kid:base64 public key,..."), which still
+// verify receipts printed before a rotation.
+func (r *reader) receiptKeys(name, devDefault, previousName string) (receipt.Signer, receipt.KeySet) {
+	keys := receipt.KeySet{}
+	var signer receipt.Signer
+	v := r.secret(name, devDefault)
+	kid, b64, ok := strings.Cut(v, ":")
+	seed, err := base64.StdEncoding.DecodeString(b64)
+	if !ok || kid == "" || err != nil || len(seed) != ed25519.SeedSize {
+		r.fail(name, "(hidden)", "must be kid:base64 of a 32-byte Ed25519 seed")
+	} else {
+		signer = receipt.Signer{KeyID: kid, Key: ed25519.NewKeyFromSeed(seed)}
+		keys[kid] = signer.Key.Public().(ed25519.PublicKey)
+	}
+	if prev := r.string(previousName, ""); prev != "" {
+		for _, part := range strings.Split(prev, ",") {
+			kid, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
+			pub, err := base64.StdEncoding.DecodeString(b64)
+			if !ok || kid == "" || err != nil || len(pub) != ed25519.PublicKeySize {
+				r.fail(previousName, prev, "must be kid:base64 of a 32-byte Ed25519 public key, comma-separated")
+				break
+			}
+			keys[kid] = ed25519.PublicKey(pub)
+		}
+	}
+	return signer, keys
 }
 
 func (r *reader) bool(name string, def bool) bool {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
@@ -51,13 +52,16 @@ func TestProductionRefusesDevelopmentSecretsAndPlainSMTP(t *testing.T) {
 	if err == nil {
 		t.Fatal("production started with development secrets")
 	}
-	for _, name := range []string{"CONSULAR_MINIO_ACCESS_KEY", "CONSULAR_MINIO_SECRET_KEY", "CONSULAR_SMTP_ENCRYPTION"} {
+	for _, name := range []string{"CONSULAR_MINIO_ACCESS_KEY", "CONSULAR_MINIO_SECRET_KEY", "CONSULAR_SMTP_ENCRYPTION",
+		"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_LINK_KEY", "CONSULAR_STAFF_API_KEY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
 	}
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	c, err := Load(env(map[string]string{"CONSULAR_ENV": "production", "CONSULAR_MINIO_ACCESS_KEY": "k",
-		"CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_SMTP_ENCRYPTION": "starttls"}))
+		"CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_SMTP_ENCRYPTION": "starttls", "CONSULAR_PAYLOAD_KEYS": "p1:" + key,
+		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + key, "CONSULAR_LINK_KEY": key, "CONSULAR_STAFF_API_KEY": "s3cret"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,5 +85,20 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 		if !strings.Contains(string(readme), "| `"+name+"`") {
 			t.Errorf("README.md has no row for %s", name)
 		}
+	}
+}
+
+func TestReceiptKeysPublishTheActiveAndPreviousKeys(t *testing.T) {
+	seed := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	pub := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	c, err := Load(env(map[string]string{"CONSULAR_RECEIPT_SIGNING_KEY": "2026-11:" + seed, "CONSULAR_RECEIPT_PREVIOUS_KEYS": "2026-01:" + pub}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keys.Receipt.KeyID != "2026-11" || len(c.Keys.ReceiptKeys) != 2 || c.Keys.ReceiptKeys["2026-01"] == nil {
+		t.Fatalf("signer %q, published keys %v", c.Keys.Receipt.KeyID, c.Keys.ReceiptKeys)
+	}
+	if _, err := Load(env(map[string]string{"CONSULAR_RECEIPT_SIGNING_KEY": "no-colon"})); err == nil {
+		t.Fatal("a malformed signing key was accepted")
 	}
 }

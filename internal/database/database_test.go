@@ -14,7 +14,7 @@ import (
 func TestMigrateAppliesOnceWhenStartedTwiceAtOnce(t *testing.T) {
 	ctx := context.Background()
 	pool, url := testenv.Database(t)
-	if _, err := pool.Exec(ctx, "DROP TABLE requests; DROP TABLE goose_db_version"); err != nil {
+	if _, err := pool.Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
 		t.Fatal(err) // start from an empty database rather than the migrated template
 	}
 	var wg sync.WaitGroup
@@ -32,9 +32,15 @@ func TestMigrateAppliesOnceWhenStartedTwiceAtOnce(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM goose_db_version WHERE version_id > 0").Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	var tables int
+	var tables, missions int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'requests'").Scan(&tables); err != nil {
 		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM missions WHERE active").Scan(&missions); err != nil {
+		t.Fatal(err)
+	}
+	if missions < 30 {
+		t.Errorf("%d open missions seeded, want at least 30", missions)
 	}
 	if tables != 1 || applied == 0 {
 		t.Fatalf("after two concurrent migrations: %d requests tables, %d migrations recorded", tables, applied)
@@ -44,7 +50,7 @@ func TestMigrateAppliesOnceWhenStartedTwiceAtOnce(t *testing.T) {
 func TestRequestsRefuseAnUnknownStatus(t *testing.T) {
 	pool, _ := testenv.Database(t)
 	_, err := pool.Exec(context.Background(), `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at)
-		VALUES ('x', 'lost', 's', 'm', now(), now())`)
+		VALUES ('x', 'lost', 'passport', 'AT-VIE', now(), now())`)
 	if err == nil {
 		t.Fatal("a status outside the domain's words was stored")
 	}

@@ -11,16 +11,23 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
+	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/config"
 )
 
 // New returns a client that connects on first use, so a Temporal server that
-// is down at start shows up in /readyz instead of stopping the process.
-func New(cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+// is down at start shows up in /readyz instead of stopping the process. Every
+// payload it sends is encrypted with the payload keys.
+func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger) (client.Client, error) {
+	payloads, err := codec.New(payloadKeys)
+	if err != nil {
+		return nil, fmt.Errorf("payload codec: %w", err)
+	}
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.Address,
-		Namespace: cfg.Namespace,
-		Logger:    log.NewStructuredLogger(logger),
+		HostPort:      cfg.Address,
+		Namespace:     cfg.Namespace,
+		Logger:        log.NewStructuredLogger(logger),
+		DataConverter: payloads.DataConverter(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Address, err)

@@ -1,0 +1,101 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+
+	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/openconsular/consular/internal/documents"
+)
+
+// Documents checks and deletes the applicant's documents in MinIO.
+type Documents struct {
+	Objects *minio.Client
+	Bucket  string
+}
+
+// DocumentRef is a stored document as the workflow knows it: where it is and
+// what it must hash to, never its content.
+type DocumentRef struct {
+	Kind      string
+	ObjectKey string
+	SHA256    string
+}
+
+// DocumentProblem says why one document was refused, in both languages.
+type DocumentProblem struct {
+	Kind   string
+	Reason string
+	Fa     string
+	En     string
+}
+
+// ErrBadDocuments is the application error type of a refused set of
+// documents; its details are the []DocumentProblem.
+const ErrBadDocuments = "BadDocuments"
+
+// ValidateInput names the documents of one request.
+type ValidateInput struct {
+	TrackingCode string
+	Documents    []DocumentRef
+}
+
+// Validate checks every stored document again with the same rules the API
+// applied at upload: this activity is the authority for what reaches the
+// workflow. A refused document is a non-retryable error carrying every
+// problem; a storage failure is retried.
+func (d *Documents) Validate(ctx context.Context, in ValidateInput) error {
+	var problems []DocumentProblem
+	for _, ref := range in.Documents {
+		if _, err := d.Objects.StatObject(ctx, d.Bucket, ref.ObjectKey, minio.StatObjectOptions{}); isNotFound(err) {
+			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: "missing",
+				Fa: "فایل این مدرک به دست ما نرسید.", En: "This document's file did not reach us."})
+			continue
+		} else if err != nil {
+			return fmt.Errorf("find document %s: %w", ref.ObjectKey, err)
+		}
+		obj, err := d.Objects.GetObject(ctx, d.Bucket, ref.ObjectKey, minio.GetObjectOptions{})
+		if err != nil {
+			return fmt.Errorf("get document %s: %w", ref.ObjectKey, err)
+		}
+		checked, _, err := documents.Check(path.Base(ref.ObjectKey), obj, documents.DefaultRule)
+		obj.Close()
+		var problem *documents.Problem
+		switch {
+		case errors.As(err, &problem):
+			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: problem.Reason, Fa: problem.Message("fa"), En: problem.Message("en")})
+		case err != nil:
+			return fmt.Errorf("read document %s: %w", ref.ObjectKey, err)
+		case checked.SHA256 != ref.SHA256:
+			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: "changed",
+				Fa: "فایل این مدرک پس از بارگذاری تغییر کرده است.", En: "This document's file changed after it was uploaded."})
+		}
+	}
+	if len(problems) > 0 {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d document(s) refused", len(problems)), ErrBadDocuments, nil, problems)
+	}
+	return nil
+}
+
+// DeleteInput names the objects to delete.
+type DeleteInput struct {
+	ObjectKeys []string
+}
+
+// Delete removes documents; objects already gone count as deleted, so a retry is harmless.
+func (d *Documents) Delete(ctx context.Context, in DeleteInput) error {
+	for _, key := range in.ObjectKeys {
+		if err := d.Objects.RemoveObject(ctx, d.Bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("delete document %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && minio.ToErrorResponse(err).Code == minio.NoSuchKey
+}

@@ -1,0 +1,191 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	simplemail "github.com/xhit/go-simple-mail/v2"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/openconsular/consular/internal/consular"
+	smtp "github.com/openconsular/consular/internal/mail"
+)
+
+// MailKind is what an email tells the applicant.
+type MailKind string
+
+const (
+	MailReceipt              MailKind = "receipt"
+	MailDocumentsRejected    MailKind = "documents_rejected"
+	MailReminder             MailKind = "reminder"
+	MailDeadlineExtended     MailKind = "deadline_extended"
+	MailArchived             MailKind = "archived"
+	MailAppointmentBooked    MailKind = "appointment_booked"
+	MailAppointmentCancelled MailKind = "appointment_cancelled"
+	MailNoShow               MailKind = "no_show"
+	MailDecision             MailKind = "decision"
+	MailWithdrawn            MailKind = "withdrawn"
+)
+
+// Mail writes to applicants. It knows their address from PostgreSQL; the
+// workflow names only the request and what to say.
+type Mail struct {
+	DB             *pgxpool.Pool
+	SMTP           *smtp.Server
+	Objects        *minio.Client
+	ReceiptsBucket string
+	// afterRecord runs once a send is recorded; tests use it to fail the
+	// activity at the worst moment.
+	afterRecord func() error
+}
+
+// MailInput says which email to send about which request. Several emails of
+// one kind (reminders, extensions) differ by Key.
+type MailInput struct {
+	TrackingCode string
+	Kind         MailKind
+	Key          string
+	Deadline     time.Time
+	Appointment  time.Time // zero when there is none
+	Problems     []DocumentProblem
+	Decision     consular.Status
+	Reason       string
+	ReceiptKey   string // object key of the receipt PDF to attach
+}
+
+// MailResult tells whether this call sent the email or found it sent already.
+type MailResult struct {
+	MessageID   string
+	AlreadySent bool
+}
+
+// Send sends one email at most once per (request, kind, key): a send is
+// recorded in sent_mail after the SMTP server accepts it, and a retried
+// activity or a restarted worker finds the record and stops. The Message-ID
+// derives from the same triple, so in the rare crash between acceptance and
+// record the duplicate that follows is one mail clients fold into the first.
+func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
+	outboxKind := string(in.Kind)
+	if in.Key != "" {
+		outboxKind += ":" + in.Key
+	}
+	messageID := m.messageID(in.TrackingCode, outboxKind)
+	var sent bool
+	if err := m.DB.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM sent_mail WHERE tracking_code = $1 AND kind = $2)",
+		in.TrackingCode, outboxKind).Scan(&sent); err != nil {
+		return MailResult{}, fmt.Errorf("look up sent mail: %w", err)
+	}
+	if sent {
+		return MailResult{MessageID: messageID, AlreadySent: true}, nil
+	}
+
+	f, err := m.facts(ctx, in)
+	if err != nil {
+		return MailResult{}, err
+	}
+	email := simplemail.NewMSG().SetFrom(m.SMTP.From()).AddTo(f.Email)
+	email.AddHeader("Message-ID", messageID)
+	email.AddHeader("Auto-Submitted", "auto-generated")
+	fa, en := compose(in.Kind, f, "fa"), compose(in.Kind, f, "en")
+	email.SetSubject(fa.Subject + " | " + en.Subject)
+	email.SetBody(simplemail.TextPlain, plainText(fa, en))
+	html, err := htmlBody(fa, en)
+	if err != nil {
+		return MailResult{}, err
+	}
+	email.AddAlternative(simplemail.TextHTML, html)
+	if in.ReceiptKey != "" {
+		pdf, err := m.receipt(ctx, in.ReceiptKey)
+		if err != nil {
+			return MailResult{}, err
+		}
+		email.Attach(&simplemail.File{Name: "receipt-" + in.TrackingCode + ".pdf", MimeType: "application/pdf", Data: pdf})
+	}
+	if email.Error != nil {
+		return MailResult{}, temporal.NewNonRetryableApplicationError("compose email", "BadEmail", email.Error)
+	}
+
+	client, err := m.SMTP.Connect(ctx)
+	if err != nil {
+		return MailResult{}, err
+	}
+	defer client.Close()
+	if err := email.Send(client); err != nil {
+		return MailResult{}, fmt.Errorf("send %s email: %w", outboxKind, err)
+	}
+	if _, err := m.DB.Exec(ctx, "INSERT INTO sent_mail (tracking_code, kind, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+		in.TrackingCode, outboxKind, messageID); err != nil {
+		return MailResult{}, fmt.Errorf("record sent %s email: %w", outboxKind, err)
+	}
+	if m.afterRecord != nil {
+		if err := m.afterRecord(); err != nil {
+			return MailResult{}, err
+		}
+	}
+	return MailResult{MessageID: messageID}, nil
+}
+
+// messageID is the same for every attempt at one email.
+func (m *Mail) messageID(trackingCode, kind string) string {
+	domain := "consular.invalid"
+	if addr, err := mail.ParseAddress(m.SMTP.From()); err == nil {
+		if _, d, ok := strings.Cut(addr.Address, "@"); ok {
+			domain = d
+		}
+	}
+	sum := sha256.Sum256([]byte(trackingCode + "\x00" + kind))
+	return "<" + hex.EncodeToString(sum[:16]) + "@" + domain + ">"
+}
+
+// facts gathers what the email says: the applicant's address and name, the
+// mission and the service, with dates in the mission's time zone.
+func (m *Mail) facts(ctx context.Context, in MailInput) (letterFacts, error) {
+	f := letterFacts{MailInput: in}
+	var missionCode, serviceCode, timeZone string
+	err := m.DB.QueryRow(ctx, `
+		SELECT a.email, a.full_name, r.mission_code, r.service_code, ms.name_fa, ms.name_en, ms.time_zone
+		FROM request_applicants a
+		JOIN requests r USING (tracking_code)
+		JOIN missions ms ON ms.code = r.mission_code
+		WHERE a.tracking_code = $1`, in.TrackingCode).
+		Scan(&f.Email, &f.Name, &missionCode, &serviceCode, &f.Mission.Fa, &f.Mission.En, &timeZone)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, temporal.NewNonRetryableApplicationError("no applicant on record for "+in.TrackingCode, "NoApplicant", err)
+	}
+	if err != nil {
+		return f, fmt.Errorf("load applicant of %s: %w", in.TrackingCode, err)
+	}
+	service, ok := consular.ServiceByCode(serviceCode)
+	if !ok {
+		return f, temporal.NewNonRetryableApplicationError("unknown service "+serviceCode, "UnknownService", nil)
+	}
+	f.Service = service
+	if f.Location, err = time.LoadLocation(timeZone); err != nil {
+		return f, temporal.NewNonRetryableApplicationError("mission time zone "+timeZone, "BadTimeZone", err)
+	}
+	return f, nil
+}
+
+func (m *Mail) receipt(ctx context.Context, key string) ([]byte, error) {
+	obj, err := m.Objects.GetObject(ctx, m.ReceiptsBucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get receipt %s: %w", key, err)
+	}
+	defer obj.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, obj); err != nil {
+		return nil, fmt.Errorf("read receipt %s: %w", key, err)
+	}
+	return buf.Bytes(), nil
+}

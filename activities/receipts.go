@@ -1,0 +1,75 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/receipt"
+)
+
+// Receipts issues the PDF receipt of a request and keeps it in MinIO.
+type Receipts struct {
+	DB        *pgxpool.Pool
+	Objects   *minio.Client
+	Bucket    string
+	Signer    receipt.Signer
+	VerifyURL string // the page the QR code opens
+}
+
+// IssueInput is what a receipt states.
+type IssueInput struct {
+	TrackingCode string
+	ServiceCode  string
+	MissionCode  string
+	SubmittedAt  time.Time
+	Deadline     time.Time
+}
+
+// IssueResult says where the receipt is.
+type IssueResult struct {
+	ObjectKey string
+}
+
+// ReceiptKey is the receipt's object key: one receipt per request.
+func ReceiptKey(trackingCode string) string { return trackingCode + ".pdf" }
+
+// Issue renders the receipt and stores it; a retry overwrites the same object.
+func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error) {
+	service, ok := consular.ServiceByCode(in.ServiceCode)
+	if !ok {
+		return IssueResult{}, temporal.NewNonRetryableApplicationError("unknown service "+in.ServiceCode, "UnknownService", nil)
+	}
+	r := receipt.Receipt{TrackingCode: in.TrackingCode, ServiceCode: in.ServiceCode, ServiceFa: service.Name.Fa,
+		ServiceEn: service.Name.En, MissionCode: in.MissionCode, SubmittedAt: in.SubmittedAt, DeadlineAt: in.Deadline}
+	var zone string
+	err := a.DB.QueryRow(ctx, "SELECT name_fa, name_en, time_zone FROM missions WHERE code = $1", in.MissionCode).
+		Scan(&r.MissionFa, &r.MissionEn, &zone)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return IssueResult{}, temporal.NewNonRetryableApplicationError("unknown mission "+in.MissionCode, "UnknownMission", err)
+	}
+	if err != nil {
+		return IssueResult{}, fmt.Errorf("load mission %s: %w", in.MissionCode, err)
+	}
+	if r.Location, err = time.LoadLocation(zone); err != nil {
+		return IssueResult{}, temporal.NewNonRetryableApplicationError("mission time zone "+zone, "BadTimeZone", err)
+	}
+	pdf, err := receipt.Render(r, a.Signer.Link(a.VerifyURL, r))
+	if err != nil { // the same input renders the same way every time: retrying cannot help
+		return IssueResult{}, temporal.NewNonRetryableApplicationError("receipt of "+in.TrackingCode, "ReceiptRender", err)
+	}
+	key := ReceiptKey(in.TrackingCode)
+	if _, err := a.Objects.PutObject(ctx, a.Bucket, key, bytes.NewReader(pdf), int64(len(pdf)),
+		minio.PutObjectOptions{ContentType: "application/pdf"}); err != nil {
+		return IssueResult{}, fmt.Errorf("store receipt: %w", err)
+	}
+	return IssueResult{ObjectKey: key}, nil
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/client"
+
+	"github.com/openconsular/consular/deploy/stack"
+	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/internal/testenv"
+)
+
+// system is the API and the worker, built from this tree and run as
+// processes against the test stack, with a database, buckets and a task
+// queue of their own: the whole system as an applicant and staff reach it.
+type system struct {
+	t         *testing.T
+	url       string
+	db        *pgxpool.Pool
+	objects   *minio.Client
+	documents string // bucket
+	temporal  client.Client
+	api       *stack.Process
+	worker    *stack.Process
+	logs      string
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds ./api and ./workers once per test run.
+func binaries(t *testing.T) string {
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp(testenv.StackDir(t), "bin-")
+		for _, pkg := range []string{"api", "workers"} {
+			if buildErr != nil {
+				return
+			}
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, pkg), "github.com/openconsular/consular/"+pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// startSystem runs the API and the worker; env overrides their configuration.
+func startSystem(t *testing.T, env map[string]string) *system {
+	t.Helper()
+	bin := binaries(t)
+	db, dbURL := testenv.Database(t)
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
+	s := &system{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), db: db, objects: testenv.Storage(t),
+		documents: "e2e-docs-" + suffix, temporal: testenv.Temporal(t), logs: t.TempDir()}
+	receipts := "e2e-receipts-" + suffix
+	if err := storage.EnsureBuckets(context.Background(), s.objects, s.documents, receipts); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{
+		"CONSULAR_DATABASE_URL":           dbURL,
+		"CONSULAR_HTTP_ADDR":              fmt.Sprintf("127.0.0.1:%d", port),
+		"CONSULAR_PUBLIC_URL":             s.url,
+		"CONSULAR_TEMPORAL_TASK_QUEUE":    testenv.TaskQueue(t),
+		"CONSULAR_MINIO_DOCUMENTS_BUCKET": s.documents,
+		"CONSULAR_MINIO_RECEIPTS_BUCKET":  receipts,
+		"CONSULAR_LOG_LEVEL":              "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	environ := os.Environ()
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
+	}
+	for _, name := range []string{"workers", "api"} {
+		cmd := exec.Command(filepath.Join(bin, name))
+		cmd.Env = environ
+		p, err := stack.StartProcess(name, filepath.Join(s.logs, name+".log"), cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		if name == "api" {
+			s.api = p
+		} else {
+			s.worker = p
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range []string{"workers", "api"} {
+				b, _ := os.ReadFile(filepath.Join(s.logs, name+".log"))
+				t.Logf("--- %s log ---\n%s", name, b)
+			}
+		}
+	})
+	if err := s.api.WaitFor(context.Background(), 30*time.Second, stack.HTTPOK(s.url+"/readyz")); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// document is one file of a submission.
+type document struct {
+	kind, name string
+	content    []byte
+}
+
+type form struct {
+	fields    map[string]string
+	documents []document
+}
+
+// drivingLicenceInquiry is a complete, valid submission.
+func drivingLicenceInquiry(t *testing.T, email string) form {
+	return form{
+		fields: map[string]string{"service": "driving_licence_inquiry", "mission": "AT-VIE", "full_name": "Sara Ahmadi",
+			"email": email, "national_id": "۰۰۱۳۵۴۲۴۱۹", "language": "fa"},
+		documents: []document{
+			{"licence", "licence.jpg", testenv.JPEG(t)},
+			{"residence_proof", "meldezettel.jpg", testenv.JPEG(t)},
+			{"passport", "passport.jpeg", testenv.JPEG(t)},
+		},
+	}
+}
+
+// submit posts the form; key is the Idempotency-Key.
+func (s *system) submit(f form, key string) (int, []byte) {
+	s.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range f.fields {
+		_ = w.WriteField(k, v)
+	}
+	for _, d := range f.documents {
+		part, _ := w.CreateFormFile("document."+d.kind, d.name)
+		_, _ = part.Write(d.content)
+	}
+	_ = w.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/requests", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	return s.do(req)
+}
+
+func (s *system) do(req *http.Request) (int, []byte) {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// staff sends a staff action with the development staff key.
+func (s *system) staff(method, path string, body any) (int, map[string]any) {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer dev-staff-key")
+	code, b := s.do(req)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return code, out
+}
+
+type submitted struct {
+	TrackingCode string    `json:"tracking_code"`
+	Deadline     time.Time `json:"deadline"`
+	ReceiptURL   string    `json:"receipt_url"`
+}
+
+func (s *system) mustSubmit(f form) submitted {
+	s.t.Helper()
+	code, body := s.submit(f, fmt.Sprintf("key-%d", time.Now().UnixNano()))
+	if code != http.StatusCreated {
+		s.t.Fatalf("submit: %d %s", code, body)
+	}
+	var out submitted
+	if err := json.Unmarshal(body, &out); err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// objectsOf lists the stored documents of a request.
+func (s *system) objectsOf(code string) []string {
+	var keys []string
+	for obj := range s.objects.ListObjects(context.Background(), s.documents, minio.ListObjectsOptions{Prefix: code, Recursive: true}) {
+		if obj.Err == nil {
+			keys = append(keys, obj.Key)
+		}
+	}
+	return keys
+}
+
+// waitStatus waits until the projection shows the request in status.
+func (s *system) waitStatus(code, want string, timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got string
+	for time.Now().Before(deadline) {
+		_ = s.db.QueryRow(context.Background(), "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&got)
+		if got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("request %s is %q after %s, want %q", code, got, timeout, want)
+}
+
+func (s *system) waitClosed(code string, timeout time.Duration) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.temporal.GetWorkflow(ctx, code, "").Get(ctx, nil); err != nil {
+		s.t.Fatalf("workflow %s: %v", code, err)
+	}
+}
+
+func email(t *testing.T) string {
+	return fmt.Sprintf("%s-%d@example.org", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano())
+}
+
+// stop ends both processes with SIGTERM and expects a clean exit.
+func (s *system) stop() {
+	s.t.Helper()
+	for _, p := range []*stack.Process{s.api, s.worker} {
+		if err := p.Stop(30 * time.Second); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := p.Err(); err != nil {
+			s.t.Errorf("%s exited with %v after SIGTERM, want 0", p.Name, err)
+		}
+	}
+}
+
+func temporalCLI(t *testing.T) string {
+	tools, err := stack.InstallTools(context.Background(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tools.Temporal
+}

@@ -1,0 +1,117 @@
+package documents
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Message tells the applicant, in Persian ("fa") or English (any other lang),
+// what is wrong with the document and what to do. The messages live here, not
+// in the web catalogues, because both the portal and the activity that
+// re-checks a stored document report them, and the numbers in them come from
+// the rule that was applied.
+func (p *Problem) Message(lang string) string {
+	fa := lang == "fa"
+	num := strconv.Itoa
+	if fa {
+		num = func(n int) string { return persianDigits(strconv.Itoa(n)) }
+	}
+	// KB is 1,024 bytes: 102,400 bytes is "100 KB", as in the rule.
+	minKB := num(int((p.rule.MinBytes + 1023) / 1024))
+	maxKB := num(int(p.rule.MaxBytes / 1024))
+
+	switch p.Reason {
+	case ReasonEmpty:
+		if fa {
+			return fmt.Sprintf("فایل «%s» خالی است. لطفاً فایل را دوباره انتخاب و بارگذاری کنید.", p.name)
+		}
+		return fmt.Sprintf("The file “%s” is empty. Please choose the file again and upload it.", p.name)
+
+	case ReasonTooSmall:
+		// Rounded down, so 102,399 bytes reads "99 KB", not "100 KB".
+		kb := num(int(p.size / 1024))
+		if fa {
+			return fmt.Sprintf("حجم فایل «%s» %s کیلوبایت است؛ باید بین %s تا %s کیلوبایت باشد. لطفاً آن را با کیفیت بالاتری اسکن یا ذخیره کنید و دوباره بارگذاری کنید.", p.name, kb, minKB, maxKB)
+		}
+		return fmt.Sprintf("The file “%s” is %s KB; it must be between %s and %s KB. Please scan or save it at a higher quality and upload it again.", p.name, kb, minKB, maxKB)
+
+	case ReasonTooLarge:
+		// Reading stopped past the maximum, so the real size is unknown.
+		if fa {
+			return fmt.Sprintf("حجم فایل «%s» بیشتر از %s کیلوبایت است؛ باید بین %s تا %s کیلوبایت باشد. لطفاً آن را با کیفیت یا ابعاد کمتری ذخیره کنید و دوباره بارگذاری کنید.", p.name, maxKB, minKB, maxKB)
+		}
+		return fmt.Sprintf("The file “%s” is larger than %s KB; it must be between %s and %s KB. Please save it at a lower quality or a smaller size and upload it again.", p.name, maxKB, minKB, maxKB)
+
+	case ReasonFormat:
+		if fa {
+			return fmt.Sprintf("فایل «%s» تصویر JPEG یا BMP نیست (تغییر دادن پسوند نام فایل کافی نیست). لطفاً سند را به‌صورت تصویر JPEG یا BMP ذخیره کنید و دوباره بارگذاری کنید.", p.name)
+		}
+		return fmt.Sprintf("The file “%s” is not a JPEG or BMP image (renaming a file does not change its format). Please save the document as a JPEG or BMP image and upload it again.", p.name)
+
+	case ReasonDimensions:
+		w, h, side := num(p.width), num(p.height), num(p.rule.MaxSide)
+		mp := megapixels(p.rule.MaxPixels)
+		if fa {
+			return fmt.Sprintf("ابعاد تصویر «%s» %s × %s پیکسل است؛ هر ضلع حداکثر %s پیکسل و کل تصویر حداکثر %s مگاپیکسل می‌تواند باشد. لطفاً اندازهٔ تصویر را کوچک کنید و دوباره بارگذاری کنید.", p.name, w, h, side, persianDigits(mp))
+		}
+		return fmt.Sprintf("The image “%s” is %s × %s pixels; it may be at most %s pixels on each side and %s megapixels in total. Please resize the image and upload it again.", p.name, w, h, side, mp)
+
+	case ReasonCorrupt:
+		if fa {
+			return fmt.Sprintf("فایل «%s» خراب یا ناقص است و به‌صورت تصویر باز نمی‌شود. لطفاً آن را دوباره ذخیره کنید و بارگذاری کنید.", p.name)
+		}
+		return fmt.Sprintf("The file “%s” is damaged or incomplete and cannot be opened as an image. Please save it again and upload it once more.", p.name)
+
+	case ReasonName:
+		return p.nameMessage(fa)
+	}
+	if fa {
+		return "این سند پذیرفته نشد. لطفاً آن را دوباره بارگذاری کنید."
+	}
+	return "The document was not accepted. Please upload it again."
+}
+
+// nameMessage never repeats a refused name: it may hold control characters or
+// text made to look like something else.
+func (p *Problem) nameMessage(fa bool) string {
+	switch p.nameIssue {
+	case nameMissing:
+		if fa {
+			return "فایل نام ندارد. لطفاً فایل را دوباره انتخاب و بارگذاری کنید."
+		}
+		return "The file has no name. Please choose the file again and upload it."
+	case nameTooLong:
+		if fa {
+			return "نام فایل بیش از اندازه بلند است. لطفاً نام کوتاه‌تری به فایل بدهید و دوباره بارگذاری کنید."
+		}
+		return "The file name is too long. Please give the file a shorter name and upload it again."
+	case nameBadExtension:
+		if fa {
+			return "نام فایل باید به پسوند jpg، jpeg یا bmp ختم شود و خود فایل باید تصویر JPEG یا BMP باشد. لطفاً سند را به‌صورت تصویر JPEG یا BMP ذخیره کنید و دوباره بارگذاری کنید."
+		}
+		return "The file name must end in .jpg, .jpeg or .bmp, and the file must be a JPEG or BMP image. Please save the document as a JPEG or BMP image and upload it again."
+	}
+	if fa {
+		return "نام فایل نویسه‌های غیرمجاز دارد (مانند / یا \\ یا .. یا نویسه‌های کنترلی). لطفاً نام ساده‌ای به فایل بدهید و دوباره بارگذاری کنید."
+	}
+	return `The file name contains characters that are not allowed (such as /, \, .. or control characters). Please give the file a simple name and upload it again.`
+}
+
+// megapixels rounds down to one decimal, so the limit shown is never more
+// than the limit applied.
+func megapixels(pixels int) string {
+	mp := math.Floor(float64(pixels)/100_000) / 10
+	return strconv.FormatFloat(mp, 'f', -1, 64)
+}
+
+var persianDigitReplacer = strings.NewReplacer(
+	"0", "۰", "1", "۱", "2", "۲", "3", "۳", "4", "۴",
+	"5", "۵", "6", "۶", "7", "۷", "8", "۸", "9", "۹",
+	".", "٫", // Persian decimal separator
+)
+
+// persianDigits converts a number formatted with ASCII digits. It is applied
+// to numbers only, never to a whole message, so a file name keeps its digits.
+func persianDigits(s string) string { return persianDigitReplacer.Replace(s) }

@@ -1,0 +1,330 @@
+package receipt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/signintech/gopdf"
+	"github.com/skip2/go-qrcode"
+
+	"github.com/openconsular/consular/internal/fonts"
+)
+
+// The words printed on every receipt. They live here rather than in the web
+// message catalogues because a receipt always carries both languages, side
+// by side: English in the left column, Persian in the right.
+const (
+	titleEn = "Consular request receipt"
+	titleFa = "رسید ثبت درخواست خدمات کنسولی"
+
+	trackingEn = "Tracking code"
+	trackingFa = "کد پیگیری"
+
+	serviceEn   = "Service"
+	serviceFa   = "خدمت"
+	missionEn   = "Mission"
+	missionFa   = "نمایندگی"
+	submittedEn = "Submitted on"
+	submittedFa = "تاریخ ثبت"
+	deadlineEn  = "Visit in person by"
+	deadlineFa  = "مهلت مراجعهٔ حضوری"
+
+	scanEn = "Scan to check that this receipt is genuine."
+	scanFa = "برای بررسی اصالت این رسید، کد QR را اسکن کنید."
+
+	nextStepsEn = "Next steps"
+	nextStepsFa = "گام‌های بعدی"
+)
+
+var (
+	stepsEn = []string{
+		"Book an appointment before the deadline, using your national ID number and this tracking code.",
+		"Come to the appointment in person, with your original Iranian photo ID.",
+		"If you have not visited by the deadline, the request is archived automatically and you will need to submit a new one.",
+		"The outcome will be sent to you by email only.",
+	}
+	stepsFa = []string{
+		"پیش از پایان مهلت، با کد ملی خود و همین کد پیگیری نوبت بگیرید.",
+		"در روز نوبت، با اصل مدرک شناسایی عکس‌دار ایرانی خود حضوری مراجعه کنید.",
+		"اگر تا پایان مهلت مراجعه نکنید، درخواست به‌طور خودکار بایگانی می‌شود و باید درخواست تازه‌ای ثبت کنید.",
+		"نتیجه فقط از راه ایمیل به شما اعلام می‌شود.",
+	}
+)
+
+// Page geometry, in points (A4 is 595 x 842).
+const (
+	pageW     = 595.0
+	pageH     = 842.0
+	margin    = 48.0
+	gutter    = 28.0
+	columnW   = (pageW - 2*margin - gutter) / 2
+	leftX     = margin           // English column starts here
+	rightEdge = pageW - margin   // Persian column ends here
+	middleX   = pageW / 2        // centre of the page
+	qrSize    = 150.0            // about 53 mm: a module is ~0.8 mm at the usual link length
+	indent    = 12.0             // room for a bullet
+	ruleGray  = 180              // thin separators
+	fontReg   = "vazirmatn"      // gopdf font family names
+	fontBold  = "vazirmatn-bold" //
+	lineRatio = 1.55             // line height as a multiple of the font size
+)
+
+type style struct {
+	font string
+	size float64
+	gray uint8 // 0 is black
+}
+
+var (
+	titleStyle   = style{fontBold, 17, 0}
+	labelStyle   = style{fontReg, 9, 90}
+	valueStyle   = style{fontBold, 11.5, 0}
+	codeStyle    = style{fontBold, 32, 0}
+	headingStyle = style{fontBold, 12, 0}
+	bodyStyle    = style{fontReg, 10, 0}
+	captionStyle = style{fontReg, 9, 60}
+)
+
+// Render draws r as a one-page A4 PDF, with link (from Signer.Link) as a QR
+// code. Fonts are embedded, so the receipt prints the same everywhere.
+func Render(r Receipt, link string) ([]byte, error) {
+	if r.TrackingCode == "" {
+		return nil, errors.New("render receipt: no tracking code")
+	}
+	if !r.DeadlineAt.After(r.SubmittedAt) {
+		return nil, fmt.Errorf("render receipt %s: deadline %s is not after submission %s", r.TrackingCode, r.DeadlineAt, r.SubmittedAt)
+	}
+	qr, err := qrcode.New(link, qrcode.Medium)
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
+	}
+	// Eight pixels a module keeps the edges sharp when a viewer or printer
+	// scales the image; the PNG stays a few kilobytes (two colours).
+	qrPNG, err := qr.PNG(-8)
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
+	}
+
+	pdf := &gopdf.GoPdf{}
+	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4})
+	// The creation date is the submission time, not the clock: the same
+	// receipt then renders to the same bytes, so a retried activity stores
+	// an identical file.
+	pdf.SetInfo(gopdf.PdfInfo{Title: titleEn + " " + r.TrackingCode, Creator: "openconsular", CreationDate: r.SubmittedAt})
+	if err := pdf.AddTTFFontData(fontReg, fonts.Regular()); err != nil {
+		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+	}
+	if err := pdf.AddTTFFontData(fontBold, fonts.Bold()); err != nil {
+		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+	}
+	pdf.AddPage()
+	p := &page{pdf: pdf}
+
+	// Header.
+	y := margin
+	p.left(titleStyle, leftX, y, titleEn)
+	p.right(titleStyle, rightEdge, y, titleFa)
+	y += 34
+	p.rule(y)
+
+	// Tracking code: the one thing an applicant must not lose, so it is
+	// printed large, in ASCII digits, grouped as issued.
+	y += 14
+	p.box(leftX, y, rightEdge, y+78)
+	p.left(labelStyle, leftX+12, y+8, trackingEn)
+	p.right(labelStyle, rightEdge-12, y+8, trackingFa)
+	p.centre(codeStyle, middleX, y+20, r.TrackingCode)
+	y += 78 + 18
+
+	// What was requested, where, and by when.
+	rows := []struct{ labelEn, valueEn, labelFa, valueFa string }{
+		{serviceEn, r.ServiceEn, serviceFa, r.ServiceFa},
+		{missionEn, r.MissionEn, missionFa, r.MissionFa},
+		{submittedEn, gregorian(r.SubmittedAt, r.Location), submittedFa, solarHijri(r.SubmittedAt, r.Location)},
+		{deadlineEn, gregorian(r.DeadlineAt, r.Location), deadlineFa, solarHijri(r.DeadlineAt, r.Location)},
+	}
+	for _, row := range rows {
+		yEn := p.paragraphEn(labelStyle, leftX, y, columnW, row.labelEn)
+		yEn = p.paragraphEn(valueStyle, leftX, yEn, columnW, row.valueEn)
+		yFa := p.paragraphFa(labelStyle, rightEdge, y, columnW, row.labelFa)
+		yFa = p.paragraphFa(valueStyle, rightEdge, yFa, columnW, row.valueFa)
+		y = max(yEn, yFa) + 8
+	}
+	y += 4
+	p.rule(y)
+
+	// The QR code carries the signed link, so anyone can check the receipt.
+	y += 14
+	p.image(qrPNG, middleX-qrSize/2, y, qrSize)
+	y += qrSize + 4
+	yEn := p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
+	yFa := p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
+	y = max(yEn, yFa) + 8
+	p.rule(y)
+
+	// What to do now.
+	y += 12
+	yEn = p.paragraphEn(headingStyle, leftX, y, columnW, nextStepsEn) + 2
+	yFa = p.paragraphFa(headingStyle, rightEdge, y, columnW, nextStepsFa) + 2
+	for i := range stepsEn {
+		p.left(bodyStyle, leftX, yEn, "•")
+		yEn = p.paragraphEn(bodyStyle, leftX+indent, yEn, columnW-indent, stepsEn[i]) + 4
+		p.right(bodyStyle, rightEdge, yFa, "•")
+		yFa = p.paragraphFa(bodyStyle, rightEdge-indent, yFa, columnW-indent, stepsFa[i]) + 4
+	}
+	if bottom := max(yEn, yFa); p.err == nil && bottom > pageH-margin {
+		p.err = fmt.Errorf("text runs %0.f pt past the bottom margin", bottom-(pageH-margin))
+	}
+
+	if p.err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, p.err)
+	}
+	out, err := pdf.GetBytesPdfReturnErr()
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
+	}
+	return out, nil
+}
+
+// page draws on a gopdf page and keeps the first error, so the layout above
+// reads top to bottom without an error check after every line.
+type page struct {
+	pdf *gopdf.GoPdf
+	err error
+}
+
+func (p *page) use(st style) {
+	if p.err != nil {
+		return
+	}
+	if err := p.pdf.SetFont(st.font, "", st.size); err != nil {
+		p.err = fmt.Errorf("font %s: %w", st.font, err)
+		return
+	}
+	p.pdf.SetTextColor(st.gray, st.gray, st.gray)
+}
+
+func (p *page) width(st style, text string) float64 {
+	p.use(st)
+	if p.err != nil {
+		return 0
+	}
+	w, err := p.pdf.MeasureTextWidth(text)
+	if err != nil {
+		p.err = fmt.Errorf("measure %q: %w", text, err)
+	}
+	return w
+}
+
+// draw puts text (already in visual order) with its top-left corner at x, y.
+func (p *page) draw(st style, x, y float64, text string) {
+	p.use(st)
+	if p.err != nil {
+		return
+	}
+	p.pdf.SetXY(x, y)
+	if err := p.pdf.Cell(nil, text); err != nil {
+		p.err = fmt.Errorf("draw %q: %w", text, err)
+	}
+}
+
+// left draws a left-to-right line starting at x.
+func (p *page) left(st style, x, y float64, text string) {
+	p.draw(st, x, y, text)
+}
+
+// right draws a Persian line ending at xRight.
+func (p *page) right(st style, xRight, y float64, line string) {
+	v := p.visual(line)
+	p.draw(st, xRight-p.width(st, v), y, v)
+}
+
+// centre draws a left-to-right line centred on x.
+func (p *page) centre(st style, x, y float64, text string) {
+	p.draw(st, x-p.width(st, text)/2, y, text)
+}
+
+func (p *page) visual(line string) string {
+	if p.err != nil {
+		return ""
+	}
+	v, err := visual(line)
+	if err != nil {
+		p.err = err
+	}
+	return v
+}
+
+// paragraphEn wraps English text to width w from x and returns the y below it.
+func (p *page) paragraphEn(st style, x, y, w float64, text string) float64 {
+	for _, line := range p.wrap(st, text, w, func(s string) string { return s }) {
+		p.draw(st, x, y, line)
+		y += st.size * lineRatio
+	}
+	return y
+}
+
+// paragraphFa wraps Persian text to width w, right-aligned at xRight, and
+// returns the y below it.
+func (p *page) paragraphFa(st style, xRight, y, w float64, text string) float64 {
+	for _, line := range p.wrap(st, text, w, p.visual) {
+		p.draw(st, xRight-p.width(st, line), y, line)
+		y += st.size * lineRatio
+	}
+	return y
+}
+
+// wrap breaks text at spaces into lines no wider than w and returns them as
+// drawn (through order). Lines are broken in logical order and only then
+// reordered, so each line of a Persian paragraph reads on from the one above.
+func (p *page) wrap(st style, text string, w float64, order func(string) string) []string {
+	var lines []string
+	var current string
+	for _, word := range strings.Fields(text) {
+		candidate := word
+		if current != "" {
+			candidate = current + " " + word
+		}
+		if current != "" && p.width(st, order(candidate)) > w {
+			lines = append(lines, order(current))
+			candidate = word
+		}
+		current = candidate
+	}
+	if current != "" {
+		lines = append(lines, order(current))
+	}
+	return lines
+}
+
+func (p *page) rule(y float64) {
+	p.pdf.SetStrokeColor(ruleGray, ruleGray, ruleGray)
+	p.pdf.SetLineWidth(0.6)
+	p.pdf.Line(leftX, y, rightEdge, y)
+}
+
+func (p *page) box(x0, y0, x1, y1 float64) {
+	if p.err != nil {
+		return
+	}
+	p.pdf.SetStrokeColor(120, 120, 120)
+	p.pdf.SetLineWidth(1)
+	if err := p.pdf.Rectangle(x0, y0, x1, y1, "D", 6, 8); err != nil {
+		p.err = fmt.Errorf("box: %w", err)
+	}
+}
+
+func (p *page) image(png []byte, x, y, size float64) {
+	if p.err != nil {
+		return
+	}
+	img, err := gopdf.ImageHolderByBytes(png)
+	if err != nil {
+		p.err = fmt.Errorf("image: %w", err)
+		return
+	}
+	if err := p.pdf.ImageByHolder(img, x, y, &gopdf.Rect{W: size, H: size}); err != nil {
+		p.err = fmt.Errorf("image: %w", err)
+	}
+}
