@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench test-deps
+.PHONY: dev test check tools migrate bench test-deps histories
 
 # Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
 TEST_PACKAGES := poppler-utils zbar-tools
@@ -17,9 +17,10 @@ dev:
 test: check test-deps
 	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -timeout 30m ./...
 
-## check: go vet and gofmt
+## check: go vet, gofmt, and workflowcheck (no time, randomness or I/O in workflow code)
 check:
 	$(GO) vet ./...
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 
@@ -32,6 +33,11 @@ test-deps:
 		echo "installing$$missing (Debian packages the tests use)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+## histories: record the end-to-end tests' workflow histories into workflows/testdata for the replay test
+histories:
+	$(GO) run ./deploy/launcher test -- env CONSULAR_RECORD_HISTORIES=$(CURDIR)/workflows/testdata \
+		$(GO) test -count=1 -run 'TestSubmittedRequestIsBookedAttendedAndApproved|TestRequestWithoutVisitIsRemindedThenArchived' ./api/
 
 ## tools: build the pinned servers (Temporal CLI, MinIO, Mailpit) into the tool cache
 tools:

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -71,11 +70,7 @@ func TestSubmittedRequestIsBookedAttendedAndApproved(t *testing.T) {
 
 	// Temporal holds no personal data in clear: the history shows neither
 	// the applicant's email nor the national ID.
-	out, err := exec.Command(temporalCLI(t), "workflow", "show", "--workflow-id", code,
-		"--address", testenv.Config(t).Temporal.Address, "--namespace", testenv.Config(t).Temporal.Namespace, "--output", "json").CombinedOutput()
-	if err != nil {
-		t.Fatalf("temporal workflow show: %v\n%s", err, out)
-	}
+	out := s.history(code, "approved")
 	if !strings.Contains(string(out), "WorkflowExecutionCompleted") && !strings.Contains(string(out), "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED") {
 		t.Fatalf("history does not look complete:\n%.2000s", out)
 	}
@@ -103,6 +98,7 @@ func TestRequestWithoutVisitIsRemindedThenArchived(t *testing.T) {
 	if left := s.objectsOf(sub.TrackingCode); len(left) != 0 {
 		t.Fatalf("documents %v still stored after the archive", left)
 	}
+	s.history(sub.TrackingCode, "archived")
 	status, out := s.staff("POST", "/api/v1/requests/"+sub.TrackingCode+"/appointment", map[string]any{"at": time.Now().Add(time.Hour)})
 	if status != http.StatusConflict {
 		t.Fatalf("booking after archive: %d %v, want 409", status, out)

@@ -277,3 +277,23 @@ func temporalCLI(t *testing.T) string {
 	}
 	return tools.Temporal
 }
+
+// history is the workflow's history as `temporal workflow show` prints it.
+// With CONSULAR_RECORD_HISTORIES=DIR (make histories) it is also saved as
+// DIR/name.json, for the replay test that keeps workflow changes
+// deterministic.
+func (s *system) history(code, name string) []byte {
+	s.t.Helper()
+	cfg := testenv.Config(s.t)
+	out, err := exec.Command(temporalCLI(s.t), "workflow", "show", "--workflow-id", code,
+		"--address", cfg.Temporal.Address, "--namespace", cfg.Temporal.Namespace, "--output", "json").Output()
+	if err != nil {
+		s.t.Fatalf("temporal workflow show: %v", err)
+	}
+	if dir := os.Getenv("CONSULAR_RECORD_HISTORIES"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), out, 0o644); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return out
+}
