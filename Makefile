@@ -34,6 +34,10 @@ test-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
+bench:
+	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench
+
 ## histories: record the end-to-end tests' workflow histories into workflows/testdata for the replay test
 histories:
 	$(GO) run ./deploy/launcher test -- env CONSULAR_RECORD_HISTORIES=$(CURDIR)/workflows/testdata \

@@ -49,15 +49,8 @@ var (
 // binaries builds ./api and ./workers once per test run.
 func binaries(t *testing.T) string {
 	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp(testenv.StackDir(t), "bin-")
-		for _, pkg := range []string{"api", "workers"} {
-			if buildErr != nil {
-				return
-			}
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, pkg), "github.com/openconsular/consular/"+pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-			}
+		if binDir, buildErr = os.MkdirTemp(testenv.StackDir(t), "bin-"); buildErr == nil {
+			buildErr = stack.BuildApp(context.Background(), binDir)
 		}
 	})
 	if buildErr != nil {
@@ -75,6 +68,7 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := testenv.Config(t)
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 	s := &system{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), db: db, objects: testenv.Storage(t),
 		documents: "e2e-docs-" + suffix, temporal: testenv.Temporal(t), logs: t.TempDir()}
@@ -82,11 +76,12 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	if err := storage.EnsureBuckets(context.Background(), s.objects, s.documents, receipts); err != nil {
 		t.Fatal(err)
 	}
+	queue := testenv.TaskQueue(t)
 	vars := map[string]string{
 		"CONSULAR_DATABASE_URL":           dbURL,
 		"CONSULAR_HTTP_ADDR":              fmt.Sprintf("127.0.0.1:%d", port),
 		"CONSULAR_PUBLIC_URL":             s.url,
-		"CONSULAR_TEMPORAL_TASK_QUEUE":    testenv.TaskQueue(t),
+		"CONSULAR_TEMPORAL_TASK_QUEUE":    queue,
 		"CONSULAR_MINIO_DOCUMENTS_BUCKET": s.documents,
 		"CONSULAR_MINIO_RECEIPTS_BUCKET":  receipts,
 		"CONSULAR_LOG_LEVEL":              "debug",
@@ -98,20 +93,6 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	for k, v := range vars {
 		environ = append(environ, k+"="+v)
 	}
-	for _, name := range []string{"workers", "api"} {
-		cmd := exec.Command(filepath.Join(bin, name))
-		cmd.Env = environ
-		p, err := stack.StartProcess(name, filepath.Join(s.logs, name+".log"), cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Kill)
-		if name == "api" {
-			s.api = p
-		} else {
-			s.worker = p
-		}
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, name := range []string{"workers", "api"} {
@@ -120,9 +101,13 @@ func startSystem(t *testing.T, env map[string]string) *system {
 			}
 		}
 	})
-	if err := s.api.WaitFor(context.Background(), 30*time.Second, stack.HTTPOK(s.url+"/readyz")); err != nil {
+	app, err := stack.StartApp(context.Background(), stack.AppOptions{Bin: bin, LogDir: s.logs, Env: environ,
+		HTTPAddr: vars["CONSULAR_HTTP_ADDR"], Temporal: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, TaskQueue: queue})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(app.Kill)
+	s.api, s.worker = app.API, app.Worker
 	return s
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -108,17 +107,12 @@ func (s *Stack) LogPath(name string) string {
 	return filepath.Join(s.Dir, "logs", name+".log")
 }
 
-// StartCommand starts one more process with its output in the stack's logs;
-// Stop stops it before the servers (the API and the worker under make dev).
-func (s *Stack) StartCommand(name string, cmd *exec.Cmd) (*Process, error) {
-	p, err := StartProcess(name, s.LogPath(name), cmd)
-	if err != nil {
-		return nil, err
-	}
+// Adopt makes Stop stop these processes too, before the servers (the API
+// and the worker under make dev).
+func (s *Stack) Adopt(procs ...*Process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.procs = append(s.procs, p)
-	return p, nil
+	s.procs = append(s.procs, procs...)
 }
 
 // Stop stops every process, the last started first.
