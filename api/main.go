@@ -19,9 +19,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/api/health"
+	"github.com/openconsular/consular/api/portal"
 	"github.com/openconsular/consular/api/receipts"
 	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/server"
+	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/documents"
@@ -76,7 +78,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	app := newApp(cfg, logger, d)
+	app, err := newApp(cfg, logger, d)
+	if err != nil {
+		return err
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(cfg.HTTP.Addr) }()
@@ -133,9 +138,22 @@ func (d dependencies) close() {
 }
 
 // newApp mounts every route on the shared middleware.
-func newApp(cfg config.Config, logger *slog.Logger, d dependencies) *fiber.App {
+func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App, error) {
+	messages, err := web.LoadCatalogue()
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := web.NewRenderer(messages)
+	if err != nil {
+		return nil, err
+	}
+	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger,
+		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Secure: cfg.Portal.CookieSecure},
+		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
+		Limits:   &web.Limiter{DB: d.db},
+	}
 	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout,
-		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10})
+		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10, HTMLErrors: pages.ErrorPage})
 	probes := &health.Handlers{
 		Timeout:    3 * time.Second,
 		ShowErrors: cfg.Env != config.Production,
@@ -152,7 +170,9 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) *fiber.App {
 		},
 	}
 	probes.Register(app)
-	(&requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}).Register(app)
+	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
+	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
-	return app
+	pages.Register(app)
+	return app, nil
 }

@@ -75,7 +75,10 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.close()
-			app := newApp(cfg, testenv.Logger(t), d)
+			app, err := newApp(cfg, testenv.Logger(t), d)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			code, report := readyz(t, app)
 			if code != 200 || report.Status != "ready" {

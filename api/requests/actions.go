@@ -22,9 +22,9 @@ import (
 	"github.com/openconsular/consular/workflows"
 )
 
-// receiptToken lets the submitter, and only them, download the receipt: the
+// ReceiptToken lets the submitter, and only them, download the receipt: the
 // tracking code alone must not be enough.
-func receiptToken(key []byte, code string) string {
+func ReceiptToken(key []byte, code string) string {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("receipt\x00" + code))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
@@ -50,7 +50,7 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(receiptToken(h.Config.Keys.Links, code))) != 1 {
+	if subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(ReceiptToken(h.Config.Keys.Links, code))) != 1 {
 		return fiber.NewError(fiber.StatusNotFound, "no receipt here")
 	}
 	ctx := c.UserContext()

@@ -118,7 +118,11 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 	if done, err := h.findSubmission(ctx, key); err != nil {
 		return err
 	} else if done != nil {
-		return h.start(c, *done, fiber.StatusOK)
+		out, err := h.start(ctx, *done)
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
 	}
 
 	code, err := consular.NewTrackingCode()
@@ -136,17 +140,24 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(Invalid{Error: "the submission has problems; nothing was stored", Fields: s.problems})
 	}
 
-	rec := record{key: key, code: code, service: s.service.Code, mission: s.mission, submittedAt: time.Now().UTC().Truncate(time.Second)}
-	winner, err := h.save(ctx, s, rec)
+	app := Application{Key: key, Code: code, Service: s.service.Code, Mission: s.mission,
+		Applicant: Applicant{NationalID: s.nationalID, Email: s.email, FullName: s.name, Language: s.language}}
+	for _, d := range s.documents {
+		app.Documents = append(app.Documents, StoredDocument{Kind: d.kind, ObjectKey: d.key, FileName: d.doc.Name,
+			Format: d.doc.Format, Size: d.doc.Size, SHA256: d.doc.SHA256})
+	}
+	out, created, err := h.Submit(ctx, app)
+	if !created {
+		h.discard(s) // failed, or a concurrent retry with the same key got there first
+	}
 	if err != nil {
-		h.discard(s)
 		return err
 	}
-	if winner.code != code { // a concurrent retry with the same key got there first
-		h.discard(s)
-		return h.start(c, winner, fiber.StatusOK)
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
 	}
-	return h.start(c, winner, fiber.StatusCreated)
+	return c.Status(status).JSON(out)
 }
 
 // read walks the multipart body; problems with single fields or documents
@@ -296,6 +307,47 @@ func (h *Handlers) discard(s *submission) {
 	}
 }
 
+// Application is a complete request, its documents already in MinIO under
+// the tracking code: what the JSON API and the portal both submit.
+type Application struct {
+	Key       string // idempotency key: the same key gives the same request
+	Code      consular.TrackingCode
+	Service   string
+	Mission   string
+	Applicant Applicant
+	Documents []StoredDocument
+}
+
+// Applicant is who asks, as the mission will see it.
+type Applicant struct {
+	NationalID, Email, FullName, Language string
+	Identity, Residence, Form             map[string]string // the profile and the service's form, as filled in
+}
+
+// StoredDocument is an accepted document in MinIO.
+type StoredDocument struct {
+	Kind, ObjectKey, FileName, Format, SHA256 string
+	Size                                      int64
+}
+
+// ErrNotStarted says the request was saved but its workflow could not be
+// started (Temporal unreachable): retrying with the same key finishes it.
+var ErrNotStarted = fiber.NewError(fiber.StatusServiceUnavailable,
+	"the request was saved but could not be started; retry with the same Idempotency-Key")
+
+// Submit saves the application and starts its workflow. created is false
+// when the key was submitted before: then the earlier request is returned
+// and the caller deletes what it stored for this attempt.
+func (h *Handlers) Submit(ctx context.Context, a Application) (out Submitted, created bool, err error) {
+	rec := record{key: a.Key, code: a.Code, service: a.Service, mission: a.Mission, submittedAt: time.Now().UTC().Truncate(time.Second)}
+	winner, err := h.save(ctx, a, rec)
+	if err != nil {
+		return out, false, err
+	}
+	out, err = h.start(ctx, winner)
+	return out, err == nil && winner.code == a.Code, err
+}
+
 // record is a saved submission: enough to start (or restart) its workflow.
 type record struct {
 	key, service, mission string
@@ -306,7 +358,7 @@ type record struct {
 
 // save writes the submission, the applicant and the documents in one
 // transaction. If another call with the same key saved first, it returns that one.
-func (h *Handlers) save(ctx context.Context, s *submission, rec record) (record, error) {
+func (h *Handlers) save(ctx context.Context, a Application, rec record) (record, error) {
 	tx, err := h.DB.Begin(ctx)
 	if err != nil {
 		return rec, err
@@ -326,18 +378,27 @@ func (h *Handlers) save(ctx context.Context, s *submission, rec record) (record,
 		}
 		return *other, nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
-		VALUES ($1, $2, $3, $4, $5)`, string(rec.code), s.nationalID, s.email, s.name, s.language); err != nil {
+	ap := a.Applicant
+	if _, err := tx.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language, identity, residence, form)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, string(rec.code), ap.NationalID, ap.Email, ap.FullName, ap.Language,
+		orEmpty(ap.Identity), orEmpty(ap.Residence), orEmpty(ap.Form)); err != nil {
 		return rec, fmt.Errorf("save applicant: %w", err)
 	}
-	for _, d := range s.documents {
+	for _, d := range a.Documents {
 		if _, err := tx.Exec(ctx, `INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(rec.code), d.kind, d.key, d.doc.Name, d.doc.Format, d.doc.Size, d.doc.SHA256); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(rec.code), d.Kind, d.ObjectKey, d.FileName, d.Format, d.Size, d.SHA256); err != nil {
 			return rec, fmt.Errorf("save document: %w", err)
 		}
-		rec.documents = append(rec.documents, activities.DocumentRef{Kind: d.kind, ObjectKey: d.key, SHA256: d.doc.SHA256})
+		rec.documents = append(rec.documents, activities.DocumentRef{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
 	}
 	return rec, tx.Commit(ctx)
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // findSubmission loads a saved submission by its idempotency key, or nil.
@@ -364,11 +425,10 @@ func (h *Handlers) findSubmission(ctx context.Context, key string) (*record, err
 	return &rec, err
 }
 
-// start starts the request's workflow unless it runs or ran already, and
-// answers with the tracking code.
-func (h *Handlers) start(c *fiber.Ctx, rec record, status int) error {
+// start starts the request's workflow unless it runs or ran already.
+func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 	policy := workflows.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
-	_, err := h.Temporal.ExecuteWorkflow(c.UserContext(), client.StartWorkflowOptions{
+	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       string(rec.code),
 		TaskQueue:                h.Config.Temporal.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
@@ -379,12 +439,17 @@ func (h *Handlers) start(c *fiber.Ctx, rec record, status int) error {
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		h.Logger.ErrorContext(c.UserContext(), "start request workflow", "tracking_code", rec.code, "err", err)
-		return fiber.NewError(fiber.StatusServiceUnavailable, "the request was saved but could not be started; retry with the same Idempotency-Key")
+		h.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
+		return Submitted{}, ErrNotStarted
 	}
-	return c.Status(status).JSON(Submitted{
+	return Submitted{
 		TrackingCode: string(rec.code),
 		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
-		ReceiptURL:   "/api/v1/requests/" + string(rec.code) + "/receipt?token=" + receiptToken(h.Config.Keys.Links, string(rec.code)),
-	})
+		ReceiptURL:   ReceiptURL(h.Config.Keys.Links, string(rec.code)),
+	}, nil
+}
+
+// ReceiptURL is where the submitter downloads the receipt.
+func ReceiptURL(linkKey []byte, code string) string {
+	return "/api/v1/requests/" + code + "/receipt?token=" + ReceiptToken(linkKey, code)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +22,9 @@ type Options struct {
 	Logger         *slog.Logger
 	RequestTimeout time.Duration // deadline of each request's context
 	BodyLimit      int64         // bytes; larger bodies are refused before they are read
+	// HTMLErrors renders an error as a page for browsers (paths outside
+	// /api/ whose client accepts HTML); the JSON shape serves the rest.
+	HTMLErrors func(c *fiber.Ctx, code int) error
 }
 
 // New returns the application with the shared middleware installed.
@@ -30,7 +34,7 @@ func New(opts Options) *fiber.App {
 		BodyLimit:             int(opts.BodyLimit),
 		StreamRequestBody:     true, // uploads are read part by part, not held whole
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(opts.Logger),
+		ErrorHandler:          errorHandler(opts.Logger, opts.HTMLErrors),
 		ReadTimeout:           opts.RequestTimeout,
 		WriteTimeout:          opts.RequestTimeout,
 		IdleTimeout:           2 * time.Minute,
@@ -86,7 +90,7 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
+func errorHandler(logger *slog.Logger, html func(*fiber.Ctx, int) error) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		code := fiber.StatusInternalServerError
 		message := "internal error"
@@ -95,6 +99,11 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			code, message = fe.Code, fe.Message
 		} else {
 			logger.ErrorContext(c.UserContext(), "request failed", "err", err)
+		}
+		if html != nil && !strings.HasPrefix(c.Path(), "/api/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+			if err := html(c, code); err == nil {
+				return nil
+			}
 		}
 		return c.Status(code).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
 	}

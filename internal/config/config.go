@@ -42,6 +42,16 @@ type Config struct {
 	Mail     Mail
 	Requests Requests
 	Keys     Keys
+	Portal   Portal
+}
+
+// Portal is how the applicants' pages behave.
+type Portal struct {
+	CookieSecure bool          // session cookies only over HTTPS
+	SessionIdle  time.Duration // a session unused this long ends
+	// CaptchaTestAnswer is accepted for every captcha: for development and
+	// browser tests only; refused in production.
+	CaptchaTestAnswer string
 }
 
 // Requests is the timing every new request lives by.
@@ -158,6 +168,16 @@ func loadWith(r *reader) (Config, error) {
 		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
 	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
 	c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
+
+	c.Portal.CookieSecure = r.bool("CONSULAR_COOKIE_SECURE", r.production)
+	c.Portal.SessionIdle = r.duration("CONSULAR_SESSION_IDLE", 30*time.Minute)
+	c.Portal.CaptchaTestAnswer = r.string("CONSULAR_CAPTCHA_TEST_ANSWER", "")
+	if r.production && c.Portal.CaptchaTestAnswer != "" {
+		r.fail("CONSULAR_CAPTCHA_TEST_ANSWER", "(hidden)", "is for development and tests only; unset it in production")
+	}
+	if r.production && !c.Portal.CookieSecure {
+		r.fail("CONSULAR_COOKIE_SECURE", "false", "production cookies must be Secure (HTTPS only)")
+	}
 
 	if r.production && c.Mail.Encryption == "none" {
 		r.fail("CONSULAR_SMTP_ENCRYPTION", c.Mail.Encryption, "production mail must be encrypted (starttls or tls)")

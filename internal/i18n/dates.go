@@ -44,3 +44,44 @@ func PersianDigits(s string) string {
 		return r
 	}, s)
 }
+
+// ParseDate reads a date as typed in a form: year/month/day in the Solar
+// Hijri calendar on Persian pages (Persian digits welcome, e.g. ۱۳۷۰/۰۵/۱۲),
+// the browser's YYYY-MM-DD on English ones. The day is returned at noon UTC.
+func ParseDate(s, lang string) (time.Time, error) {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		switch {
+		case r >= '۰' && r <= '۹':
+			return '0' + (r - '۰')
+		case r >= '٠' && r <= '٩':
+			return '0' + (r - '٠')
+		case r == '-' || r == '.':
+			return '/'
+		}
+		return r
+	}, s))
+	var y, m, d int
+	if _, err := fmt.Sscanf(s, "%d/%d/%d", &y, &m, &d); err != nil || m < 1 || m > 12 || d < 1 || d > 31 {
+		return time.Time{}, fmt.Errorf("not a date: %q", s)
+	}
+	if lang == Persian && y < 1700 {
+		t := ptime.Date(y, ptime.Month(m), d, 12, 0, 0, 0, time.UTC).Time()
+		if p := ptime.New(t); p.Day() != d || int(p.Month()) != m {
+			return time.Time{}, fmt.Errorf("no such day: %q", s)
+		}
+		return t, nil
+	}
+	t := time.Date(y, time.Month(m), d, 12, 0, 0, 0, time.UTC)
+	if t.Day() != d {
+		return time.Time{}, fmt.Errorf("no such day: %q", s)
+	}
+	return t, nil
+}
+
+// InputDate writes a stored day back into a form field of the page's language.
+func InputDate(t time.Time, lang string) string {
+	if lang == English {
+		return t.Format("2006-01-02")
+	}
+	return Date(t, Persian)
+}

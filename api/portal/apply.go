@@ -1,0 +1,426 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/openconsular/consular/api/requests"
+	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/i18n"
+)
+
+// category is one group of the catalogue.
+type category struct {
+	Code     string
+	Services []consular.Service
+}
+
+func (p *Portal) catalogue(c *fiber.Ctx) error {
+	var groups []category
+	for _, code := range consular.Categories {
+		g := category{Code: code}
+		for _, s := range consular.Services {
+			if s.Category == code {
+				g.Services = append(g.Services, s)
+			}
+		}
+		groups = append(groups, g)
+	}
+	return p.Render.Render(c, fiber.StatusOK, "services", p.page(c, "services.title", groups))
+}
+
+// applyData is what the request form shows.
+type applyData struct {
+	Service   consular.Service
+	Name      string
+	Draft     string
+	Fields    []web.Spec
+	Documents []consular.DocumentSpec
+	Uploaded  map[string]Upload
+	CaptchaID string
+	Action    string
+}
+
+// draft is a request being filled in: what was typed and uploaded so far.
+type draft struct {
+	ID           string
+	Fields       map[string]string
+	TrackingCode string
+}
+
+// openDraft returns the applicant's draft for the service: the one named by
+// the form when it is theirs, else the open one, else a new one.
+func (p *Portal) openDraft(ctx context.Context, accountID int64, service, id string) (draft, error) {
+	d := draft{Fields: map[string]string{}}
+	var fields []byte
+	var code *string
+	err := p.DB.QueryRow(ctx, `SELECT id, fields, tracking_code FROM request_drafts
+		WHERE account_id = $1 AND service_code = $2 AND (id::text = $3 OR ($3 = '' AND tracking_code IS NULL))
+		ORDER BY updated_at DESC LIMIT 1`, accountID, service, id).Scan(&d.ID, &fields, &code)
+	if err == nil {
+		if code != nil {
+			d.TrackingCode = *code
+		}
+		return d, json.Unmarshal(fields, &d.Fields)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return d, err
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return d, err
+	}
+	raw[6], raw[8] = raw[6]&0x0f|0x40, raw[8]&0x3f|0x80 // a version 4 UUID
+	d.ID = fmt.Sprintf("%x-%x-%x-%x-%x", raw[0:4], raw[4:6], raw[6:8], raw[8:10], raw[10:16])
+	_, err = p.DB.Exec(ctx, `INSERT INTO request_drafts (id, account_id, service_code) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id, service_code) WHERE tracking_code IS NULL DO NOTHING`, d.ID, accountID, service)
+	if err != nil {
+		return d, err
+	}
+	return p.openDraft(ctx, accountID, service, "") // the one that exists now, ours or a concurrent twin
+}
+
+func serviceSpecs(s consular.Service) []web.Spec {
+	specs := make([]web.Spec, 0, len(s.Fields))
+	for _, f := range s.Fields {
+		spec := web.Spec{Name: f.Name, Type: f.Type, Required: f.Required, MaxLength: f.MaxLength, Label: &f.Label, Hint: f.Hint}
+		switch f.Type {
+		case "future_date", "date_any":
+			spec.Type = "date"
+		case "year", "national_id":
+			spec.Type = "text"
+		}
+		if len(f.Options) > 0 {
+			spec.OptionLabels = map[string]consular.Text{}
+			for _, o := range f.Options {
+				spec.Options = append(spec.Options, o.Value)
+				spec.OptionLabels[o.Value] = o.Label
+			}
+		}
+		specs = append(specs, spec)
+	}
+	return specs
+}
+
+func (p *Portal) applyForm(c *fiber.Ctx) error {
+	service, ok := consular.ServiceByCode(c.Params("service"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	accountID := web.Current(c).AccountID
+	if complete, err := p.profileComplete(c.UserContext(), accountID); err != nil {
+		return err
+	} else if !complete {
+		return c.Redirect("/profile/identity", fiber.StatusSeeOther)
+	}
+	d, err := p.openDraft(c.UserContext(), accountID, service.Code, "")
+	if err != nil {
+		return err
+	}
+	form := web.NewForm()
+	for k, v := range d.Fields {
+		form.Values[k] = v
+	}
+	return p.renderApply(c, fiber.StatusOK, service, d, form)
+}
+
+func (p *Portal) profileComplete(ctx context.Context, accountID int64) (bool, error) {
+	var complete bool
+	err := p.DB.QueryRow(ctx, "SELECT completed_at IS NOT NULL FROM profiles WHERE account_id = $1", accountID).Scan(&complete)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return complete, err
+}
+
+// missionOptions lists the open missions in the page's language.
+func (p *Portal) missionOptions(ctx context.Context, lang string) (web.Spec, error) {
+	spec := web.Spec{Name: "mission", Type: "select", Required: true, OptionLabels: map[string]consular.Text{}}
+	rows, err := p.DB.Query(ctx, `SELECT code, name_fa, name_en FROM missions WHERE active ORDER BY CASE WHEN $1 = 'fa' THEN name_fa ELSE name_en END`, lang)
+	if err != nil {
+		return spec, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code string
+		var name consular.Text
+		if err := rows.Scan(&code, &name.Fa, &name.En); err != nil {
+			return spec, err
+		}
+		spec.Options = append(spec.Options, code)
+		spec.OptionLabels[code] = name
+	}
+	return spec, rows.Err()
+}
+
+func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service, d draft, form *web.Form) error {
+	ctx := c.UserContext()
+	lang := language(c)
+	missions, err := p.missionOptions(ctx, lang)
+	if err != nil {
+		return err
+	}
+	uploaded, err := p.uploads(ctx, web.Current(c).AccountID, d.ID)
+	if err != nil {
+		return err
+	}
+	captchaID, err := p.Captchas.New(ctx)
+	if err != nil {
+		return err
+	}
+	displayDates(form, serviceSpecs(service), lang)
+	data := &applyData{Service: service, Name: service.Name.In(lang), Draft: d.ID, Documents: service.Documents, Uploaded: uploaded,
+		Fields: append([]web.Spec{missions}, serviceSpecs(service)...), CaptchaID: captchaID}
+	pg := p.page(c, "apply.title", data)
+	data.Action = fmt.Sprintf("/services/%s/apply?draft=%s&_csrf=%s", service.Code, d.ID, pg.CSRF)
+	for _, f := range service.Fields {
+		form.Labels[f.Name] = f.Label.In(lang)
+	}
+	for _, doc := range service.Documents {
+		form.Labels["document."+doc.Kind] = doc.Name.In(lang)
+	}
+	pg.Form = form
+	return p.Render.Render(c, status, "apply", pg)
+}
+
+// apply keeps what was typed and uploaded, checks it all, and submits: the
+// same path as the JSON API, with the draft's ID as idempotency key, so a
+// double click or a resubmission after a timeout gives one request.
+func (p *Portal) apply(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	service, ok := consular.ServiceByCode(c.Params("service"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	accountID := web.Current(c).AccountID
+	lang := language(c)
+	d, err := p.openDraft(ctx, accountID, service.Code, strings.Clone(c.Query("draft")))
+	if err != nil {
+		return err
+	}
+	if d.TrackingCode != "" { // submitted already: show its success page again
+		return c.Redirect(p.submittedURL(d.TrackingCode), fiber.StatusSeeOther)
+	}
+	allowed := map[string]bool{}
+	for _, doc := range service.Documents {
+		allowed[doc.Kind] = true
+	}
+	mf, err := p.readMultipart(c, accountID, d.ID, allowed)
+	if err != nil {
+		return err
+	}
+	form := web.NewForm()
+	stored := p.checkService(ctx, form, service, mf.Values, lang)
+	if !p.Captchas.Verify(ctx, mf.Values["captcha_id"], mf.Values["captcha"]) {
+		form.Fail("captcha", "error.captcha")
+	}
+	uploaded, err := p.uploads(ctx, accountID, d.ID)
+	if err != nil {
+		return err
+	}
+	checkDocuments(form, service.Documents, mf.Problems, uploaded, lang)
+	fields, _ := json.Marshal(stored)
+	if _, err := p.DB.Exec(ctx, "UPDATE request_drafts SET fields = $2, updated_at = now() WHERE id = $1", d.ID, fields); err != nil {
+		return err
+	}
+	if !form.OK() {
+		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form)
+	}
+	code, err := p.submit(ctx, accountID, lang, service, d, stored, uploaded)
+	if errors.Is(err, requests.ErrNotStarted) {
+		form.Fail("captcha", "error.try_again")
+		return p.renderApply(c, fiber.StatusServiceUnavailable, service, d, form)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(p.submittedURL(code), fiber.StatusSeeOther)
+}
+
+// checkService validates the mission and the service's own fields.
+func (p *Portal) checkService(ctx context.Context, form *web.Form, service consular.Service, values map[string]string, lang string) map[string]string {
+	stored := map[string]string{}
+	mission := values["mission"]
+	form.Values["mission"] = mission
+	var active bool
+	if err := p.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", mission).Scan(&active); err != nil || !active {
+		form.Fail("mission", "error.mission")
+	}
+	stored["mission"] = mission
+	for _, f := range service.Fields {
+		v := strings.TrimSpace(values[f.Name])
+		form.Values[f.Name] = v
+		if v == "" {
+			if f.Required {
+				form.Fail(f.Name, "error.required")
+			}
+			continue
+		}
+		ascii := strings.ToUpper(consular.NormalizeDigits(v))
+		switch f.Type {
+		case "checkbox":
+			v = "yes"
+		case "select":
+			ok := false
+			for _, o := range f.Options {
+				ok = ok || o.Value == v
+			}
+			if !ok {
+				form.Fail(f.Name, "error.choose")
+			}
+		case "number":
+			if n, err := strconv.Atoi(ascii); err != nil || n < 1 || n > 10 {
+				form.Fail(f.Name, "error.number", 1, 10)
+			}
+			v = ascii
+		case "year":
+			if n, err := strconv.Atoi(ascii); err != nil || n < 1950 || n > time.Now().Year() {
+				form.Fail(f.Name, "error.number", 1950, time.Now().Year())
+			}
+			v = ascii
+		case "national_id":
+			id, err := consular.ParseNationalID(v)
+			if err != nil {
+				form.Fail(f.Name, "error.national_id")
+			}
+			v = id
+		case "date", "future_date", "date_any":
+			day, err := i18n.ParseDate(v, lang)
+			switch {
+			case err != nil:
+				form.Fail(f.Name, "error.date")
+			case f.Type == "date" && day.After(time.Now()):
+				form.Fail(f.Name, "error.date_future")
+			case f.Type == "future_date" && day.Before(time.Now()):
+				form.Fail(f.Name, "error.date_past")
+			default:
+				v = day.Format("2006-01-02")
+			}
+		}
+		if f.MaxLength > 0 && len([]rune(v)) > f.MaxLength {
+			form.Fail(f.Name, "error.too_long", f.MaxLength)
+		}
+		if f.Pattern != "" && !regexp.MustCompile(f.Pattern).MatchString(ascii) {
+			form.Fail(f.Name, "error.pattern")
+		} else if f.Pattern != "" {
+			v = ascii
+		}
+		stored[f.Name] = v
+	}
+	return stored
+}
+
+// submit copies the documents under the new request, with the profile's
+// identity documents, and hands the application to the lifecycle.
+func (p *Portal) submit(ctx context.Context, accountID int64, lang string, service consular.Service, d draft,
+	fields map[string]string, uploaded map[string]Upload) (string, error) {
+	var email, nationalID string
+	if err := p.DB.QueryRow(ctx, "SELECT email, national_id FROM accounts WHERE id = $1", accountID).Scan(&email, &nationalID); err != nil {
+		return "", err
+	}
+	pr, err := p.loadProfile(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	identityDocs, err := p.uploads(ctx, accountID, "profile")
+	if err != nil {
+		return "", err
+	}
+	code, err := consular.NewTrackingCode()
+	if err != nil {
+		return "", err
+	}
+	name := pr.Identity["first_name_fa"] + " " + pr.Identity["last_name_fa"]
+	if lang == i18n.English {
+		name = pr.Identity["first_name_en"] + " " + pr.Identity["last_name_en"]
+	}
+	mission := fields["mission"]
+	delete(fields, "mission")
+	app := requests.Application{Key: "draft:" + d.ID, Code: code, Service: service.Code, Mission: mission,
+		Applicant: requests.Applicant{NationalID: nationalID, Email: email, FullName: name, Language: lang,
+			Identity: pr.Identity, Residence: pr.Residence, Form: fields}}
+	bucket := p.Config.Storage.DocumentsBucket
+	copyIn := func(kind string, u Upload) error {
+		key := string(code) + "/" + kind + path.Ext(u.ObjectKey)
+		if _, err := p.Objects.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: key},
+			minio.CopySrcOptions{Bucket: bucket, Object: u.ObjectKey}); err != nil {
+			return fmt.Errorf("copy %s into the request: %w", kind, err)
+		}
+		app.Documents = append(app.Documents, requests.StoredDocument{Kind: kind, ObjectKey: key, FileName: u.FileName,
+			Format: u.Format, Size: u.Size, SHA256: u.SHA256})
+		return nil
+	}
+	for _, doc := range service.Documents {
+		if u, ok := uploaded[doc.Kind]; ok {
+			if err := copyIn(doc.Kind, u); err != nil {
+				return "", err
+			}
+		}
+	}
+	for _, doc := range identityDocuments {
+		if u, ok := identityDocs[doc.Kind]; ok {
+			if err := copyIn("identity_"+doc.Kind, u); err != nil {
+				return "", err
+			}
+		}
+	}
+	out, created, err := p.Requests.Submit(ctx, app)
+	if !created {
+		for _, doc := range app.Documents { // a twin submission won: these copies are not needed
+			_ = p.Objects.RemoveObject(ctx, bucket, doc.ObjectKey, minio.RemoveObjectOptions{})
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.DB.Exec(ctx, "UPDATE request_drafts SET tracking_code = $2 WHERE id = $1", d.ID, out.TrackingCode); err != nil {
+		return "", err
+	}
+	// The draft's uploads now live with the request; the portal keeps no view of it.
+	for _, u := range uploaded {
+		_ = p.Objects.RemoveObject(ctx, bucket, u.ObjectKey, minio.RemoveObjectOptions{})
+	}
+	_, _ = p.DB.Exec(ctx, "DELETE FROM uploads WHERE account_id = $1 AND owner = $2", accountID, d.ID)
+	return out.TrackingCode, nil
+}
+
+func (p *Portal) submittedURL(code string) string {
+	return "/submitted/" + code + "?token=" + requests.ReceiptToken(p.Config.Keys.Links, code)
+}
+
+// submittedData is the success page.
+type submittedData struct {
+	TrackingCode string
+	Deadline     time.Time
+	ReceiptURL   string
+}
+
+// submitted is the success page: the tracking code, the deadline, what to do
+// next and the receipt. It is reachable only with the submission's token.
+func (p *Portal) submitted(c *fiber.Ctx) error {
+	code := strings.Clone(c.Params("code"))
+	if subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(requests.ReceiptToken(p.Config.Keys.Links, code))) != 1 {
+		return fiber.ErrNotFound
+	}
+	var submittedAt time.Time
+	if err := p.DB.QueryRow(c.UserContext(), "SELECT submitted_at FROM submissions WHERE tracking_code = $1", code).Scan(&submittedAt); err != nil {
+		return fiber.ErrNotFound
+	}
+	data := &submittedData{TrackingCode: code, Deadline: submittedAt.Add(p.Config.Requests.Deadline),
+		ReceiptURL: requests.ReceiptURL(p.Config.Keys.Links, code)}
+	return p.Render.Render(c, fiber.StatusOK, "submitted", p.page(c, "submitted.title", data))
+}

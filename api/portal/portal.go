@@ -1,0 +1,145 @@
+// Package portal is the applicant's side in the browser: sign-up and sign-in
+// with an emailed one-time password (or a fixed password), the profile
+// wizard, the service catalogue, the request forms with their uploads, and
+// the success page with the receipt. Pages are server-rendered and work
+// without JavaScript; Persian (right to left) is the default, English the
+// alternative.
+package portal
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/openconsular/consular/api/requests"
+	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/i18n"
+	"github.com/openconsular/consular/internal/mail"
+)
+
+// Portal serves the applicant's pages.
+type Portal struct {
+	Config   config.Config
+	DB       *pgxpool.Pool
+	Objects  *minio.Client
+	SMTP     *mail.Server
+	Render   *web.Renderer
+	Sessions *web.Sessions
+	Captchas *web.Captchas
+	Limits   *web.Limiter
+	Requests *requests.Handlers // submission: the same path as the JSON API
+	Logger   *slog.Logger
+}
+
+// Register mounts the pages.
+func (p *Portal) Register(app fiber.Router) {
+	web.Static(app)
+	site := app.Group("", web.SecurityHeaders, p.Sessions.Middleware)
+	p.Captchas.Register(site)
+	site.Get("/", p.home)
+	site.Get("/lang/:lang", p.switchLanguage)
+	site.Get("/session/keepalive", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
+
+	site.Get("/start", p.startForm)
+	site.Post("/start", p.start)
+	site.Get("/start/code", p.codeForm)
+	site.Post("/start/code", p.code)
+	site.Post("/start/resend", p.resend)
+	site.Get("/signin", p.signinForm)
+	site.Post("/signin", p.signin)
+	site.Post("/signout", p.signout)
+
+	me := site.Group("", p.signedIn)
+	me.Post("/signout/everywhere", p.signoutEverywhere)
+	me.Get("/profile/:step", p.profileStep)
+	me.Post("/profile/:step", p.saveProfileStep)
+	me.Get("/account/password", p.passwordForm)
+	me.Post("/account/password", p.setPassword)
+	me.Get("/services", p.catalogue)
+	me.Get("/services/:service/apply", p.applyForm)
+	me.Post("/services/:service/apply", p.apply)
+	me.Get("/submitted/:code", p.submitted)
+}
+
+// language is the applicant's: the lang cookie, else Persian.
+func language(c *fiber.Ctx) string {
+	if c.Cookies("lang") == i18n.English {
+		return i18n.English
+	}
+	return i18n.Persian
+}
+
+// page starts a page for this request.
+func (p *Portal) page(c *fiber.Ctx, title string, data any) *web.Page {
+	s := web.Current(c)
+	pg := p.Render.NewPage(language(c))
+	pg.Path, pg.Title, pg.Data = strings.Clone(c.Path()), title, data
+	if s != nil {
+		pg.CSRF = s.CSRF
+		pg.SignedIn = s.AccountID != 0
+		if pg.SignedIn {
+			pg.SessionSeconds = int(p.Sessions.Idle / time.Second)
+		}
+	}
+	return pg
+}
+
+func (p *Portal) home(c *fiber.Ctx) error {
+	return p.Render.Render(c, fiber.StatusOK, "home", p.page(c, "home.title", nil))
+}
+
+// switchLanguage remembers the choice and goes back to the page it came from.
+func (p *Portal) switchLanguage(c *fiber.Ctx) error {
+	lang := c.Params("lang")
+	if lang != i18n.English {
+		lang = i18n.Persian
+	}
+	c.Cookie(&fiber.Cookie{Name: "lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: "Lax", Secure: p.Sessions.Secure})
+	return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
+}
+
+// localPath keeps redirects on this site.
+func localPath(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	return u.Path
+}
+
+// signedIn lets only signed-in applicants through; others go to sign in.
+func (p *Portal) signedIn(c *fiber.Ctx) error {
+	if s := web.Current(c); s == nil || s.AccountID == 0 {
+		if c.Method() == fiber.MethodGet {
+			return c.Redirect("/start?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+		}
+		return p.Render.Render(c, fiber.StatusUnauthorized, "message", p.withNotice(c, "session.expired_title", "session.expired"))
+	}
+	return c.Next()
+}
+
+func (p *Portal) withNotice(c *fiber.Ctx, title, notice string) *web.Page {
+	pg := p.page(c, title, nil)
+	pg.Notice = notice
+	return pg
+}
+
+// ErrorPage renders errors of the portal's pages as pages, not JSON.
+func (p *Portal) ErrorPage(c *fiber.Ctx, code int) error {
+	key := "error.generic"
+	switch code {
+	case fiber.StatusForbidden:
+		key = "error.csrf"
+	case fiber.StatusNotFound:
+		key = "error.not_found"
+	case fiber.StatusRequestEntityTooLarge:
+		key = "error.too_large"
+	}
+	return p.Render.Render(c, code, "message", p.withNotice(c, "error.title", key))
+}

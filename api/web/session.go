@@ -1,0 +1,186 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Sessions keeps sessions in PostgreSQL. The cookie carries a random ID;
+// the table keeps only its SHA-256, so a copy of the table opens no session.
+type Sessions struct {
+	DB     *pgxpool.Pool
+	Cookie string        // cookie name
+	Idle   time.Duration // a session unused this long ends
+	Secure bool          // cookie only over HTTPS (off for local HTTP)
+}
+
+// Session is one browser's session.
+type Session struct {
+	idHash    []byte
+	AccountID int64 // 0 until signed in
+	CSRF      string
+	Data      map[string]string
+	dirty     bool
+}
+
+// Get returns a value kept in the session.
+func (s *Session) Get(key string) string { return s.Data[key] }
+
+// Set keeps a value in the session (saved at the end of the request).
+func (s *Session) Set(key, value string) {
+	if s.Data == nil {
+		s.Data = map[string]string{}
+	}
+	s.Data[key] = value
+	s.dirty = true
+}
+
+const sessionLocal = "session"
+
+// Current is the request's session; Middleware put it there.
+func Current(c *fiber.Ctx) *Session {
+	s, _ := c.Locals(sessionLocal).(*Session)
+	return s
+}
+
+// Middleware loads the session (or starts one), refuses unsafe requests
+// without the session's CSRF token, and saves what changed.
+func (m *Sessions) Middleware(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	s, err := m.load(ctx, c.Cookies(m.Cookie))
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		if s, err = m.create(c, 0, nil); err != nil {
+			return err
+		}
+	}
+	c.Locals(sessionLocal, s)
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		token := c.FormValue("_csrf")
+		if isMultipart(c) {
+			token = c.Query("_csrf") // multipart bodies are streamed; the token rides in the form's action URL
+		}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) != 1 {
+			return fiber.NewError(fiber.StatusForbidden, "csrf")
+		}
+	}
+	err = c.Next()
+	if s.dirty {
+		if saveErr := m.save(context.Background(), s); saveErr != nil && err == nil {
+			err = saveErr
+		}
+	}
+	return err
+}
+
+func isMultipart(c *fiber.Ctx) bool {
+	return strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm)
+}
+
+// Rotate gives the browser a new session ID for the account (at sign-in),
+// carrying the data over, and ends the old one, so an ID planted before
+// sign-in is worthless after it.
+func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
+	old := Current(c)
+	if old != nil {
+		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE id_hash = $1", old.idHash); err != nil {
+			return err
+		}
+	}
+	s, err := m.create(c, accountID, nil)
+	if err != nil {
+		return err
+	}
+	c.Locals(sessionLocal, s)
+	return nil
+}
+
+// End ends this browser's session.
+func (m *Sessions) End(c *fiber.Ctx) error {
+	if s := Current(c); s != nil {
+		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE id_hash = $1", s.idHash); err != nil {
+			return err
+		}
+	}
+	c.Cookie(&fiber.Cookie{Name: m.Cookie, Value: "", Expires: time.Unix(0, 0), Path: "/", HTTPOnly: true, Secure: m.Secure, SameSite: "Lax"})
+	return nil
+}
+
+// EndAll ends every session of the account, on every device.
+func (m *Sessions) EndAll(c *fiber.Ctx, accountID int64) error {
+	if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE account_id = $1", accountID); err != nil {
+		return err
+	}
+	return m.End(c)
+}
+
+func (m *Sessions) create(c *fiber.Ctx, accountID int64, data map[string]string) (*Session, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	csrf := make([]byte, 24)
+	if _, err := rand.Read(csrf); err != nil {
+		return nil, err
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(id))
+	s := &Session{idHash: sum[:], AccountID: accountID, CSRF: base64.RawURLEncoding.EncodeToString(csrf), Data: data}
+	var account *int64
+	if accountID != 0 {
+		account = &accountID
+	}
+	if _, err := m.DB.Exec(c.UserContext(), `INSERT INTO sessions (id_hash, account_id, csrf_token, data) VALUES ($1, $2, $3, '{}')`,
+		s.idHash, account, s.CSRF); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	c.Cookie(&fiber.Cookie{Name: m.Cookie, Value: id, Path: "/", HTTPOnly: true, Secure: m.Secure, SameSite: "Lax"})
+	return s, nil
+}
+
+// load finds the live session of a cookie, touching its last use.
+func (m *Sessions) load(ctx context.Context, id string) (*Session, error) {
+	if id == "" {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(id))
+	s := &Session{idHash: sum[:]}
+	var account *int64
+	var data []byte
+	err := m.DB.QueryRow(ctx, `UPDATE sessions SET seen_at = now()
+		WHERE id_hash = $1 AND seen_at > now() - make_interval(secs => $2)
+		RETURNING account_id, csrf_token, data`, s.idHash, m.Idle.Seconds()).Scan(&account, &s.CSRF, &data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if account != nil {
+		s.AccountID = *account
+	}
+	return s, json.Unmarshal(data, &s.Data)
+}
+
+func (m *Sessions) save(ctx context.Context, s *Session) error {
+	data, err := json.Marshal(s.Data)
+	if err != nil {
+		return err
+	}
+	_, err = m.DB.Exec(ctx, "UPDATE sessions SET data = $2 WHERE id_hash = $1", s.idHash, data)
+	return err
+}
