@@ -147,7 +147,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	if err != nil {
 		return nil, err
 	}
-	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger,
+	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
+	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
 		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Secure: cfg.Portal.CookieSecure},
 		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
 		Limits:   &web.Limiter{DB: d.db},
@@ -170,7 +171,6 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		},
 	}
 	probes.Register(app)
-	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
 	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	pages.Register(app)
