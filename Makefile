@@ -24,7 +24,7 @@ check:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 
-## test-deps: install the Debian packages the tests need, when missing
+## test-deps: install what the tests need, when missing: Debian packages, Chromium, axe-core (pinned)
 test-deps:
 	@missing=""; \
 	command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
@@ -33,6 +33,7 @@ test-deps:
 		echo "installing$$missing (Debian packages the tests use)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@bash deploy/browser-deps.sh
 
 ## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
 bench:

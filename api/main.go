@@ -153,6 +153,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
 		Limits:   &web.Limiter{DB: d.db},
 	}
+	pages.Sessions.Expired = pages.SignInAgain
 	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout,
 		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10, HTMLErrors: pages.ErrorPage})
 	probes := &health.Handlers{

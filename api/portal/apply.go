@@ -135,7 +135,10 @@ func (p *Portal) applyForm(c *fiber.Ctx) error {
 	for k, v := range d.Fields {
 		form.Values[k] = v
 	}
-	return p.renderApply(c, fiber.StatusOK, service, d, form)
+	if resume(c, form) {
+		return p.renderApply(c, fiber.StatusOK, service, d, form, "session.resumed")
+	}
+	return p.renderApply(c, fiber.StatusOK, service, d, form, "")
 }
 
 func (p *Portal) profileComplete(ctx context.Context, accountID int64) (bool, error) {
@@ -167,7 +170,7 @@ func (p *Portal) missionOptions(ctx context.Context, lang string) (web.Spec, err
 	return spec, rows.Err()
 }
 
-func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service, d draft, form *web.Form) error {
+func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service, d draft, form *web.Form, notice string) error {
 	ctx := c.UserContext()
 	lang := language(c)
 	missions, err := p.missionOptions(ctx, lang)
@@ -194,6 +197,7 @@ func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service,
 		form.Labels["document."+doc.Kind] = doc.Name.In(lang)
 	}
 	pg.Form = form
+	pg.Notice = notice
 	return p.Render.Render(c, status, "apply", pg)
 }
 
@@ -238,12 +242,12 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 		return err
 	}
 	if !form.OK() {
-		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form)
+		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form, "")
 	}
 	code, err := p.submit(ctx, accountID, lang, service, d, stored, uploaded)
 	if errors.Is(err, requests.ErrNotStarted) {
 		form.Fail("captcha", "error.try_again")
-		return p.renderApply(c, fiber.StatusServiceUnavailable, service, d, form)
+		return p.renderApply(c, fiber.StatusServiceUnavailable, service, d, form, "")
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@
 package portal
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -43,6 +44,7 @@ func (p *Portal) Register(app fiber.Router) {
 	site := app.Group("", web.SecurityHeaders, p.Sessions.Middleware)
 	p.Captchas.Register(site)
 	site.Get("/", p.home)
+	site.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
 	site.Get("/lang/:lang", p.switchLanguage)
 	site.Get("/session/keepalive", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
 
@@ -114,14 +116,66 @@ func localPath(next string) string {
 }
 
 // signedIn lets only signed-in applicants through; others go to sign in.
+// A form posted after the session timed out is not lost: its fields are
+// kept in the new session and filled in again once the applicant is back.
 func (p *Portal) signedIn(c *fiber.Ctx) error {
-	if s := web.Current(c); s == nil || s.AccountID == 0 {
-		if c.Method() == fiber.MethodGet {
-			return c.Redirect("/start?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
-		}
-		return p.Render.Render(c, fiber.StatusUnauthorized, "message", p.withNotice(c, "session.expired_title", "session.expired"))
+	if web.Current(c).AccountID != 0 {
+		return c.Next()
 	}
-	return c.Next()
+	return p.SignInAgain(c)
+}
+
+// SignInAgain sends the applicant to sign in, keeping a posted form's fields
+// for the page it was posted from.
+func (p *Portal) SignInAgain(c *fiber.Ctx) error {
+	s := web.Current(c)
+	path := strings.Clone(c.Path())
+	if c.Method() != fiber.MethodGet {
+		if kept := postedFields(c); len(kept) > 0 {
+			b, _ := json.Marshal(kept)
+			s.Set(resumeKey(path), string(b))
+		}
+		s.Set("notice", "session.expired")
+	}
+	return c.Redirect("/start?next="+url.QueryEscape(path), fiber.StatusSeeOther)
+}
+
+func resumeKey(path string) string { return "resume:" + path }
+
+// postedFields reads a posted form's text fields, whatever its encoding.
+func postedFields(c *fiber.Ctx) map[string]string {
+	kept := map[string]string{}
+	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		if form, err := c.MultipartForm(); err == nil {
+			for k, v := range form.Value {
+				kept[k] = v[0]
+			}
+		}
+	} else {
+		c.Request().PostArgs().VisitAll(func(k, v []byte) { kept[string(k)] = string(v) })
+	}
+	for _, skip := range []string{"_csrf", "captcha", "captcha_id", "password", "password_confirm"} {
+		delete(kept, skip)
+	}
+	return kept
+}
+
+// resume fills a form with what was posted when the session had timed out.
+func resume(c *fiber.Ctx, form *web.Form) bool {
+	s := web.Current(c)
+	kept := s.Get(resumeKey(c.Path()))
+	if kept == "" {
+		return false
+	}
+	var values map[string]string
+	if json.Unmarshal([]byte(kept), &values) != nil {
+		return false
+	}
+	for k, v := range values {
+		form.Values[k] = v
+	}
+	s.Set(resumeKey(c.Path()), "")
+	return true
 }
 
 func (p *Portal) withNotice(c *fiber.Ctx, title, notice string) *web.Page {

@@ -101,7 +101,10 @@ func (p *Portal) profileStep(c *fiber.Ctx) error {
 	}
 	displayDates(form, identityFields, language(c))
 	displayDates(form, residenceFields, language(c))
-	return p.renderStep(c, fiber.StatusOK, step, form, pr)
+	if resume(c, form) {
+		return p.renderStep(c, fiber.StatusOK, step, form, pr, "session.resumed")
+	}
+	return p.renderStep(c, fiber.StatusOK, step, form, pr, "")
 }
 
 func validStep(step string) bool {
@@ -113,7 +116,7 @@ func validStep(step string) bool {
 	return false
 }
 
-func (p *Portal) renderStep(c *fiber.Ctx, status int, step string, form *web.Form, pr profile) error {
+func (p *Portal) renderStep(c *fiber.Ctx, status int, step string, form *web.Form, pr profile, notice string) error {
 	ctx := c.UserContext()
 	accountID := web.Current(c).AccountID
 	data := &stepData{Step: step, Steps: steps, Identity: pr.Identity, Residence: pr.Residence, Complete: pr.Complete}
@@ -138,6 +141,7 @@ func (p *Portal) renderStep(c *fiber.Ctx, status int, step string, form *web.For
 	data.Uploaded = uploaded
 	pg := p.page(c, "profile."+step+".title", data)
 	pg.Form = form
+	pg.Notice = notice
 	return p.Render.Render(c, status, "profile", pg)
 }
 
@@ -208,7 +212,7 @@ func (p *Portal) saveProfileStep(c *fiber.Ctx) error {
 		}
 		displayDates(form, identityFields, lang)
 		displayDates(form, residenceFields, lang)
-		return p.renderStep(c, fiber.StatusUnprocessableEntity, step, form, pr)
+		return p.renderStep(c, fiber.StatusUnprocessableEntity, step, form, pr, "")
 	}
 	switch step {
 	case "identity":

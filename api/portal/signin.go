@@ -56,6 +56,10 @@ func (p *Portal) startForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if s := web.Current(c); s.Get("notice") != "" {
+		pg.Notice = s.Get("notice")
+		s.Set("notice", "")
+	}
 	return p.Render.Render(c, fiber.StatusOK, "start", pg)
 }
 

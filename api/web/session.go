@@ -24,6 +24,9 @@ type Sessions struct {
 	Cookie string        // cookie name
 	Idle   time.Duration // a session unused this long ends
 	Secure bool          // cookie only over HTTPS (off for local HTTP)
+	// Expired answers a form posted from a session that has timed out (its
+	// CSRF token died with it): keep what was typed, ask to sign in again.
+	Expired fiber.Handler
 }
 
 // Session is one browser's session.
@@ -63,6 +66,7 @@ func (m *Sessions) Middleware(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	expired := s == nil && c.Cookies(m.Cookie) != ""
 	if s == nil {
 		if s, err = m.create(c, 0, nil); err != nil {
 			return err
@@ -75,11 +79,21 @@ func (m *Sessions) Middleware(c *fiber.Ctx) error {
 			token = c.Query("_csrf") // multipart bodies are streamed; the token rides in the form's action URL
 		}
 		if subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) != 1 {
-			return fiber.NewError(fiber.StatusForbidden, "csrf")
+			if expired && m.Expired != nil {
+				err = m.Expired(c) // nothing is done but keeping the typed fields
+			} else {
+				err = fiber.NewError(fiber.StatusForbidden, "csrf")
+			}
+			if s.dirty {
+				if saveErr := m.save(context.Background(), s); saveErr != nil && err == nil {
+					err = saveErr
+				}
+			}
+			return err
 		}
 	}
 	err = c.Next()
-	if s.dirty {
+	if s = Current(c); s.dirty { // the session may have been rotated meanwhile
 		if saveErr := m.save(context.Background(), s); saveErr != nil && err == nil {
 			err = saveErr
 		}
@@ -92,16 +106,18 @@ func isMultipart(c *fiber.Ctx) bool {
 }
 
 // Rotate gives the browser a new session ID for the account (at sign-in),
-// carrying the data over, and ends the old one, so an ID planted before
-// sign-in is worthless after it.
+// carrying the data over (a form kept across a timeout), and ends the old
+// one, so an ID planted before sign-in is worthless after it.
 func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
+	var data map[string]string
 	old := Current(c)
 	if old != nil {
+		data = old.Data
 		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE id_hash = $1", old.idHash); err != nil {
 			return err
 		}
 	}
-	s, err := m.create(c, accountID, nil)
+	s, err := m.create(c, accountID, data)
 	if err != nil {
 		return err
 	}
@@ -144,8 +160,12 @@ func (m *Sessions) create(c *fiber.Ctx, accountID int64, data map[string]string)
 	if accountID != 0 {
 		account = &accountID
 	}
-	if _, err := m.DB.Exec(c.UserContext(), `INSERT INTO sessions (id_hash, account_id, csrf_token, data) VALUES ($1, $2, $3, '{}')`,
-		s.idHash, account, s.CSRF); err != nil {
+	initial, err := json.Marshal(data)
+	if err != nil || data == nil {
+		initial = []byte("{}")
+	}
+	if _, err := m.DB.Exec(c.UserContext(), `INSERT INTO sessions (id_hash, account_id, csrf_token, data) VALUES ($1, $2, $3, $4)`,
+		s.idHash, account, s.CSRF, initial); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	c.Cookie(&fiber.Cookie{Name: m.Cookie, Value: id, Path: "/", HTTPOnly: true, Secure: m.Secure, SameSite: "Lax"})

@@ -271,6 +271,12 @@ type Option struct {
 // catalogue ("field.<name>" and "hint.<name>"), value and error from the form.
 func (p *Page) Input(name, kind string, required bool) Field {
 	f := Field{Name: name, Type: kind, Required: required, Label: p.T("field." + name)}
+	switch {
+	case kind == "email" || kind == "tel" || kind == "password":
+		f.Attrs = `dir="ltr"`
+	case name == "national_id" || name == "code":
+		f.Attrs = `dir="ltr" inputmode="numeric" autocomplete="off"`
+	}
 	if hint, ok := p.messages[p.Lang]["hint."+name]; ok {
 		f.Hint = hint
 	}
@@ -325,9 +331,6 @@ func (p *Page) Build(s Spec) Field {
 	}
 	if s.Type == "date" && p.Lang == i18n.Persian {
 		f.Attrs = `inputmode="numeric" dir="ltr"`
-	}
-	if s.Type == "tel" || s.Type == "email" {
-		f.Attrs = `dir="ltr"`
 	}
 	if s.Type == "select" {
 		for _, v := range s.Options {

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openconsular/consular/internal/i18n"
+	"github.com/openconsular/consular/internal/testenv"
+	"github.com/openconsular/consular/internal/testenv/browser"
+)
+
+// In headless Chromium, once in Persian and once in English: sign up with
+// the emailed code, complete the profile with uploads, apply for a
+// driving-licence inquiry, and download the receipt. Every page is checked
+// with axe-core and photographed at phone and desktop widths
+// (.artifacts/browser/).
+func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
+	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha})
+	for _, lang := range []string{i18n.Persian, i18n.English} {
+		t.Run(lang, func(t *testing.T) {
+			b := browser.New(t)
+			look := func(name string) {
+				t.Helper()
+				b.CheckAccessibility(t)
+				b.ScreenshotBothWidths(name)
+			}
+			digits := func(s string) string { // what a Persian keyboard types
+				if lang == i18n.Persian {
+					return i18n.PersianDigits(s)
+				}
+				return s
+			}
+			mail := email(t)
+
+			b.Visit(s.url + "/lang/" + lang + "?next=/")
+			if want := map[string]string{"fa": "rtl", "en": "ltr"}[lang]; b.Dir() != want || b.Lang() != lang {
+				t.Fatalf("page is %s/%s, want %s/%s", b.Lang(), b.Dir(), lang, want)
+			}
+			look("home")
+			b.ClickAndWait(`a.button[href="/start"]`)
+			look("start")
+			b.Fill("#email", mail)
+			b.Fill("#national_id", digits(testenv.NationalID()))
+			b.Fill("#captcha", digits(testCaptcha))
+			if code := b.Submit(`form[action="/start"] button[type=submit]`); code != 200 {
+				t.Fatalf("start: %d", code)
+			}
+			if b.Direction("#code") != "ltr" {
+				t.Error("the code field is not left to right")
+			}
+			look("code")
+			msgs := testenv.Mail(t).WaitFor(t, "to:"+mail, 1, 15*time.Second)
+			otp := regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(msgs[0].Subject)[1]
+			b.Fill("#code", digits(otp))
+			b.Submit(`form[action="/start/code"] button`)
+			if !strings.Contains(b.URL(), "/profile/identity") {
+				t.Fatalf("after the code: %s", b.URL())
+			}
+			look("identity")
+
+			// A forbidden file and a missing field: the errors are announced,
+			// the summary takes focus, and what was typed stays.
+			b.DisableClientValidation()
+			fill := map[string]string{"#first_name_fa": "سارا", "#last_name_fa": "احمدی", "#first_name_en": "Sara", "#last_name_en": "Ahmadi",
+				"#father_name": "رضا", "#birth_certificate_number": digits("4521"), "#birth_place": "تبریز"}
+			for sel, v := range fill {
+				b.Fill(sel, v)
+			}
+			b.Select("#gender", "female")
+			setDate(b, "#birth_date", lang, "1991-08-03")
+			b.UploadBytes("#document\\.passport", "passport.jpg", testenv.JPEG(t))
+			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", []byte("GIF89a not a photo"+strings.Repeat("x", 120<<10)))
+			if code := b.Submit(`main form button[type=submit]`); code != 422 {
+				t.Fatalf("identity with a bad file: %d, want 422", code)
+			}
+			if b.FocusedID() != "error-summary" {
+				t.Errorf("focus is on %q, want the error summary", b.FocusedID())
+			}
+			if b.Value("#first_name_en") != "Sara" || !b.Exists("#document\\.birth_certificate-error") {
+				t.Fatal("the form lost what was typed, or does not name the bad file")
+			}
+			look("identity-errors")
+			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", testenv.JPEG(t))
+			b.Submit(`main form button[type=submit]`)
+			if !strings.Contains(b.URL(), "/profile/residence") {
+				t.Fatalf("after identity: %s\n%s", b.URL(), b.Text("main"))
+			}
+			look("residence")
+			b.Fill("#country", map[string]string{"fa": "اتریش", "en": "Austria"}[lang])
+			b.Fill("#city", map[string]string{"fa": "وین", "en": "Vienna"}[lang])
+			b.Fill("#address", "Praterstraße 1, 1020 Wien")
+			b.Select("#residence_type", "student")
+			setDate(b, "#residence_since", lang, "2019-10-01")
+			b.Fill("#phone", "+43 1 234 5678")
+			b.Submit(`main form button[type=submit]`)
+			look("review")
+			b.Fill("#captcha", digits(testCaptcha))
+			b.Submit(`form[action="/profile/review"] button`)
+			look("profile-done")
+			b.ClickAndWait(`a.button[href="/services"]`)
+			look("services")
+			b.ClickAndWait(`a[href="/services/driving_licence_inquiry/apply"]`)
+			look("apply")
+			b.Select("#mission", "AT-VIE")
+			b.Fill("#licence_number", digits("87654321"))
+			b.Click("#include_driving_record")
+			b.UploadBytes("#document\\.licence", "licence.jpg", testenv.JPEG(t))
+			b.UploadBytes("#document\\.residence_proof", "meldezettel.jpg", testenv.JPEG(t))
+			b.UploadBytes("#document\\.passport", "passport.jpg", testenv.JPEG(t))
+			b.Fill("#captcha", digits(testCaptcha))
+			if code := b.Submit(`form[enctype] button[type=submit]`); code != 200 || !b.Exists("#tracking-code") {
+				t.Fatalf("submit: %d at %s\n%s", code, b.URL(), b.Text("main"))
+			}
+			look("submitted")
+			code := b.Text("#tracking-code")
+			pdf := b.Download(b.Attr("#receipt", "href"))
+			cmd := exec.Command("pdftotext", "-", "-")
+			cmd.Stdin = bytes.NewReader(pdf)
+			text, err := cmd.Output()
+			if err != nil || !strings.Contains(string(text), code) {
+				t.Fatalf("the receipt PDF does not show %s (%v)", code, err)
+			}
+		})
+	}
+}
+
+// setDate types a date as the page asks for it: Solar Hijri text in Persian,
+// the browser's date picker in English (set directly: keystrokes into a
+// date input depend on the browser's locale).
+func setDate(b *browser.Browser, sel, lang, iso string) {
+	if lang == i18n.Persian {
+		day, _ := time.Parse("2006-01-02", iso)
+		b.Fill(sel, i18n.InputDate(day, lang))
+		return
+	}
+	if _, err := chromedp.Run(b.Context(), chromedp.SetValue(sel, iso)); err != nil {
+		panic(err)
+	}
+}
+
+// A form sent after the session died is not lost: the applicant signs in
+// again and finds what they typed.
+func TestBrowserKeepsAFormPostedAfterTheSessionEnded(t *testing.T) {
+	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha})
+	b := browser.New(t)
+	mail := email(t)
+	id := testenv.NationalID()
+	signIn := func(n int) {
+		b.Fill("#email", mail)
+		b.Fill("#national_id", id)
+		b.Fill("#captcha", testCaptcha)
+		b.Submit(`form[action="/start"] button[type=submit]`)
+		msgs := testenv.Mail(t).WaitFor(t, "to:"+mail, n, 15*time.Second)
+		b.Fill("#code", regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(msgs[len(msgs)-1].Subject)[1])
+		b.Submit(`form[action="/start/code"] button`)
+	}
+	b.Visit(s.url + "/lang/en?next=/start")
+	signIn(1)
+	b.Visit(s.url + "/profile/residence")
+	b.Fill("#city", "Graz")
+	b.Fill("#address", "Herrengasse 16")
+	// The session times out while the applicant types (as if idle too long).
+	if _, err := s.db.Exec(t.Context(), "UPDATE sessions SET seen_at = now() - interval '1 day'"); err != nil {
+		t.Fatal(err)
+	}
+	b.DisableClientValidation()
+	b.Submit(`main form button[type=submit]`)
+	if !strings.Contains(b.URL(), "/start") || !strings.Contains(b.Text("main"), "Please sign in again") {
+		t.Fatalf("after the timeout: %s\n%s", b.URL(), b.Text("main"))
+	}
+	b.CheckAccessibility(t)
+	signIn(2)
+	b.Visit(s.url + "/profile/residence")
+	if b.Value("#city") != "Graz" || b.Value("#address") != "Herrengasse 16" || !strings.Contains(b.Text("main"), "has been kept") {
+		t.Fatalf("the typed form was lost: city %q, address %q", b.Value("#city"), b.Value("#address"))
+	}
+}
+
+// A form posted without its CSRF token gets a page saying what happened.
+func TestBrowserFormWithoutCSRFTokenIsRefusedClearly(t *testing.T) {
+	s := startSystem(t, nil)
+	b := browser.New(t)
+	b.Visit(s.url + "/lang/en?next=/start")
+	if _, err := chromedp.Run(b.Context(), chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name=_csrf]').remove()`)); err != nil {
+		t.Fatal(err)
+	}
+	b.DisableClientValidation()
+	b.Fill("#email", "someone@example.org")
+	if code := b.Submit(`form[action="/start"] button[type=submit]`); code != 403 {
+		t.Fatalf("status %d, want 403", code)
+	}
+	if !strings.Contains(b.Text("main"), "go back and send it again") && !strings.Contains(b.Text("main"), "Go back and send it again") {
+		t.Fatalf("page says: %s", b.Text("main"))
+	}
+	b.CheckAccessibility(t)
+}

@@ -1,0 +1,474 @@
+// Command bench measures what the system takes on one machine, on the
+// throwaway stack of `make bench`: submissions per second and their latency
+// over HTTP through the real API and worker, at 1, 8 and 32 clients, next to
+// two ceilings measured on the same servers in the same run (starting an
+// empty Temporal workflow; putting one submission's three documents into
+// MinIO), since a submission does both and cannot be faster than either. It
+// also reports the API's peak memory with 1 and with 50 uploads at once, and
+// with -profile DIR writes CPU profiles of the API and the worker under 8
+// clients. It is a measurement: it exits 0 whether or not the aims are met.
+//
+//	go run ./deploy/launcher test -- go run ./deploy/bench [-duration 8s] [-profile DIR]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openconsular/consular/internal/config"
+)
+
+// The aim at aimClients: submissions at no less than aimRatio of the lower
+// ceiling, with p99 under aimP99.
+const (
+	aimClients = 8
+	aimRatio   = 0.80
+	aimP99     = 250 * time.Millisecond
+)
+
+type options struct {
+	duration   time.Duration
+	clients    []int
+	memClients int
+	drain      time.Duration
+	profileDir string
+}
+
+func main() {
+	var o options
+	var clients string
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "timed length of each measurement")
+	flag.StringVar(&clients, "clients", "1,8,32", "concurrent clients of each level, comma-separated")
+	flag.IntVar(&o.memClients, "memory-clients", 50, "concurrent uploads of the second memory measurement")
+	flag.DurationVar(&o.drain, "drain", 60*time.Second, "longest wait for the worker to catch up after a level")
+	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the API and the worker under 8 clients into this folder")
+	flag.Parse()
+	for _, f := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -clients %q: want positive numbers separated by commas\n", clients)
+			os.Exit(2)
+		}
+		o.clients = append(o.clients, n)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := measure(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	r.print(os.Stdout)
+}
+
+// level is every measurement at one number of clients.
+type level struct {
+	clients  int
+	temporal result          // ceiling A
+	minio    result          // ceiling B
+	floor    result          // GET /healthz
+	submit   result          // the system
+	handler  []time.Duration // submissions' time inside the API, sorted
+	allIn    cpuTimes        // from the start of S until the worker caught up
+	drained  time.Duration   // until the worker had sent every receipt
+	behind   int             // receipts still unsent when the bench stopped waiting
+}
+
+type report struct {
+	opts      options
+	bodyBytes int     // one submission's multipart body
+	idle      float64 // cores of other work on the machine before the bench began
+	levels    []level
+	memory    []memory
+	profiled  bool
+	profiles  map[string]string             // binary -> profile file
+	shares    map[string]map[string]float64 // binary -> category -> share
+	sampled   map[string]time.Duration      // binary -> CPU time in the profile
+	top       string                        // the API's top functions
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// measure runs everything, in one order: per level the floor, the two
+// ceilings and the system back to back, so the ratios compare figures taken
+// within seconds of each other on a noisy machine; then memory.
+func measure(ctx context.Context, o options) (*report, error) {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	stackDir := os.Getenv("CONSULAR_TEST_STACK")
+	if stackDir == "" {
+		return nil, errors.New("no test stack: run `make bench`")
+	}
+	dir, err := os.MkdirTemp(stackDir, "bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	// Documents are made before anything is timed, and reused.
+	progress("making documents")
+	docs := make([][]byte, 6)
+	for i := range docs {
+		if docs[i], err = noiseJPEG(uint64(i + 1)); err != nil {
+			return nil, err
+		}
+	}
+	bodies, err := submissionBodies(docs, len(docs))
+	if err != nil {
+		return nil, fmt.Errorf("build submission bodies: %w", err)
+	}
+
+	tc, err := newTemporalCeiling(cfg.Temporal, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer tc.close()
+	mc, err := newMinioCeiling(ctx, cfg.Storage, runID, docs)
+	if err != nil {
+		return nil, err
+	}
+	progress("building and starting the API and the worker")
+	sys, err := startSystem(ctx, cfg, stackDir, dir, runID, bodies, o.profileDir != "")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { sys.stop(ctx.Err() == nil) }()
+	fail := func(err error) (*report, error) {
+		if ctx.Err() != nil { // interrupted: the logs would say nothing new
+			return nil, errors.New("interrupted")
+		}
+		return nil, fmt.Errorf("%w\n--- api log ---\n%s\n--- worker log ---\n%s", err, tail(sys.api.LogPath, 15), tail(sys.worker.LogPath, 15))
+	}
+
+	// timed runs one load and charges it the CPU used while it was timed.
+	timed := func(clients int, do op, started func()) result {
+		var before cpuTimes
+		r := load(ctx, clients, o.duration, do, func() {
+			if started != nil {
+				started()
+			}
+			before = sys.cpu()
+		})
+		r.cpu = sys.cpu().minus(before)
+		return r
+	}
+
+	rep := &report{opts: o, bodyBytes: len(bodies[0].data), profiled: o.profileDir != ""}
+	// The machine is shared: note what else it was doing before we began.
+	before, begin := sys.cpu(), time.Now()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(2 * time.Second):
+	}
+	rep.idle = sys.cpu().minus(before).other() / time.Since(begin).Seconds()
+
+	for _, n := range o.clients {
+		lv := level{clients: n}
+		progress("%d client(s): GET /healthz, Temporal starts, MinIO puts, submissions, %s each", n, o.duration)
+		lv.floor = timed(n, sys.healthz, nil)
+		lv.temporal = timed(n, tc.start, nil)
+		lv.minio = timed(n, mc.put, nil)
+
+		var mark logMark
+		var profiles chan error
+		var allIn cpuTimes
+		lv.submit = timed(n, sys.submit, func() {
+			mark = sys.markLog()
+			allIn = sys.cpu()
+			if o.profileDir != "" && n == aimClients {
+				profiles = rep.startProfiles(ctx, sys, o)
+			}
+		})
+		if profiles != nil {
+			for range sys.pprof {
+				if err := <-profiles; err != nil {
+					return fail(err)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		if lv.handler, err = mark.handlerTimes(); err != nil {
+			return fail(fmt.Errorf("read the API's access log: %w", err))
+		}
+		if lv.submit.ok == 0 {
+			return fail(fmt.Errorf("no submission succeeded with %d client(s): %v", n, lv.submit.firstErr))
+		}
+		progress("  submissions %.1f/s (p99 %s); waiting for the worker to send their receipts", lv.submit.rate(), ms(lv.submit.p99()))
+		if lv.drained, lv.behind, err = sys.drain(ctx, o.drain); err != nil {
+			return fail(err)
+		}
+		lv.allIn = sys.cpu().minus(allIn)
+		rep.levels = append(rep.levels, lv)
+	}
+
+	for _, n := range []int{1, o.memClients} {
+		progress("API memory: a fresh API, %d upload(s) at once for %s", n, o.duration)
+		m, err := sys.measureMemory(ctx, n, o.duration)
+		if err != nil {
+			return fail(err)
+		}
+		rep.memory = append(rep.memory, m)
+		if _, _, err := sys.drain(ctx, o.drain); err != nil {
+			return fail(err)
+		}
+	}
+
+	if rep.profiled {
+		rep.shares, rep.sampled = map[string]map[string]float64{}, map[string]time.Duration{}
+		for name, path := range rep.profiles {
+			if rep.shares[name], rep.sampled[name], err = categorize(ctx, path); err != nil {
+				return nil, err
+			}
+		}
+		if p, ok := rep.profiles["api"]; ok {
+			if rep.top, err = topFunctions(ctx, p, 12); err != nil {
+				return nil, err
+			}
+		}
+	}
+	progress("stopping the API and the worker")
+	return rep, nil
+}
+
+// startProfiles asks the API and the worker for CPU profiles covering the
+// timed part of this measurement; one error (or nil) per process arrives on
+// the channel.
+func (r *report) startProfiles(ctx context.Context, sys *system, o options) chan error {
+	done := make(chan error, len(sys.pprof))
+	r.profiles = map[string]string{}
+	for name, addr := range sys.pprof {
+		path := filepath.Join(o.profileDir, fmt.Sprintf("%s-cpu-%d-clients.pprof", name, aimClients))
+		r.profiles[name] = path
+		go func() { done <- cpuProfile(ctx, addr, o.duration, path) }()
+	}
+	return done
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *report) print(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	cores := runtime.NumCPU()
+	p("\nconsular bench: %d CPUs, %s per measurement, closed loop; the machine is shared and noisy: compare figures within this run only\n", cores, r.opts.duration)
+	p("other work on the machine before the bench began: %.2f of %d cores (column \"other\": during each measurement)\n\n", r.idle, cores)
+
+	p("%-40s %7s %9s %9s %9s %6s %7s %6s\n", "", "clients", "rate/s", "p50 ms", "p99 ms", "fails", "busy", "other")
+	row := func(label string, res result) {
+		secs := res.elapsed.Seconds()
+		p("%-40s %7d %9.1f %9.1f %9.1f %6d %5.2f/%d %6.2f\n", label, res.clients, res.rate(), msf(res.p50()), msf(res.p99()), res.failed,
+			res.cpu.machine/secs, cores, res.cpu.other()/secs)
+	}
+	sections := []struct {
+		label string
+		get   func(level) result
+	}{
+		{"A  Temporal: start an empty workflow", func(l level) result { return l.temporal }},
+		{"B  MinIO: put 3 x 200 KB", func(l level) result { return l.minio }},
+		{"F  API: GET /healthz (floor)", func(l level) result { return l.floor }},
+		{"S  API: submission, 3 x 200 KB, 201", func(l level) result { return l.submit }},
+	}
+	for _, s := range sections {
+		for i, l := range r.levels {
+			label := ""
+			if i == 0 {
+				label = s.label
+			}
+			row(label, s.get(l))
+		}
+	}
+	for i, l := range r.levels {
+		label := ""
+		if i == 0 {
+			label = "   S inside the API (access log took)"
+		}
+		p("%-40s %7d %9s %9.1f %9.1f\n", label, l.clients, "", msf(pct(l.handler, 0.5)), msf(pct(l.handler, 0.99)))
+	}
+	for _, l := range r.levels {
+		if l.submit.firstErr != nil {
+			p("   first failed submission at %d clients: %v\n", l.clients, l.submit.firstErr)
+		}
+	}
+
+	p("\n%-40s %7s %9s %9s %11s\n", "S against the ceilings", "clients", "S/A", "S/B", "S/min(A,B)")
+	for _, l := range r.levels {
+		p("%-40s %7d %8.0f%% %8.0f%% %10.0f%%\n", "", l.clients, 100*ratio(l.submit, l.temporal), 100*ratio(l.submit, l.minio), 100*l.ratio())
+	}
+	aimed := false
+	for _, l := range r.levels {
+		if l.clients != aimClients {
+			continue
+		}
+		aimed = true
+		verdict := "PASS"
+		if l.ratio() < aimRatio || l.submit.p99() >= aimP99 || l.submit.failed > 0 {
+			verdict = "MISS"
+		}
+		p("aim at %d clients: S >= %.0f%% of min(A,B), p99 < %s, no failures: %s (%.0f%%, p99 %s, %d failed)\n",
+			aimClients, 100*aimRatio, ms(aimP99), verdict, 100*l.ratio(), ms(l.submit.p99()), l.submit.failed)
+	}
+	if !aimed {
+		p("aim at %d clients: not measured (no %d-client level in -clients)\n", aimClients, aimClients)
+	}
+
+	p("\n%-52s", "where a submission's time goes, p50 ms")
+	for _, l := range r.levels {
+		p(" %7d", l.clients)
+	}
+	p("  clients\n")
+	line := func(label string, f func(level) float64) {
+		p("%-52s", label)
+		for _, l := range r.levels {
+			p(" %7.1f", f(l))
+		}
+		p("\n")
+	}
+	line("  S: submission, client round trip", func(l level) float64 { return msf(l.submit.p50()) })
+	line("  S inside the API (access log took)", func(l level) float64 { return msf(pct(l.handler, 0.5)) })
+	line("  - A: one Temporal start, alone", func(l level) float64 { return msf(l.temporal.p50()) })
+	line("  - B: three MinIO puts, alone", func(l level) float64 { return msf(l.minio.p50()) })
+	line("  - F: an empty HTTP round trip", func(l level) float64 { return msf(l.floor.p50()) })
+	line("  = rest: upload, JPEG checks, PostgreSQL, waiting", func(l level) float64 {
+		return msf(l.submit.p50() - l.temporal.p50() - l.minio.p50() - l.floor.p50())
+	})
+
+	p("\n%-52s", "CPU ms per submission, while S ran")
+	for _, l := range r.levels {
+		p(" %7d", l.clients)
+	}
+	p("  clients\n")
+	perSub := func(cpu func(cpuTimes) float64) func(level) float64 {
+		return func(l level) float64 {
+			if l.submit.ok == 0 {
+				return 0
+			}
+			return 1000 * cpu(l.submit.cpu) / float64(l.submit.ok)
+		}
+	}
+	line("  API", perSub(func(c cpuTimes) float64 { return c.api }))
+	line("  worker (validate, PDF receipt, mail)", perSub(func(c cpuTimes) float64 { return c.worker }))
+	line("  servers (Temporal, MinIO, PostgreSQL, Mailpit)", perSub(func(c cpuTimes) float64 { return c.servers }))
+	line("  = the system, while S ran", perSub(cpuTimes.system))
+	line("  bench (the clients)", perSub(func(c cpuTimes) float64 { return c.bench }))
+	line("  other work on the machine", perSub(cpuTimes.other))
+	line(fmt.Sprintf("  machine busy while S ran, cores of %d", cores), func(l level) float64 { return l.submit.cpu.machine / l.submit.elapsed.Seconds() })
+	line("  worker caught up with the receipts after S, s", func(l level) float64 { return l.drained.Seconds() })
+	// The worker falls behind under load and does its share after S:
+	// counting until it caught up gives the whole cost of a submission, and
+	// so the rate this machine could sustain end to end if it ran nothing else.
+	allIn := func(l level) float64 {
+		if l.submit.ok == 0 {
+			return 0
+		}
+		return 1000 * l.allIn.system() / float64(l.submit.ok)
+	}
+	line("  the system, until the worker caught up", allIn)
+	line(fmt.Sprintf("  = sustainable on %d dedicated cores, /s", cores), func(l level) float64 {
+		if allIn(l) == 0 {
+			return 0
+		}
+		return float64(cores) * 1000 / allIn(l)
+	})
+	for _, l := range r.levels {
+		if l.behind > 0 {
+			p("  at %d clients the worker still had %d receipts to send after %s\n", l.clients, l.behind, r.opts.drain)
+		}
+	}
+
+	if len(r.memory) == 2 {
+		p("\n%-40s %11s %9s %9s %8s %8s\n", "API peak RSS (VmHWM), a fresh API each", "after start", "peak", "growth", "uploads", "rate/s")
+		for _, m := range r.memory {
+			p("%-40s %8.1f MB %6.1f MB %6.1f MB %8d %8.1f\n", fmt.Sprintf("  %d upload(s) at once", m.clients),
+				mb(m.start), mb(m.peak), mb(m.peak-m.start), m.run.ok, m.run.rate())
+		}
+		one, many := r.memory[0], r.memory[1]
+		extra := float64((many.peak-many.start)-(one.peak-one.start)) / float64(max(1, many.clients-one.clients))
+		verdict := "flat"
+		if extra > 100<<10 {
+			verdict = "grows with concurrent uploads"
+		}
+		p("  per extra concurrent upload: %.0f KB (a submission's body is %.0f KB): %s\n", extra/1024, float64(r.bodyBytes)/1024, verdict)
+		for _, m := range r.memory {
+			if m.run.failed > 0 {
+				p("  %d upload(s) at once: %d failed, first: %v\n", m.clients, m.run.failed, m.run.firstErr)
+			}
+		}
+	}
+
+	if r.profiled && len(r.profiles) == 0 {
+		p("\nno CPU profiles: -profile captures the %d-client level, and -clients has none\n", aimClients)
+	}
+	if len(r.profiles) > 0 {
+		p("\nCPU profiles with %d clients (pprof compiled in through a build overlay; share of sampled CPU)\n", aimClients)
+		names := []string{"api", "workers"}
+		p("%-44s", "")
+		for _, n := range names {
+			p(" %9s", n)
+		}
+		p("\n")
+		for _, c := range sortedCategories(r.shares["api"], r.shares["workers"]) {
+			p("%-44s", "  "+c)
+			for _, n := range names {
+				p(" %8.0f%%", 100*r.shares[n][c])
+			}
+			p("\n")
+		}
+		p("%-44s", "  CPU sampled")
+		for _, n := range names {
+			p(" %8.1fs", r.sampled[n].Seconds())
+		}
+		p("\n")
+		for _, n := range names {
+			p("  %s: go tool pprof -http=: %s\n", n, r.profiles[n])
+		}
+		if r.top != "" {
+			p("\nAPI, top functions by own CPU:\n%s", r.top)
+		}
+	}
+}
+
+// ratio of two rates; zero when the ceiling is.
+func ratio(a, b result) float64 {
+	if b.rate() == 0 {
+		return 0
+	}
+	return a.rate() / b.rate()
+}
+
+// ratio of the submission rate to the lower ceiling.
+func (l level) ratio() float64 {
+	if l.temporal.rate() < l.minio.rate() {
+		return ratio(l.submit, l.temporal)
+	}
+	return ratio(l.submit, l.minio)
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
