@@ -108,6 +108,12 @@ func compose(kind MailKind, f letterFacts, lang string) letter {
 		l.Paragraphs = []string{greeting,
 			pick("برای "+about+" نوبت "+at+" (به وقت محلی نمایندگی) ثبت شد.", "An appointment on "+at+" (the mission's local time) has been booked for "+about+"."),
 			pick("با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید.", "Please bring your original Iranian photo ID.")}
+	case MailAppointmentReminder:
+		at := f.dateTime(f.Appointment, lang)
+		l.Subject = pick("یادآوری نوبت: "+at, "Appointment reminder: "+at)
+		l.Paragraphs = []string{greeting,
+			pick("نوبت "+about+" فردا، "+at+" (به وقت محلی نمایندگی) است.", "The appointment for "+about+" is tomorrow, "+at+" (the mission's local time)."),
+			pick("با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید.", "Please bring your original Iranian photo ID.")}
 	case MailAppointmentCancelled:
 		l.Subject = pick("نوبت درخواست "+f.code(lang)+" لغو شد", "Appointment for request "+f.code(lang)+" cancelled")
 		l.Paragraphs = []string{greeting,

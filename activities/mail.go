@@ -33,6 +33,7 @@ const (
 	MailArchived             MailKind = "archived"
 	MailAppointmentBooked    MailKind = "appointment_booked"
 	MailAppointmentCancelled MailKind = "appointment_cancelled"
+	MailAppointmentReminder  MailKind = "appointment_reminder"
 	MailNoShow               MailKind = "no_show"
 	MailDecision             MailKind = "decision"
 	MailWithdrawn            MailKind = "withdrawn"

@@ -54,6 +54,20 @@ type request struct {
 	version     int
 	reminders   []time.Time // reminder times still to come, earliest first
 	wake        bool        // set by handlers so the main loop looks again
+	// bookedAt is when the current appointment was booked; its reminder goes
+	// out a day before it, if it was booked earlier than that.
+	bookedAt         time.Time
+	appointmentNoted bool // the current appointment's reminder is sent
+}
+
+// appointmentReminder is when the booked appointment's reminder is due, and
+// whether one is due at all.
+func (r *request) appointmentReminder() (time.Time, bool) {
+	if r.status != consular.StatusAppointmentBooked || r.appointmentNoted {
+		return time.Time{}, false
+	}
+	at := r.appointment.Add(-24 * time.Hour)
+	return at, at.After(r.bookedAt)
 }
 
 // Request is one consular request's lifecycle, from submission to its final
@@ -116,6 +130,8 @@ func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
 // reminders while no appointment is booked. Bookings, cancellations and
 // extensions arrive through update handlers and wake it.
 func (r *request) waitForVisit(ctx workflow.Context) error {
+	// Requests started before appointment reminders existed replay without them.
+	remindAppointments := workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
 	for r.status != consular.StatusAttended && !r.status.Final() {
 		now := workflow.Now(ctx)
 		if !now.Before(r.deadline) {
@@ -128,6 +144,19 @@ func (r *request) waitForVisit(ctx workflow.Context) error {
 		next := r.deadline
 		if len(r.reminders) > 0 && r.reminders[0].Before(next) {
 			next = r.reminders[0]
+		}
+		if at, due := r.appointmentReminder(); remindAppointments && due {
+			if !now.Before(at) {
+				r.appointmentNoted = true
+				if err := r.send(ctx, activities.MailInput{Kind: activities.MailAppointmentReminder,
+					Key: r.appointment.UTC().Format(time.RFC3339)}); err != nil {
+					return err
+				}
+				continue
+			}
+			if at.Before(next) {
+				next = at
+			}
 		}
 		r.wake = false
 		woken, err := workflow.AwaitWithTimeout(ctx, next.Sub(now), func() bool { return r.wake })

@@ -256,9 +256,9 @@ func TestNoShowIsArchivedAtTheDeadline(t *testing.T) {
 	if got := w.run().Status; got != consular.StatusArchived {
 		t.Fatalf("ended %s, want archived", got)
 	}
-	want := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailArchived}
+	want := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailAppointmentReminder, activities.MailArchived}
 	if !equal(w.mailKinds(), want) {
-		t.Fatalf("mails %v, want %v: no reminders while booked", w.mailKinds(), want)
+		t.Fatalf("mails %v, want %v: the appointment's reminder, and no deadline reminders while booked", w.mailKinds(), want)
 	}
 }
 
@@ -412,4 +412,34 @@ func TestStatusQueryShowsTheAppointment(t *testing.T) {
 		}
 	}, 2*day)
 	w.run()
+}
+
+func TestAppointmentReminderADayBefore(t *testing.T) {
+	w := newWorld(t)
+	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(20*day + 9*time.Hour)})
+	w.at(20*day+9*time.Hour, UpdateRecordAttendance, StaffInput{})
+	w.at(20*day+10*time.Hour, UpdateDecide, Decision{Decision: consular.StatusCompleted})
+	w.run()
+	var reminders []sentMail
+	for _, m := range w.mails {
+		if m.Kind == activities.MailAppointmentReminder {
+			reminders = append(reminders, m)
+		}
+	}
+	if len(reminders) != 1 || reminders[0].at != 19*day+9*time.Hour {
+		t.Fatalf("appointment reminders %+v, want one 24 hours before the appointment", reminders)
+	}
+}
+
+func TestNoAppointmentReminderWhenBookedForTheNextDay(t *testing.T) {
+	w := newWorld(t)
+	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(2*day + 20*time.Hour)})
+	w.at(2*day+20*time.Hour, UpdateRecordAttendance, StaffInput{})
+	w.at(2*day+21*time.Hour, UpdateDecide, Decision{Decision: consular.StatusCompleted})
+	w.run()
+	for _, m := range w.mails {
+		if m.Kind == activities.MailAppointmentReminder {
+			t.Fatalf("a reminder for an appointment booked 20 hours ahead: %+v", m)
+		}
+	}
 }

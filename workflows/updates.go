@@ -137,7 +137,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 				return refuse("a request that is %s cannot book an appointment", r.status)
 			},
 			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
-				r.appointment = in.At
+				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
 				return r.act(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
 			}},
 		{UpdateRescheduleAppointment,
@@ -151,7 +151,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 				return r.appointmentAllowed(in.At, workflow.Now(ctx))
 			},
 			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
-				r.appointment = in.At
+				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
 				return r.act(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
 			}},
 		{UpdateCancelAppointment,
