@@ -170,9 +170,9 @@ func TestApprovedAfterBookingAndAttendance(t *testing.T) {
 	if !equal(w.statuses(), want) {
 		t.Fatalf("statuses %v, want %v", w.statuses(), want)
 	}
-	wantMail := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailDecision}
+	wantMail := []activities.MailKind{activities.MailReceipt, activities.MailAppointmentBooked, activities.MailAppointmentReminder, activities.MailDecision}
 	if !equal(w.mailKinds(), wantMail) {
-		t.Fatalf("mails %v, want %v (no reminder once booked)", w.mailKinds(), wantMail)
+		t.Fatalf("mails %v, want %v (no deadline reminder once booked)", w.mailKinds(), wantMail)
 	}
 	if w.mails[0].ReceiptKey == "" {
 		t.Error("the receipt email has no receipt attached")
