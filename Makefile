@@ -16,6 +16,7 @@ dev:
 ## test: vet, format check, and every test against a throwaway stack of real servers
 test: check test-deps
 	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -timeout 30m ./...
+	cd internal/calendar/icstest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## check: go vet, gofmt, and workflowcheck (no time, randomness or I/O in workflow code)
 check:

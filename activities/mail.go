@@ -18,6 +18,7 @@ import (
 	simplemail "github.com/xhit/go-simple-mail/v2"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/openconsular/consular/internal/calendar"
 	"github.com/openconsular/consular/internal/consular"
 	smtp "github.com/openconsular/consular/internal/mail"
 )
@@ -113,6 +114,13 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 		}
 		email.Attach(&simplemail.File{Name: "receipt-" + in.TrackingCode + ".pdf", MimeType: "application/pdf", Data: pdf})
 	}
+	if in.Kind == MailAppointmentBooked || in.Kind == MailAppointmentCancelled {
+		ics, contentType, err := m.invitation(ctx, in, f, outboxKind)
+		if err != nil {
+			return MailResult{}, err
+		}
+		email.Attach(&simplemail.File{Name: "appointment.ics", MimeType: contentType, Data: ics})
+	}
 	if email.Error != nil {
 		return MailResult{}, temporal.NewNonRetryableApplicationError("compose email", "BadEmail", email.Error)
 	}
@@ -139,14 +147,8 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 
 // messageID is the same for every attempt at one email.
 func (m *Mail) messageID(trackingCode, kind string) string {
-	domain := "consular.invalid"
-	if addr, err := mail.ParseAddress(m.SMTP.From()); err == nil {
-		if _, d, ok := strings.Cut(addr.Address, "@"); ok {
-			domain = d
-		}
-	}
 	sum := sha256.Sum256([]byte(trackingCode + "\x00" + kind))
-	return "<" + hex.EncodeToString(sum[:16]) + "@" + domain + ">"
+	return "<" + hex.EncodeToString(sum[:16]) + "@" + m.domain() + ">"
 }
 
 // facts gathers what the email says: the applicant's address and name, the
@@ -176,6 +178,48 @@ func (m *Mail) facts(ctx context.Context, in MailInput) (letterFacts, error) {
 		return f, temporal.NewNonRetryableApplicationError("mission time zone "+timeZone, "BadTimeZone", err)
 	}
 	return f, nil
+}
+
+// invitation is the appointment as a calendar event in the mission's time
+// zone. One UID per request, so a rescheduled appointment replaces the event
+// in the applicant's calendar and a cancellation removes it.
+func (m *Mail) invitation(ctx context.Context, in MailInput, f letterFacts, outboxKind string) ([]byte, string, error) {
+	at := in.Appointment
+	if in.Kind == MailAppointmentCancelled {
+		if t, err := time.Parse(time.RFC3339, in.Key); err == nil {
+			at = t // the cancelled appointment's time travels in the key
+		}
+	}
+	end := at.Add(30 * time.Minute)
+	_ = m.DB.QueryRow(ctx, `SELECT ends_at FROM appointments WHERE tracking_code = $1 AND starts_at = $2 ORDER BY id DESC LIMIT 1`,
+		in.TrackingCode, at).Scan(&end)
+	var sequence int
+	_ = m.DB.QueryRow(ctx, `SELECT count(*) FROM sent_mail WHERE tracking_code = $1 AND kind LIKE 'appointment_%'`, in.TrackingCode).Scan(&sequence)
+	e := calendar.Event{
+		UID: in.TrackingCode + "@" + m.domain(), Sequence: sequence, Start: at, End: end, Location: f.Location,
+		Summary:     "نوبت کنسولی / Consular appointment " + in.TrackingCode,
+		Description: f.Service.Name.Fa + " / " + f.Service.Name.En + "\n" + "با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید. / Bring your original Iranian photo ID.",
+		Place:       f.Mission.Fa + " / " + f.Mission.En, Organizer: m.senderAddress(), Cancelled: in.Kind == MailAppointmentCancelled,
+	}
+	b, err := calendar.Bytes(e)
+	if err != nil {
+		return nil, "", temporal.NewNonRetryableApplicationError("calendar event for "+outboxKind, "BadEvent", err)
+	}
+	return b, e.ContentType(), nil
+}
+
+func (m *Mail) senderAddress() string {
+	if addr, err := mail.ParseAddress(m.SMTP.From()); err == nil {
+		return addr.Address
+	}
+	return ""
+}
+
+func (m *Mail) domain() string {
+	if _, d, ok := strings.Cut(m.senderAddress(), "@"); ok {
+		return d
+	}
+	return "consular.invalid"
 }
 
 func (m *Mail) receipt(ctx context.Context, key string) ([]byte, error) {

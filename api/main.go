@@ -18,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/sdk/client"
 
+	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/api/health"
 	"github.com/openconsular/consular/api/portal"
 	"github.com/openconsular/consular/api/receipts"
@@ -78,10 +79,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	app, err := newApp(cfg, logger, d)
+	app, background, err := newApp(cfg, logger, d)
 	if err != nil {
 		return err
 	}
+	go background(ctx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(cfg.HTTP.Addr) }()
@@ -137,15 +139,16 @@ func (d dependencies) close() {
 	}
 }
 
-// newApp mounts every route on the shared middleware.
-func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App, error) {
+// newApp mounts every route on the shared middleware, and returns the work
+// the API does in the background (the appointments' reconciliation).
+func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App, func(context.Context), error) {
 	messages, err := web.LoadCatalogue()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	renderer, err := web.NewRenderer(messages)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
 	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
@@ -174,6 +177,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	probes.Register(app)
 	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
+	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
+	(&booking.API{Booker: booker}).Register(app)
 	pages.Register(app)
-	return app, nil
+	return app, func(ctx context.Context) { booker.RunReconciliation(ctx, time.Minute) }, nil
 }

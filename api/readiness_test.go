@@ -75,7 +75,7 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.close()
-			app, err := newApp(cfg, testenv.Logger(t), d)
+			app, _, err := newApp(cfg, testenv.Logger(t), d)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -38,6 +38,7 @@ type system struct {
 	api       *stack.Process
 	worker    *stack.Process
 	logs      string
+	queue     string
 }
 
 var (
@@ -107,7 +108,7 @@ func startSystem(t *testing.T, env map[string]string) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Kill)
-	s.api, s.worker = app.API, app.Worker
+	s.api, s.worker, s.queue = app.API, app.Worker, queue
 	return s
 }
 

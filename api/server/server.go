@@ -30,14 +30,17 @@ type Options struct {
 // New returns the application with the shared middleware installed.
 func New(opts Options) *fiber.App {
 	app := fiber.New(fiber.Config{
-		AppName:               "consular",
-		BodyLimit:             int(opts.BodyLimit),
-		StreamRequestBody:     true, // uploads are read part by part, not held whole
-		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(opts.Logger, opts.HTMLErrors),
-		ReadTimeout:           opts.RequestTimeout,
-		WriteTimeout:          opts.RequestTimeout,
-		IdleTimeout:           2 * time.Minute,
+		AppName:           "consular",
+		BodyLimit:         int(opts.BodyLimit),
+		StreamRequestBody: true, // uploads are read part by part, not held whole...
+		// ...which needs this too: otherwise fasthttp reads a multipart body
+		// whole, and parses it, before the handler runs.
+		DisablePreParseMultipartForm: true,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 errorHandler(opts.Logger, opts.HTMLErrors),
+		ReadTimeout:                  opts.RequestTimeout,
+		WriteTimeout:                 opts.RequestTimeout,
+		IdleTimeout:                  2 * time.Minute,
 	})
 	app.Use(requestid.New())
 	app.Use(requestContext(opts.RequestTimeout))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -43,7 +44,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	if len(lat) == 0 {
 		return 0
 	}
-	i := int(float64(len(lat))*p+0.999999) - 1
+	i := int(math.Ceil(float64(len(lat))*p)) - 1
 	return lat[max(0, min(i, len(lat)-1))]
 }
 

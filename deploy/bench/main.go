@@ -226,6 +226,8 @@ func measure(ctx context.Context, o options) (*report, error) {
 		rep.levels = append(rep.levels, lv)
 	}
 
+	// No wait for the worker here: its backlog would slow the uploads, not
+	// change what each one holds in the API's memory.
 	for _, n := range []int{1, o.memClients} {
 		progress("API memory: a fresh API, %d upload(s) at once for %s", n, o.duration)
 		m, err := sys.measureMemory(ctx, n, o.duration)
@@ -233,9 +235,6 @@ func measure(ctx context.Context, o options) (*report, error) {
 			return fail(err)
 		}
 		rep.memory = append(rep.memory, m)
-		if _, _, err := sys.drain(ctx, o.drain); err != nil {
-			return fail(err)
-		}
 	}
 
 	if rep.profiled {

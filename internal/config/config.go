@@ -43,6 +43,17 @@ type Config struct {
 	Requests Requests
 	Keys     Keys
 	Portal   Portal
+	Booking  Booking
+}
+
+// Booking is the appointment system's rules.
+type Booking struct {
+	LeadTime           time.Duration // the earliest slot offered is this far ahead
+	ChangeCutoff       time.Duration // no online reschedule or cancel closer than this to the appointment
+	MaxReschedules     int
+	LookupsPerIP       int // national ID + tracking code lookups per IP per 15 minutes
+	LookupsPerCode     int // per tracking code per 15 minutes
+	FailuresBeforeLock int // failed lookups of one tracking code that lock it for 30 minutes
 }
 
 // Portal is how the applicants' pages behave.
@@ -169,6 +180,13 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
 	c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
 
+	c.Booking.LeadTime = r.duration("CONSULAR_BOOKING_LEAD_TIME", 24*time.Hour)
+	c.Booking.ChangeCutoff = r.duration("CONSULAR_BOOKING_CHANGE_CUTOFF", 24*time.Hour)
+	c.Booking.MaxReschedules = r.count("CONSULAR_BOOKING_MAX_RESCHEDULES", 2)
+	c.Booking.LookupsPerIP = r.count("CONSULAR_BOOKING_LOOKUPS_PER_IP", 30)
+	c.Booking.LookupsPerCode = r.count("CONSULAR_BOOKING_LOOKUPS_PER_CODE", 10)
+	c.Booking.FailuresBeforeLock = r.count("CONSULAR_BOOKING_FAILURES_BEFORE_LOCK", 5)
+
 	c.Portal.CookieSecure = r.bool("CONSULAR_COOKIE_SECURE", r.production)
 	c.Portal.SessionIdle = r.duration("CONSULAR_SESSION_IDLE", 30*time.Minute)
 	c.Portal.CaptchaTestAnswer = r.string("CONSULAR_CAPTCHA_TEST_ANSWER", "")
@@ -252,6 +270,16 @@ func (r *reader) port(name string, def int) int {
 		return def
 	}
 	return p
+}
+
+func (r *reader) count(name string, def int) int {
+	v := r.string(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		r.fail(name, v, "must be a whole number, 0 or more")
+		return def
+	}
+	return n
 }
 
 func (r *reader) url(name, def string) string {

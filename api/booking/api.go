@@ -1,0 +1,165 @@
+package booking
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/openconsular/consular/internal/consular"
+)
+
+// API is /api/v1/appointments: the appointment system for a partner or a
+// mobile client, with the same rules and limits as the pages (no captcha;
+// the lookup limits apply per IP and per tracking code).
+type API struct {
+	Booker *Booker
+}
+
+func (a *API) Register(r fiber.Router) {
+	g := r.Group("/api/v1/appointments")
+	g.Post("/lookup", a.lookup)
+	g.Post("/", a.book)
+	g.Put("/", a.reschedule)
+	g.Delete("/", a.cancel)
+}
+
+// credentials identify a request: national ID and tracking code; starts_at
+// names a slot when booking or rescheduling.
+type credentials struct {
+	NationalID   string    `json:"national_id"`
+	TrackingCode string    `json:"tracking_code"`
+	StartsAt     time.Time `json:"starts_at"`
+}
+
+// RequestView is a request as the appointment API shows it: no personal data.
+type RequestView struct {
+	TrackingCode string           `json:"tracking_code"`
+	Status       string           `json:"status"`
+	Mission      string           `json:"mission"`
+	TimeZone     string           `json:"time_zone"`
+	Deadline     time.Time        `json:"deadline"`
+	Appointment  *AppointmentView `json:"appointment,omitempty"`
+	Slots        []SlotView       `json:"slots,omitempty"`
+}
+
+// AppointmentView and SlotView carry times in the mission's zone (RFC 3339 with its offset).
+type AppointmentView struct {
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+}
+
+type SlotView struct {
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+	Free     int       `json:"free"`
+}
+
+func (a *API) find(c *fiber.Ctx) (Request, credentials, error) {
+	var in credentials
+	if err := c.BodyParser(&in); err != nil {
+		return Request{}, in, fiber.NewError(fiber.StatusBadRequest, `send {"national_id": "...", "tracking_code": "..."}`)
+	}
+	r, err := a.Booker.Find(c.UserContext(), strings.Clone(in.NationalID), strings.Clone(in.TrackingCode), c.IP())
+	return r, in, err
+}
+
+func (a *API) view(c *fiber.Ctx, r Request, withSlots bool) error {
+	v := RequestView{TrackingCode: r.TrackingCode, Status: string(r.Status), Mission: r.MissionCode,
+		TimeZone: r.Location.String(), Deadline: r.Deadline.In(r.Location)}
+	if r.Appointment != nil {
+		v.Appointment = &AppointmentView{StartsAt: r.Appointment.StartsAt, EndsAt: r.Appointment.EndsAt}
+	}
+	if withSlots {
+		slots, err := a.Booker.Slots(c.UserContext(), r)
+		if err != nil {
+			return err
+		}
+		for _, s := range slots {
+			v.Slots = append(v.Slots, SlotView{StartsAt: s.Start.In(r.Location), EndsAt: s.End.In(r.Location), Free: s.Free})
+		}
+	}
+	return c.JSON(v)
+}
+
+func (a *API) lookup(c *fiber.Ctx) error {
+	r, _, err := a.find(c)
+	if err != nil {
+		return httpError(err)
+	}
+	return a.view(c, r, r.Appointment == nil || r.Appointment.StartsAt.After(time.Now()))
+}
+
+func (a *API) book(c *fiber.Ctx) error {
+	return a.change(c, func(r Request, at time.Time) error {
+		_, err := a.Booker.Book(c.UserContext(), r, at)
+		return err
+	})
+}
+
+func (a *API) reschedule(c *fiber.Ctx) error {
+	return a.change(c, func(r Request, at time.Time) error {
+		_, err := a.Booker.Reschedule(c.UserContext(), r, at)
+		return err
+	})
+}
+
+func (a *API) change(c *fiber.Ctx, do func(Request, time.Time) error) error {
+	r, in, err := a.find(c)
+	if err != nil {
+		return httpError(err)
+	}
+	if in.StartsAt.IsZero() {
+		return fiber.NewError(fiber.StatusBadRequest, `send "starts_at", one of the slots from /api/v1/appointments/lookup`)
+	}
+	if err := do(r, in.StartsAt); err != nil {
+		return httpError(err)
+	}
+	if r, err = a.Booker.load(c.UserContext(), r.TrackingCode, mustNationalID(in.NationalID)); err != nil {
+		return err
+	}
+	return a.view(c, r, false)
+}
+
+func (a *API) cancel(c *fiber.Ctx) error {
+	r, in, err := a.find(c)
+	if err != nil {
+		return httpError(err)
+	}
+	if err := a.Booker.Cancel(c.UserContext(), r); err != nil {
+		return httpError(err)
+	}
+	if r, err = a.Booker.load(c.UserContext(), r.TrackingCode, mustNationalID(in.NationalID)); err != nil {
+		return err
+	}
+	return a.view(c, r, false)
+}
+
+// httpError turns the booker's errors into answers: the same 404 for any
+// mismatch, 429 when locked, 409 with the reason for a refusal or a full slot.
+func httpError(err error) error {
+	var locked LockedError
+	var refused RefusedError
+	switch {
+	case errors.Is(err, ErrNoMatch):
+		return fiber.NewError(fiber.StatusNotFound, ErrNoMatch.Error())
+	case errors.As(err, &locked):
+		return fiber.NewError(fiber.StatusTooManyRequests, locked.Error())
+	case errors.As(err, &refused):
+		return fiber.NewError(fiber.StatusConflict, refused.Reason)
+	case errors.Is(err, ErrSlotFull), errors.Is(err, ErrInFlight):
+		return fiber.NewError(fiber.StatusConflict, err.Error())
+	case errors.Is(err, ErrNoSlot):
+		return fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, ErrPending):
+		return fiber.NewError(fiber.StatusAccepted, err.Error())
+	}
+	return err
+}
+
+// mustNationalID normalises a national ID that Find has accepted already.
+func mustNationalID(s string) string {
+	id, _ := consular.ParseNationalID(s)
+	return id
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/testenv"
+	"github.com/openconsular/consular/workflows"
+)
+
+// appointmentCall sends a JSON call to /api/v1/appointments.
+func (s *system) appointmentCall(method, path string, body map[string]any) (int, map[string]any) {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.url+"/api/v1/appointments"+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	code, out := s.do(req)
+	var m map[string]any
+	_ = json.Unmarshal(out, &m)
+	return code, m
+}
+
+// quickRequest creates a request waiting for an appointment without the
+// submission's documents: its applicant row and its real workflow.
+func (s *system) quickRequest(nationalID string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	c, _ := consular.NewTrackingCode()
+	code := string(c)
+	now := time.Now().UTC().Truncate(time.Second)
+	if _, err := s.db.Exec(ctx, `INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at)
+		VALUES ($1, $1, 'apostille', 'AT-VIE', $2)`, code, now); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
+		VALUES ($1, $2, $3, 'Test Applicant', 'en')`, code, nationalID, code+"@example.org"); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: code, TaskQueue: s.queue}, workflows.Request,
+		workflows.RequestInput{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now,
+			Policy: workflows.Policy{Deadline: 60 * 24 * time.Hour, Reminders: []time.Duration{30 * 24 * time.Hour}, Retention: time.Hour}}); err != nil {
+		s.t.Fatal(err)
+	}
+	return code
+}
+
+func slotsOf(t *testing.T, view map[string]any) []map[string]any {
+	raw, _ := view["slots"].([]any)
+	var out []map[string]any
+	for _, r := range raw {
+		out = append(out, r.(map[string]any))
+	}
+	return out
+}
+
+func TestBookRescheduleAndCancelThroughTheAppointmentAPI(t *testing.T) {
+	s := startSystem(t, nil)
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	who := map[string]any{"national_id": id, "tracking_code": code}
+
+	status, view := s.appointmentCall("POST", "/lookup", who)
+	slots := slotsOf(t, view)
+	if status != 200 || len(slots) < 20 || view["time_zone"] != "Europe/Vienna" {
+		t.Fatalf("lookup: %d, %d slots, zone %v", status, len(slots), view["time_zone"])
+	}
+	deadline, _ := time.Parse(time.RFC3339, view["deadline"].(string))
+	first, _ := time.Parse(time.RFC3339, slots[0]["starts_at"].(string))
+	last, _ := time.Parse(time.RFC3339, slots[len(slots)-1]["ends_at"].(string))
+	if time.Until(first) < 24*time.Hour || last.After(deadline) {
+		t.Fatalf("slots from %s to %s: before the lead time or after the deadline %s", first, last, deadline)
+	}
+	if h := first.In(mustZone(t, "Europe/Vienna")).Hour(); h < 9 || h >= 16 {
+		t.Fatalf("first slot at %s local time, outside the mission's hours", first.In(mustZone(t, "Europe/Vienna")))
+	}
+
+	pick := slots[10]["starts_at"].(string)
+	status, view = s.appointmentCall("POST", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": pick})
+	if status != 200 || view["appointment"] == nil {
+		t.Fatalf("book: %d %v", status, view)
+	}
+	s.waitStatus(code, "appointment_booked", 10*time.Second)
+	var at time.Time
+	_ = s.db.QueryRow(context.Background(), "SELECT appointment_at FROM requests WHERE tracking_code = $1", code).Scan(&at)
+	if want, _ := time.Parse(time.RFC3339, pick); !at.Equal(want) {
+		t.Fatalf("projection appointment %s, want %s", at, want)
+	}
+	if status, out := s.appointmentCall("POST", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": slots[11]["starts_at"]}); status != http.StatusConflict {
+		t.Fatalf("a second booking: %d %v, want 409", status, out)
+	}
+
+	moved := slots[12]["starts_at"].(string)
+	if status, view = s.appointmentCall("PUT", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": moved}); status != 200 {
+		t.Fatalf("reschedule: %d %v", status, view)
+	}
+	if got := view["appointment"].(map[string]any)["starts_at"]; got != moved {
+		t.Fatalf("after reschedule the appointment is at %v, want %s", got, moved)
+	}
+	if status, view = s.appointmentCall("DELETE", "/", who); status != 200 || view["appointment"] != nil {
+		t.Fatalf("cancel: %d %v", status, view)
+	}
+	s.waitStatus(code, "awaiting_appointment", 10*time.Second)
+	var seats int
+	_ = s.db.QueryRow(context.Background(), "SELECT COALESCE(sum(booked), 0) FROM slot_seats").Scan(&seats)
+	if seats != 0 {
+		t.Fatalf("%d seats still taken after cancel, want every seat offered again", seats)
+	}
+	mp := testenv.Mail(t)
+	mails := mp.WaitFor(t, "to:"+code+"@example.org", 4, 20*time.Second) // receipt, booked, moved, cancelled
+	booked := mails[1]
+	if len(booked.Attachments) != 1 || !strings.HasPrefix(booked.Attachments[0].ContentType, "text/calendar") {
+		t.Fatalf("the booking email carries %+v, want an iCalendar invitation", booked.Attachments)
+	}
+	ics := string(mp.Attachment(t, booked.ID, booked.Attachments[0].PartID))
+	local, _ := time.Parse(time.RFC3339, pick)
+	wantStart := "DTSTART;TZID=Europe/Vienna:" + local.In(mustZone(t, "Europe/Vienna")).Format("20060102T150405")
+	if !strings.Contains(ics, wantStart) || !strings.Contains(ics, "BEGIN:VTIMEZONE") {
+		t.Fatalf("the invitation lacks %s or its VTIMEZONE:\n%s", wantStart, ics)
+	}
+	if cancelled := mails[len(mails)-1]; len(cancelled.Attachments) != 1 ||
+		!strings.Contains(string(mp.Attachment(t, cancelled.ID, cancelled.Attachments[0].PartID)), "METHOD:CANCEL") {
+		t.Fatalf("the cancellation email does not cancel the calendar event")
+	}
+}
+
+func TestLookupsRevealNothingAndLockAfterRepeatedFailures(t *testing.T) {
+	s := startSystem(t, nil)
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	other, _ := consular.NewTrackingCode()
+	status1, out1 := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": testenv.NationalID(), "tracking_code": code})
+	status2, out2 := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": id, "tracking_code": string(other)})
+	if status1 != 404 || status2 != 404 || fmt.Sprint(out1) != fmt.Sprint(out2) {
+		t.Fatalf("a wrong national ID (%d %v) and an unknown code (%d %v) must answer alike", status1, out1, status2, out2)
+	}
+	for i := 0; i < 5; i++ {
+		s.appointmentCall("POST", "/lookup", map[string]any{"national_id": testenv.NationalID(), "tracking_code": code})
+	}
+	if status, out := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": id, "tracking_code": code}); status != http.StatusTooManyRequests {
+		t.Fatalf("after repeated failures the right pair gives %d %v, want 429 (locked)", status, out)
+	}
+}
+
+// 200 applicants try one slot of 5 seats at once: exactly 5 get it, the
+// others hear the slot is full, and the database and the workflows agree.
+func TestNoOverbookingUnderConcurrentAttempts(t *testing.T) {
+	// 200 applicants behind one address (this test): the per-IP limit would refuse them first.
+	s := startSystem(t, map[string]string{"CONSULAR_BOOKING_LOOKUPS_PER_IP": "1000"})
+	ctx := context.Background()
+	if _, err := s.db.Exec(ctx, `DELETE FROM schedule_templates WHERE mission_code = 'AT-VIE';
+		INSERT INTO schedule_templates (mission_code, weekdays, slot_minutes, capacity)
+		VALUES ('AT-VIE', '{"1":[["10:00","10:30"]],"2":[["10:00","10:30"]],"3":[["10:00","10:30"]],"4":[["10:00","10:30"]],"5":[["10:00","10:30"]]}', 30, 5)`); err != nil {
+		t.Fatal(err)
+	}
+	const applicants = 200
+	ids := make([]string, applicants)
+	codes := make([]string, applicants)
+	for i := range codes {
+		ids[i] = testenv.NationalID()
+		codes[i] = s.quickRequest(ids[i])
+	}
+	for _, code := range codes {
+		s.waitStatus(code, "awaiting_appointment", 120*time.Second)
+	}
+	_, view := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": ids[0], "tracking_code": codes[0]})
+	slot := slotsOf(t, view)[0]["starts_at"].(string)
+
+	results := make([]int, applicants)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range codes {
+		wg.Go(func() {
+			<-start
+			results[i], _ = s.appointmentCall("POST", "/", map[string]any{"national_id": ids[i], "tracking_code": codes[i], "starts_at": slot})
+		})
+	}
+	close(start)
+	wg.Wait()
+	count := map[int]int{}
+	for _, r := range results {
+		count[r]++
+	}
+	if count[200] != 5 || count[409] != applicants-5 {
+		t.Fatalf("answers %v, want 5 × 200 and %d × 409", count, applicants-5)
+	}
+	var seats, booked int
+	_ = s.db.QueryRow(ctx, "SELECT booked FROM slot_seats WHERE mission_code = 'AT-VIE' AND starts_at = $1", slot).Scan(&seats)
+	_ = s.db.QueryRow(ctx, "SELECT count(*) FROM appointments WHERE status = 'booked'").Scan(&booked)
+	var projected int
+	_ = s.db.QueryRow(ctx, "SELECT count(*) FROM requests WHERE status = 'appointment_booked'").Scan(&projected)
+	if seats != 5 || booked != 5 || projected != 5 {
+		t.Fatalf("seats %d, booked appointments %d, workflows booked %d: want 5 each", seats, booked, projected)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
