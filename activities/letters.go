@@ -18,6 +18,9 @@ type letterFacts struct {
 	Service  consular.Service
 	Mission  consular.Text
 	Location *time.Location
+	// ChangeLink opens the appointment pages for this request (signed, valid
+	// until the appointment; the national ID is still asked).
+	ChangeLink string
 }
 
 // letter is one email's words in one language.
@@ -108,6 +111,9 @@ func compose(kind MailKind, f letterFacts, lang string) letter {
 		l.Paragraphs = []string{greeting,
 			pick("برای "+about+" نوبت "+at+" (به وقت محلی نمایندگی) ثبت شد.", "An appointment on "+at+" (the mission's local time) has been booked for "+about+"."),
 			pick("با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید.", "Please bring your original Iranian photo ID.")}
+		if f.ChangeLink != "" {
+			l.Paragraphs = append(l.Paragraphs, pick("برای جابه‌جایی یا لغو نوبت (تا ۲۴ ساعت پیش از آن): ", "To move or cancel it (up to 24 hours before): ")+f.ChangeLink)
+		}
 	case MailAppointmentReminder:
 		at := f.dateTime(f.Appointment, lang)
 		l.Subject = pick("یادآوری نوبت: "+at, "Appointment reminder: "+at)

@@ -47,6 +47,10 @@ type Mail struct {
 	SMTP           *smtp.Server
 	Objects        *minio.Client
 	ReceiptsBucket string
+	// LinkKey signs the reschedule-or-cancel link of booking emails, which
+	// open PublicURL's appointment pages.
+	LinkKey   []byte
+	PublicURL string
 	// afterRecord runs once a send is recorded; tests use it to fail the
 	// activity at the worst moment.
 	afterRecord func() error
@@ -95,6 +99,9 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 	f, err := m.facts(ctx, in)
 	if err != nil {
 		return MailResult{}, err
+	}
+	if in.Kind == MailAppointmentBooked && m.PublicURL != "" {
+		f.ChangeLink = m.PublicURL + "/appointments?t=" + consular.SignLink(m.LinkKey, in.TrackingCode, in.Appointment)
 	}
 	email := simplemail.NewMSG().SetFrom(m.SMTP.From()).AddTo(f.Email)
 	email.AddHeader("Message-ID", messageID)

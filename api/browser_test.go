@@ -200,3 +200,73 @@ func TestBrowserFormWithoutCSRFTokenIsRefusedClearly(t *testing.T) {
 	}
 	b.CheckAccessibility(t)
 }
+
+// The appointment pages in a browser: find the request, book a slot, follow
+// the signed link of the confirmation email, cancel; then withdraw.
+func TestBrowserBooksAndCancelsAnAppointment(t *testing.T) {
+	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha})
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	b := browser.New(t)
+	find := func() {
+		t.Helper()
+		b.Fill("#national_id", i18n.PersianDigits(id))
+		if b.Value("#tracking_code") == "" {
+			b.Fill("#tracking_code", i18n.PersianDigits(code))
+		}
+		b.Fill("#captcha", testCaptcha)
+		b.Submit(`main form button[type=submit]`)
+	}
+	b.Visit(s.url + "/appointments")
+	b.CheckAccessibility(t)
+	b.ScreenshotBothWidths("find")
+	find()
+	if !b.Exists(`input[name=starts_at]`) {
+		t.Fatalf("no slots offered at %s:\n%s", b.URL(), b.Text("main"))
+	}
+	b.CheckAccessibility(t)
+	b.ScreenshotBothWidths("slots")
+	b.Click(`fieldset:nth-of-type(2) input[name=starts_at]`)
+	if code := b.Submit(`form[action="/appointments/book"] button`); code != 200 || !b.Exists("#appointment") {
+		t.Fatalf("booking: %d\n%s", code, b.Text("main"))
+	}
+	b.CheckAccessibility(t)
+	b.ScreenshotBothWidths("booked")
+	s.waitStatus(code, "appointment_booked", 10*time.Second)
+
+	msgs := testenv.Mail(t).WaitFor(t, "to:"+code+"@example.org", 2, 15*time.Second)
+	link := regexp.MustCompile(`http://\S+/appointments\?t=\S+`).FindString(msgs[1].Text)
+	if link == "" {
+		t.Fatalf("the booking email has no link to change the appointment:\n%s", msgs[1].Text)
+	}
+	other := browser.New(t) // the link opens in any browser, and still asks for the national ID
+	other.Visit(link)
+	if got := other.Value("#tracking_code"); got != code {
+		t.Fatalf("the link did not fill in the tracking code: %q", got)
+	}
+	b = other
+	find()
+	b.Submit(`form[action="/appointments/cancel"] button`)
+	if b.Exists("#appointment") {
+		t.Fatal("the appointment is still shown after cancelling")
+	}
+	s.waitStatus(code, "awaiting_appointment", 10*time.Second)
+
+	b.Visit(s.url + "/withdraw")
+	b.CheckAccessibility(t)
+	b.Fill("#national_id", id)
+	b.Fill("#tracking_code", code)
+	b.Fill("#captcha", testCaptcha)
+	b.DisableClientValidation()
+	if status := b.Submit(`main form button[type=submit]`); status != 422 {
+		t.Fatalf("withdrawal without confirmation: %d, want 422", status)
+	}
+	b.Fill("#captcha", testCaptcha)
+	b.Click("#confirm")
+	if status := b.Submit(`main form button[type=submit]`); status != 200 {
+		t.Fatalf("withdrawal: %d\n%s", status, b.Text("main"))
+	}
+	s.waitClosed(code, 30*time.Second)
+	s.waitStatus(code, "withdrawn", time.Second)
+}

@@ -179,6 +179,9 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
 	(&booking.API{Booker: booker}).Register(app)
-	pages.Register(app)
+	web.Static(app)
+	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
+	pages.Register(site)
+	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, LinkKey: cfg.Keys.Links}).Register(site)
 	return app, func(ctx context.Context) { booker.RunReconciliation(ctx, time.Minute) }, nil
 }

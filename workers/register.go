@@ -19,5 +19,6 @@ func register(w worker.Registry, cfg config.Config, db *pgxpool.Pool, objects *m
 	w.RegisterActivity(&activities.Documents{Objects: objects, Bucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Receipts{DB: db, Objects: objects, Bucket: cfg.Storage.ReceiptsBucket,
 		Signer: cfg.Keys.Receipt, VerifyURL: cfg.HTTP.PublicURL + "/receipts/verify"})
-	w.RegisterActivity(&activities.Mail{DB: db, SMTP: smtp, Objects: objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket})
+	w.RegisterActivity(&activities.Mail{DB: db, SMTP: smtp, Objects: objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket,
+		LinkKey: cfg.Keys.Links, PublicURL: cfg.HTTP.PublicURL})
 }

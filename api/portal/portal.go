@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,10 +37,8 @@ type Portal struct {
 	Logger   *slog.Logger
 }
 
-// Register mounts the pages.
-func (p *Portal) Register(app fiber.Router) {
-	web.Static(app)
-	site := app.Group("", web.SecurityHeaders, p.Sessions.Middleware)
+// Register mounts the pages on site, which carries the security headers and sessions.
+func (p *Portal) Register(site fiber.Router) {
 	p.Captchas.Register(site)
 	site.Get("/", p.home)
 	site.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
@@ -57,39 +54,25 @@ func (p *Portal) Register(app fiber.Router) {
 	site.Post("/signin", p.signin)
 	site.Post("/signout", p.signout)
 
-	me := site.Group("", p.signedIn)
-	me.Post("/signout/everywhere", p.signoutEverywhere)
-	me.Get("/profile/:step", p.profileStep)
-	me.Post("/profile/:step", p.saveProfileStep)
-	me.Get("/account/password", p.passwordForm)
-	me.Post("/account/password", p.setPassword)
-	me.Get("/services", p.catalogue)
-	me.Get("/services/:service/apply", p.applyForm)
-	me.Post("/services/:service/apply", p.apply)
-	me.Get("/submitted/:code", p.submitted)
+	// Pages for signed-in applicants only. (Not a Group with a prefix of "":
+	// in Fiber that middleware would run before every later route too.)
+	me := func(method, path string, h fiber.Handler) { site.Add(method, path, p.signedIn, h) }
+	me(fiber.MethodPost, "/signout/everywhere", p.signoutEverywhere)
+	me(fiber.MethodGet, "/profile/:step", p.profileStep)
+	me(fiber.MethodPost, "/profile/:step", p.saveProfileStep)
+	me(fiber.MethodGet, "/account/password", p.passwordForm)
+	me(fiber.MethodPost, "/account/password", p.setPassword)
+	me(fiber.MethodGet, "/services", p.catalogue)
+	me(fiber.MethodGet, "/services/:service/apply", p.applyForm)
+	me(fiber.MethodPost, "/services/:service/apply", p.apply)
+	me(fiber.MethodGet, "/submitted/:code", p.submitted)
 }
 
-// language is the applicant's: the lang cookie, else Persian.
-func language(c *fiber.Ctx) string {
-	if c.Cookies("lang") == i18n.English {
-		return i18n.English
-	}
-	return i18n.Persian
-}
+var language = web.Language
 
 // page starts a page for this request.
 func (p *Portal) page(c *fiber.Ctx, title string, data any) *web.Page {
-	s := web.Current(c)
-	pg := p.Render.NewPage(language(c))
-	pg.Path, pg.Title, pg.Data = strings.Clone(c.Path()), title, data
-	if s != nil {
-		pg.CSRF = s.CSRF
-		pg.SignedIn = s.AccountID != 0
-		if pg.SignedIn {
-			pg.SessionSeconds = int(p.Sessions.Idle / time.Second)
-		}
-	}
-	return pg
+	return p.Render.PageFor(c, title, data, p.Sessions.Idle)
 }
 
 func (p *Portal) home(c *fiber.Ctx) error {

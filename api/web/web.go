@@ -101,6 +101,29 @@ func NewRenderer(messages Catalogue) (*Renderer, error) {
 	return r, nil
 }
 
+// Language is the visitor's: the lang cookie, else Persian.
+func Language(c *fiber.Ctx) string {
+	if c.Cookies("lang") == i18n.English {
+		return i18n.English
+	}
+	return i18n.Persian
+}
+
+// PageFor starts a page for this request: its language, path, CSRF token and
+// whether someone is signed in (who then gets the session-timeout warning).
+func (r *Renderer) PageFor(c *fiber.Ctx, title string, data any, idle time.Duration) *Page {
+	pg := r.NewPage(Language(c))
+	pg.Path, pg.Title, pg.Data = strings.Clone(c.Path()), title, data
+	if s := Current(c); s != nil {
+		pg.CSRF = s.CSRF
+		pg.SignedIn = s.AccountID != 0
+		if pg.SignedIn {
+			pg.SessionSeconds = int(idle / time.Second)
+		}
+	}
+	return pg
+}
+
 // NewPage starts a page in lang.
 func (r *Renderer) NewPage(lang string) *Page {
 	return &Page{Lang: lang, messages: r.Messages}
@@ -196,6 +219,12 @@ func (p *Page) Num(v any) string {
 	return s
 }
 
+// Clock writes a time of day in the page's digits.
+func (p *Page) Clock(t time.Time) string { return p.Num(t.Format("15:04")) }
+
+// DateTime writes a day and time in the page's calendar and digits.
+func (p *Page) DateTime(t time.Time) string { return i18n.DateTime(t, p.Lang) }
+
 // Date writes a day in the page's calendar: Solar Hijri in Persian.
 func (p *Page) Date(t time.Time) string { return i18n.Date(t, p.Lang) }
 
@@ -274,7 +303,7 @@ func (p *Page) Input(name, kind string, required bool) Field {
 	switch {
 	case kind == "email" || kind == "tel" || kind == "password":
 		f.Attrs = `dir="ltr"`
-	case name == "national_id" || name == "code":
+	case name == "national_id" || name == "code" || name == "tracking_code":
 		f.Attrs = `dir="ltr" inputmode="numeric" autocomplete="off"`
 	}
 	if hint, ok := p.messages[p.Lang]["hint."+name]; ok {

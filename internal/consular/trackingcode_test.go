@@ -3,6 +3,7 @@ package consular
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewTrackingCodesParseBackAndDiffer(t *testing.T) {
@@ -66,5 +67,23 @@ func TestTrackingCodeAcceptsWhatPeopleType(t *testing.T) {
 		if _, err := ParseTrackingCode(bad); err == nil {
 			t.Errorf("ParseTrackingCode(%q) accepted", bad)
 		}
+	}
+}
+
+func TestSignedLinksExpireAndRefuseTampering(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	token := SignLink(key, "4821-7730-9152-06", now.Add(time.Hour))
+	if code, ok := VerifyLink(key, token, now); !ok || code != "4821-7730-9152-06" {
+		t.Fatalf("a fresh link: %q %v", code, ok)
+	}
+	if _, ok := VerifyLink(key, token, now.Add(2*time.Hour)); ok {
+		t.Fatal("an expired link was accepted")
+	}
+	if _, ok := VerifyLink(key, strings.Replace(token, "4821", "4822", 1), now); ok {
+		t.Fatal("a link naming another request was accepted")
+	}
+	if _, ok := VerifyLink([]byte("another key, another key, 32 b.."), token, now); ok {
+		t.Fatal("a link signed with another key was accepted")
 	}
 }
