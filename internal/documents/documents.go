@@ -17,6 +17,7 @@ import (
 	"image/jpeg"
 	"io"
 	"path"
+	"runtime"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -103,6 +104,9 @@ const (
 	nameBadExtension
 )
 
+// checking bounds the checks running at once in this process.
+var checking = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+
 // Check reads one document from r and decides whether it is acceptable under
 // rule. It returns the bytes it read, so the caller stores exactly what was
 // checked. A refusal is a *Problem; any other error is an I/O failure reading
@@ -111,6 +115,11 @@ const (
 // At most rule.MaxBytes+1 bytes are read, so an oversized stream is refused
 // without being read to the end.
 func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
+	// A few checks at a time per process: reading and decoding a document
+	// takes its bytes and an image's worth of memory, so fifty uploads at
+	// once wait here, their bodies unread, instead of growing the heap.
+	checking <- struct{}{}
+	defer func() { <-checking }()
 	rule = rule.withDefaults()
 	if err := rule.validate(); err != nil {
 		return Document{}, nil, err
