@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/workflows"
@@ -211,4 +214,137 @@ func mustZone(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// The API died after taking a seat and before hearing from the workflow:
+// the reconciliation sends the same update again and settles both ways.
+func TestReconciliationSettlesAppointmentsLeftPending(t *testing.T) {
+	s := startSystem(t, nil)
+	ctx := context.Background()
+	open := s.quickRequest(testenv.NationalID())
+	closed := s.quickRequest(testenv.NationalID())
+	s.waitStatus(open, "awaiting_appointment", 30*time.Second)
+	s.waitStatus(closed, "awaiting_appointment", 30*time.Second)
+	if _, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: closed, UpdateName: workflows.UpdateWithdraw,
+		Args: []any{workflows.WithdrawInput{}}, WaitForStage: client.WorkflowUpdateStageCompleted}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitClosed(closed, 30*time.Second)
+
+	at := nextWeekday10(t)
+	for _, code := range []string{open, closed} { // as the API left them: a seat taken, the appointment pending
+		if _, err := s.db.Exec(ctx, `INSERT INTO slot_seats (mission_code, starts_at, capacity, booked) VALUES ('AT-VIE', $1, 3, 1)
+			ON CONFLICT (mission_code, starts_at) DO UPDATE SET booked = slot_seats.booked + 1`, at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO appointments (tracking_code, mission_code, starts_at, ends_at, status, updated_at)
+			VALUES ($1, 'AT-VIE', $2, $3, 'pending', now() - interval '5 minutes')`, code, at, at.Add(30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &booking.Booker{DB: s.db, Temporal: s.temporal, Logger: testenv.Logger(t)}
+	settled, err := b.Reconcile(ctx, time.Minute)
+	if err != nil || settled != 2 {
+		t.Fatalf("settled %d (%v), want 2", settled, err)
+	}
+	statuses := map[string]string{}
+	rows, _ := s.db.Query(ctx, "SELECT tracking_code, status FROM appointments")
+	for rows.Next() {
+		var code, status string
+		_ = rows.Scan(&code, &status)
+		statuses[code] = status
+	}
+	rows.Close()
+	var seats int
+	_ = s.db.QueryRow(ctx, "SELECT booked FROM slot_seats WHERE starts_at = $1", at).Scan(&seats)
+	if statuses[open] != "booked" || statuses[closed] != "refused" || seats != 1 {
+		t.Fatalf("after reconciliation: %v, %d seats taken; want the open request booked, the withdrawn one refused, 1 seat", statuses, seats)
+	}
+	s.waitStatus(open, "appointment_booked", 10*time.Second)
+}
+
+// nextWeekday10 is 10:00 Vienna time on a weekday a few days ahead: a slot of the default template.
+func nextWeekday10(t *testing.T) time.Time {
+	vienna := mustZone(t, "Europe/Vienna")
+	d := time.Now().In(vienna).AddDate(0, 0, 3)
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 10, 0, 0, 0, vienna)
+}
+
+// A lost receipt is emailed again to the address on the request; the page
+// answers the same when nothing matches.
+func TestLostReceiptIsEmailedAgainAndRevealsNothing(t *testing.T) {
+	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha})
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	address := code + "@example.org"
+	testenv.Mail(t).WaitFor(t, "to:"+address, 1, 15*time.Second) // the first receipt
+
+	a := newApplicant(t, s)
+	a.get("/lang/en?next=/receipt/lost")
+	a.post("/receipt/lost", map[string]string{"national_id": id, "email": address})
+	a.want(200, "If a request matches, its receipt has been emailed")
+	matched := a.page
+	again := testenv.Mail(t).WaitFor(t, "to:"+address, 2, 15*time.Second)
+	if last := again[len(again)-1]; len(last.Attachments) != 1 || last.Attachments[0].ContentType != "application/pdf" {
+		t.Fatalf("the receipt sent again carries %+v", last.Attachments)
+	}
+
+	a.get("/receipt/lost")
+	a.post("/receipt/lost", map[string]string{"national_id": testenv.NationalID(), "email": "nobody@example.org"})
+	a.want(200, "If a request matches, its receipt has been emailed")
+	strip := regexp.MustCompile(`value="[^"]*"|/captcha/[^"]+`)
+	if strip.ReplaceAllString(a.page, "") != strip.ReplaceAllString(matched, "") {
+		t.Fatal("the page answers differently when nothing matches")
+	}
+}
+
+func TestSupervisorsSetTemplatesAndClosures(t *testing.T) {
+	s := startSystem(t, nil)
+	ctx := context.Background()
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	at := nextWeekday10(t)
+	if status, out := s.appointmentCall("POST", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": at}); status != 200 {
+		t.Fatalf("book: %d %v", status, out)
+	}
+
+	dir := t.TempDir()
+	bad := dir + "/bad.json"
+	_ = os.WriteFile(bad, []byte(`[{"weekdays": {"1": [["09:00","09:50"]]}, "slot_minutes": 30, "capacity": 2}]`), 0o644)
+	var out bytes.Buffer
+	if err := schedules(ctx, &out, s.db, []string{"set", "AT-VIE", bad}); err == nil {
+		t.Fatal("a template whose slots do not fit its period was accepted")
+	}
+	afternoons := dir + "/afternoons.json"
+	_ = os.WriteFile(afternoons, []byte(`[{"weekdays": {"1": [["14:00","16:00"]], "2": [["14:00","16:00"]], "3": [["14:00","16:00"]],
+		"4": [["14:00","16:00"]], "5": [["14:00","16:00"]]}, "slot_minutes": 20, "capacity": 2}]`), 0o644)
+	if err := schedules(ctx, &out, s.db, []string{"set", "AT-VIE", afternoons}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "outside the new schedule, still booked: "+code) {
+		t.Fatalf("the booking the new schedule drops is not listed:\n%s", out.String())
+	}
+	_, view := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": id, "tracking_code": code})
+	for _, slot := range slotsOf(t, view) {
+		start, _ := time.Parse(time.RFC3339, slot["starts_at"].(string))
+		if start.In(mustZone(t, "Europe/Vienna")).Hour() < 14 {
+			t.Fatalf("a morning slot after the afternoon-only schedule: %v", slot)
+		}
+	}
+	day := nextWeekday10(t).AddDate(0, 0, 7)
+	out.Reset()
+	if err := schedules(ctx, &out, s.db, []string{"add", "AT-VIE", day.Format("2006-01-02"), "Nowruz"}); err != nil {
+		t.Fatal(err)
+	}
+	_, view = s.appointmentCall("POST", "/lookup", map[string]any{"national_id": id, "tracking_code": code})
+	for _, slot := range slotsOf(t, view) {
+		if strings.HasPrefix(slot["starts_at"].(string), day.Format("2006-01-02")) {
+			t.Fatalf("a slot on the closed day: %v", slot)
+		}
+	}
 }

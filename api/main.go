@@ -18,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/sdk/client"
 
+	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/api/health"
 	"github.com/openconsular/consular/api/portal"
@@ -34,9 +35,13 @@ import (
 	"github.com/openconsular/consular/internal/temporalclient"
 )
 
-const usage = `usage: api [serve | migrate | verify-receipt [-keys FILE|URL] LINK]
+const usage = `usage: api [serve | migrate | schedules | closures | verify-receipt [-keys FILE|URL] LINK]
   serve           serve HTTP (the default)
   migrate         apply the database migrations and exit
+  schedules set MISSION FILE.json
+                  replace a mission's weekly templates (lists bookings they no longer cover)
+  closures add MISSION YYYY-MM-DD [HH:MM HH:MM] REASON
+                  close a mission for a day or part of one
   verify-receipt  check a receipt's QR link against the published keys (a saved
                   receipt-keys.json works offline); exit status 0 when genuine`
 
@@ -61,6 +66,8 @@ func main() {
 		err = serve(ctx, cfg, logger)
 	case "migrate":
 		err = database.Migrate(ctx, cfg.Database.URL, logger)
+	case "schedules", "closures":
+		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return schedules(ctx, os.Stdout, db, os.Args[2:]) })
 	case "verify-receipt":
 		err = verifyReceipt(ctx, os.Stdout, cfg.HTTP.PublicURL+receipts.KeysPath, os.Args[2:])
 	default:
@@ -71,6 +78,15 @@ func main() {
 		logger.Error(cmd+" failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+func withDatabase(ctx context.Context, cfg config.Config, do func(*pgxpool.Pool) error) error {
+	db, err := database.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return do(db)
 }
 
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
@@ -182,6 +198,17 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	web.Static(app)
 	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
 	pages.Register(site)
-	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, LinkKey: cfg.Keys.Links}).Register(site)
+	letters := &activities.Mail{DB: d.db, SMTP: d.smtp, Objects: d.objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket}
+	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, LinkKey: cfg.Keys.Links,
+		Receipts: func(ctx context.Context, code, _ string) error {
+			var deadline time.Time
+			if err := d.db.QueryRow(ctx, "SELECT deadline_at FROM requests WHERE tracking_code = $1", code).Scan(&deadline); err != nil {
+				return err
+			}
+			// A receipt asked for again is a new email each time: its key is the moment.
+			_, err := letters.Send(ctx, activities.MailInput{TrackingCode: code, Kind: activities.MailReceipt, Deadline: deadline,
+				Key: "again-" + time.Now().UTC().Format(time.RFC3339Nano), ReceiptKey: activities.ReceiptKey(code)})
+			return err
+		}}).Register(site)
 	return app, func(ctx context.Context) { booker.RunReconciliation(ctx, time.Minute) }, nil
 }

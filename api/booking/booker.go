@@ -210,7 +210,7 @@ func (b *Booker) derive(ctx context.Context, r Request, from time.Time) ([]sched
 			rows.Close()
 			return nil, err
 		}
-		if t.Weekdays, err = parseWeekdays(weekdays); err != nil {
+		if t.Weekdays, err = ParseWeekdays(weekdays); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("template %d: %w", t.ID, err)
 		}
@@ -250,8 +250,8 @@ func (b *Booker) derive(ctx context.Context, r Request, from time.Time) ([]sched
 	return schedule.Slots(r.Location, schedule.Offering(templates, r.ServiceCode), closures, from, r.Deadline), nil
 }
 
-// parseWeekdays reads {"1": [["09:00","12:30"]], ...} (ISO weekdays).
-func parseWeekdays(b []byte) (map[time.Weekday][]schedule.Period, error) {
+// ParseWeekdays reads {"1": [["09:00","12:30"]], ...} (ISO weekdays).
+func ParseWeekdays(b []byte) (map[time.Weekday][]schedule.Period, error) {
 	var raw map[string][][2]string
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, err

@@ -33,6 +33,8 @@ func (p *Pages) Register(site fiber.Router) {
 	site.Get("/appointments/slots", p.slots)
 	site.Post("/appointments/book", p.book)
 	site.Post("/appointments/cancel", p.cancel)
+	site.Get("/receipt/lost", p.lostForm)
+	site.Post("/receipt/lost", p.lost)
 	site.Get("/withdraw", p.withdrawForm)
 	site.Post("/withdraw", p.withdraw)
 }
