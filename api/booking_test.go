@@ -46,7 +46,7 @@ func (s *system) quickRequest(nationalID string) string {
 		s.t.Fatal(err)
 	}
 	if _, err := s.db.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
-		VALUES ($1, $2, $3, 'Test Applicant', 'en')`, code, nationalID, code+"@example.org"); err != nil {
+		VALUES ($1, $2, $3, 'Sara Ahmadi', 'en')`, code, nationalID, code+"@example.org"); err != nil {
 		s.t.Fatal(err)
 	}
 	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: code, TaskQueue: s.queue}, workflows.Request,

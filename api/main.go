@@ -25,6 +25,7 @@ import (
 	"github.com/openconsular/consular/api/receipts"
 	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/server"
+	"github.com/openconsular/consular/api/staff"
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
@@ -38,6 +39,8 @@ import (
 const usage = `usage: api [serve | migrate | schedules | closures | verify-receipt [-keys FILE|URL] LINK]
   serve           serve HTTP (the default)
   migrate         apply the database migrations and exit
+  staff add --email E --role officer|supervisor|admin [--mission CODE]
+                  add a staff member; prints the first password and the TOTP secret
   schedules set MISSION FILE.json
                   replace a mission's weekly templates (lists bookings they no longer cover)
   closures add MISSION YYYY-MM-DD [HH:MM HH:MM] REASON
@@ -66,6 +69,8 @@ func main() {
 		err = serve(ctx, cfg, logger)
 	case "migrate":
 		err = database.Migrate(ctx, cfg.Database.URL, logger)
+	case "staff":
+		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return addStaff(ctx, os.Stdout, db, os.Args[2:]) })
 	case "schedules", "closures":
 		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return schedules(ctx, os.Stdout, db, os.Args[2:]) })
 	case "verify-receipt":
@@ -196,6 +201,11 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
 	(&booking.API{Booker: booker}).Register(app)
 	web.Static(app)
+	// The dashboard before the applicants' pages: their middleware, on every
+	// route registered after it, must not run for /staff.
+	(&staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger,
+		Sessions: &web.Sessions{DB: d.db, Table: "staff_sessions", Owner: "staff_id", Cookie: "consular_staff",
+			Idle: 15 * time.Minute, Secure: cfg.Portal.CookieSecure}}).Register(app)
 	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
 	pages.Register(site)
 	letters := &activities.Mail{DB: d.db, SMTP: d.smtp, Objects: d.objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket}

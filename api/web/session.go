@@ -20,7 +20,11 @@ import (
 // Sessions keeps sessions in PostgreSQL. The cookie carries a random ID;
 // the table keeps only its SHA-256, so a copy of the table opens no session.
 type Sessions struct {
-	DB     *pgxpool.Pool
+	DB *pgxpool.Pool
+	// Table and Owner name where sessions live and who they belong to:
+	// "sessions"/"account_id" for applicants, "staff_sessions"/"staff_id"
+	// for staff, whose sessions are kept apart.
+	Table, Owner string
 	Cookie string        // cookie name
 	Idle   time.Duration // a session unused this long ends
 	Secure bool          // cookie only over HTTPS (off for local HTTP)
@@ -32,7 +36,7 @@ type Sessions struct {
 // Session is one browser's session.
 type Session struct {
 	idHash    []byte
-	AccountID int64 // 0 until signed in
+	AccountID int64 // the applicant's account or the staff member; 0 until signed in
 	CSRF      string
 	Data      map[string]string
 	dirty     bool
@@ -113,7 +117,7 @@ func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
 	old := Current(c)
 	if old != nil {
 		data = old.Data
-		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE id_hash = $1", old.idHash); err != nil {
+		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM "+m.table()+" WHERE id_hash = $1", old.idHash); err != nil {
 			return err
 		}
 	}
@@ -128,7 +132,7 @@ func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
 // End ends this browser's session.
 func (m *Sessions) End(c *fiber.Ctx) error {
 	if s := Current(c); s != nil {
-		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE id_hash = $1", s.idHash); err != nil {
+		if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM "+m.table()+" WHERE id_hash = $1", s.idHash); err != nil {
 			return err
 		}
 	}
@@ -138,7 +142,7 @@ func (m *Sessions) End(c *fiber.Ctx) error {
 
 // EndAll ends every session of the account, on every device.
 func (m *Sessions) EndAll(c *fiber.Ctx, accountID int64) error {
-	if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM sessions WHERE account_id = $1", accountID); err != nil {
+	if _, err := m.DB.Exec(c.UserContext(), "DELETE FROM "+m.table()+" WHERE "+m.owner()+" = $1", accountID); err != nil {
 		return err
 	}
 	return m.End(c)
@@ -164,7 +168,7 @@ func (m *Sessions) create(c *fiber.Ctx, accountID int64, data map[string]string)
 	if err != nil || data == nil {
 		initial = []byte("{}")
 	}
-	if _, err := m.DB.Exec(c.UserContext(), `INSERT INTO sessions (id_hash, account_id, csrf_token, data) VALUES ($1, $2, $3, $4)`,
+	if _, err := m.DB.Exec(c.UserContext(), `INSERT INTO `+m.table()+` (id_hash, `+m.owner()+`, csrf_token, data) VALUES ($1, $2, $3, $4)`,
 		s.idHash, account, s.CSRF, initial); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -181,9 +185,9 @@ func (m *Sessions) load(ctx context.Context, id string) (*Session, error) {
 	s := &Session{idHash: sum[:]}
 	var account *int64
 	var data []byte
-	err := m.DB.QueryRow(ctx, `UPDATE sessions SET seen_at = now()
+	err := m.DB.QueryRow(ctx, `UPDATE `+m.table()+` SET seen_at = now()
 		WHERE id_hash = $1 AND seen_at > now() - make_interval(secs => $2)
-		RETURNING account_id, csrf_token, data`, s.idHash, m.Idle.Seconds()).Scan(&account, &s.CSRF, &data)
+		RETURNING `+m.owner()+`, csrf_token, data`, s.idHash, m.Idle.Seconds()).Scan(&account, &s.CSRF, &data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -201,6 +205,20 @@ func (m *Sessions) save(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.DB.Exec(ctx, "UPDATE sessions SET data = $2 WHERE id_hash = $1", s.idHash, data)
+	_, err = m.DB.Exec(ctx, "UPDATE "+m.table()+" SET data = $2 WHERE id_hash = $1", s.idHash, data)
 	return err
+}
+
+func (m *Sessions) table() string {
+	if m.Table == "" {
+		return "sessions"
+	}
+	return m.Table
+}
+
+func (m *Sessions) owner() string {
+	if m.Owner == "" {
+		return "account_id"
+	}
+	return m.Owner
 }

@@ -182,6 +182,7 @@ type Page struct {
 	Path     string // the current path, for the language switch
 	CSRF     string
 	SignedIn bool
+	Staff    bool   // the staff dashboard: its own navigation
 	Title    string // message key
 	Form     *Form
 	Notice   string // message key of a notice shown at the top

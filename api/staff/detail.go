@@ -1,0 +1,256 @@
+package staff
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/workflows"
+)
+
+// Detail is one request as the mission sees it.
+type Detail struct {
+	Row
+	Service   consular.Service
+	Mission   consular.Text
+	Location  *time.Location
+	Applicant map[string]string // name, email, national ID, language
+	Identity  map[string]string
+	Residence map[string]string
+	Form      map[string]string
+	Documents []Document
+	Timeline  []Event
+	DaysLeft  int
+}
+
+// Document is a stored document with a short-lived link to view it.
+type Document struct {
+	Kind, FileName, URL string
+	Size                int
+}
+
+// Event is one line of the request's timeline.
+type Event struct {
+	At   time.Time
+	What string
+}
+
+type detailData struct {
+	Member   Member
+	Request  Detail
+	Reasons  []string
+	Refusal  string // the workflow's reason for refusing the last action
+	ActionID string // one per page: a form sent twice is one Update
+}
+
+// RejectionReasons are the reasons staff choose from (free text may follow).
+var RejectionReasons = []string{"documents_invalid", "not_eligible", "identity_unconfirmed", "incomplete", "other"}
+
+// detailSQL is scoped like every staff query: another mission's request is
+// simply not found.
+const detailSQL = `
+SELECT r.tracking_code, r.status, r.service_code, r.mission_code, r.submitted_at, r.deadline_at, r.appointment_at,
+       m.name_fa, m.name_en, m.time_zone, a.full_name, a.email, a.national_id, a.language, a.identity, a.residence, a.form
+FROM requests r
+JOIN missions m ON m.code = r.mission_code
+JOIN request_applicants a USING (tracking_code)
+WHERE r.tracking_code = $1 AND ($2::text IS NULL OR r.mission_code = $2)`
+
+func (d *Dashboard) load(c *fiber.Ctx, m Member) (Detail, error) {
+	ctx := c.UserContext()
+	var r Detail
+	code, err := consular.ParseTrackingCode(c.Params("code"))
+	if err != nil {
+		return r, fiber.ErrNotFound
+	}
+	var zone, name, email, nid, lang string
+	var identity, residence, form []byte
+	err = d.DB.QueryRow(ctx, detailSQL, string(code), m.scope()).Scan(&r.TrackingCode, &r.Status, &r.ServiceCode, &r.MissionCode,
+		&r.SubmittedAt, &r.DeadlineAt, &r.Appointment, &r.Mission.Fa, &r.Mission.En, &zone, &name, &email, &nid, &lang,
+		&identity, &residence, &form)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fiber.ErrNotFound
+	}
+	if err != nil {
+		return r, err
+	}
+	r.Location, _ = time.LoadLocation(zone)
+	r.Service, _ = consular.ServiceByCode(r.ServiceCode)
+	r.Applicant = map[string]string{"full_name": name, "email": email, "national_id": nid, "language": lang}
+	_ = json.Unmarshal(identity, &r.Identity)
+	_ = json.Unmarshal(residence, &r.Residence)
+	_ = json.Unmarshal(form, &r.Form)
+	r.DaysLeft = int(time.Until(r.DeadlineAt).Hours() / 24)
+
+	rows, err := d.DB.Query(ctx, `SELECT kind, object_key, file_name, size_bytes FROM request_documents WHERE tracking_code = $1 ORDER BY kind`, r.TrackingCode)
+	if err != nil {
+		return r, err
+	}
+	for rows.Next() {
+		var doc Document
+		var key string
+		if err := rows.Scan(&doc.Kind, &key, &doc.FileName, &doc.Size); err != nil {
+			rows.Close()
+			return r, err
+		}
+		if u, err := d.Objects.PresignedGetObject(ctx, d.Config.Storage.DocumentsBucket, key, 5*time.Minute, url.Values{}); err == nil {
+			doc.URL = u.String()
+		}
+		r.Documents = append(r.Documents, doc)
+	}
+	rows.Close()
+
+	// The timeline: submission, emails sent, appointments, staff actions.
+	r.Timeline = append(r.Timeline, Event{At: r.SubmittedAt, What: "submitted"})
+	for _, q := range []string{
+		`SELECT sent_at, 'email: ' || split_part(kind, ':', 1) FROM sent_mail WHERE tracking_code = $1`,
+		`SELECT created_at, 'appointment ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC: ' || status FROM appointments WHERE tracking_code = $1`,
+		`SELECT at, action || ' by ' || staff_email || ' (' || outcome || ')' || CASE WHEN detail <> '' THEN ': ' || detail ELSE '' END FROM audit_log WHERE tracking_code = $1`,
+	} {
+		rows, err := d.DB.Query(ctx, q, r.TrackingCode)
+		if err != nil {
+			return r, err
+		}
+		for rows.Next() {
+			var e Event
+			if err := rows.Scan(&e.At, &e.What); err != nil {
+				rows.Close()
+				return r, err
+			}
+			r.Timeline = append(r.Timeline, e)
+		}
+		rows.Close()
+	}
+	sort.Slice(r.Timeline, func(i, j int) bool { return r.Timeline[i].At.Before(r.Timeline[j].At) })
+	return r, nil
+}
+
+func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
+	r, err := d.load(c, m)
+	if err != nil {
+		return err
+	}
+	d.record(c.UserContext(), c, m, "view", r.TrackingCode, "ok", "")
+	pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, ActionID: randomID()})
+	pg.Notice = strings.Clone(c.Query("notice"))
+	if pg.Notice != "" && !strings.HasPrefix(pg.Notice, "staff.") {
+		pg.Notice = ""
+	}
+	return d.Render.Render(c, fiber.StatusOK, "staff_detail", pg)
+}
+
+// act sends a staff action as an Update of the request's workflow; the
+// workflow's validator decides whether the request's state allows it.
+func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
+	r, err := d.load(c, m) // scoped: another mission's request is a 404
+	if err != nil {
+		return err
+	}
+	action := c.Params("action")
+	staffID := strconv.FormatInt(m.ID, 10)
+	var name string
+	var arg any
+	detail := ""
+	switch action {
+	case "attendance":
+		name, arg = workflows.UpdateRecordAttendance, workflows.StaffInput{StaffID: staffID}
+	case "no-show":
+		name, arg = workflows.UpdateMarkNoShow, workflows.StaffInput{StaffID: staffID}
+	case "decision":
+		decision := consular.Status(c.FormValue("decision"))
+		reason := strings.TrimSpace(c.FormValue("reason_code") + ": " + strings.TrimSpace(c.FormValue("reason")))
+		reason = strings.Trim(reason, ": ")
+		if decision != consular.StatusRejected {
+			reason = strings.TrimSpace(c.FormValue("reason"))
+		}
+		name, arg, detail = workflows.UpdateDecide, workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID}, string(decision)
+	case "extension":
+		days, _ := strconv.Atoi(c.FormValue("days"))
+		name, arg = workflows.UpdateExtendDeadline, workflows.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}
+		detail = c.FormValue("days") + " days"
+	case "note":
+		d.record(c.UserContext(), c, m, "note", r.TrackingCode, "ok", strings.TrimSpace(c.FormValue("note")))
+		return c.Redirect("/staff/requests/"+r.TrackingCode+"?notice=staff.noted", fiber.StatusSeeOther)
+	default:
+		return fiber.ErrNotFound
+	}
+	actionID := strings.Clone(c.FormValue("_action_id"))
+	if actionID == "" {
+		actionID = randomID()
+	}
+	handle, err := d.Temporal.UpdateWorkflow(c.UserContext(), client.UpdateWorkflowOptions{WorkflowID: r.TrackingCode,
+		UpdateID: name + ":" + actionID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = handle.Get(c.UserContext(), nil)
+	}
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal, errors.As(err, &notFound):
+		reason := "the request is closed"
+		if appErr != nil {
+			reason = appErr.Message()
+		}
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, "refused", reason)
+		pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()})
+		pg.Notice = "staff.refused"
+		return d.Render.Render(c, fiber.StatusConflict, "staff_detail", pg)
+	case err != nil:
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, "failed", err.Error())
+		return err
+	}
+	d.record(c.UserContext(), c, m, name, r.TrackingCode, "ok", detail)
+	return c.Redirect("/staff/requests/"+r.TrackingCode+"?notice=staff.done", fiber.StatusSeeOther)
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	At                                              time.Time
+	Email, Role, Action, Code, IP, Outcome, Detail string
+	Mission                                         *string
+}
+
+type auditData struct {
+	Member  Member
+	Entries []AuditEntry
+}
+
+// audit shows supervisors their mission's log, admins everyone's.
+func (d *Dashboard) audit(c *fiber.Ctx, m Member) error {
+	if m.Role == Officer {
+		return fiber.ErrForbidden
+	}
+	rows, err := d.DB.Query(c.UserContext(), `SELECT at, staff_email, role, mission_code, action, COALESCE(tracking_code, ''), source_ip, outcome, detail
+		FROM audit_log WHERE ($1::text IS NULL OR mission_code = $1) AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT 200`,
+		m.scope(), c.Query("action"))
+	if err != nil {
+		return err
+	}
+	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		return e, row.Scan(&e.At, &e.Email, &e.Role, &e.Mission, &e.Action, &e.Code, &e.IP, &e.Outcome, &e.Detail)
+	})
+	if err != nil {
+		return err
+	}
+	return d.Render.Render(c, fiber.StatusOK, "staff_audit", d.page(c, "staff.audit.title", &auditData{Member: m, Entries: entries}))
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

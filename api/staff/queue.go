@@ -1,0 +1,156 @@
+package staff
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openconsular/consular/internal/consular"
+)
+
+// PageSize is how many requests a queue page lists.
+const PageSize = 50
+
+// Row is one request in the queue: codes and dates, nothing personal.
+type Row struct {
+	TrackingCode string
+	Status       string
+	ServiceCode  string
+	MissionCode  string
+	SubmittedAt  time.Time
+	DeadlineAt   time.Time
+	Appointment  *time.Time
+}
+
+// Filter is the queue's filters, as the page's query string carries them.
+type Filter struct {
+	Status, Service, Code string
+	From, To              string // submission dates, YYYY-MM-DD
+	Within                int    // deadline within N days
+	After                 string // keyset: the last row of the previous page, "RFC3339|code"
+}
+
+type queueData struct {
+	Member Member
+	Filter Filter
+	Rows   []Row
+	Counts map[string]int
+	Next   string // the query string of the next page, if any
+	Status []consular.Status
+	Title  string
+}
+
+var allStatuses = []consular.Status{consular.StatusSubmitted, consular.StatusAwaitingAppointment, consular.StatusAppointmentBooked,
+	consular.StatusAttended, consular.StatusApproved, consular.StatusRejected, consular.StatusCompleted, consular.StatusArchived,
+	consular.StatusWithdrawn, consular.StatusRejectedDocuments}
+
+// queueSQL lists a mission's requests; every filter is optional and each has
+// an index that starts with the mission. Keyset pagination on
+// (submitted_at, tracking_code) keeps deep pages as fast as the first.
+const queueSQL = `
+SELECT tracking_code, status, service_code, mission_code, submitted_at, deadline_at, appointment_at
+FROM requests
+WHERE ($1::text IS NULL OR mission_code = $1)
+  AND ($2 = '' OR status = $2)
+  AND ($3 = '' OR service_code = $3)
+  AND ($4 = '' OR tracking_code = $4)
+  AND ($5::date IS NULL OR submitted_at >= $5::date)
+  AND ($6::date IS NULL OR submitted_at < $6::date + 1)
+  AND ($7 = 0 OR deadline_at < now() + make_interval(days => $7))
+  AND ($8::timestamptz IS NULL OR (submitted_at, tracking_code) < ($8, $9))
+ORDER BY submitted_at DESC, tracking_code DESC
+LIMIT $10`
+
+const countsSQL = `SELECT status, count(*) FROM requests WHERE ($1::text IS NULL OR mission_code = $1) GROUP BY status`
+
+func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
+	f := Filter{Status: c.Query("status"), Service: c.Query("service"), From: c.Query("from"), To: c.Query("to"), After: c.Query("after")}
+	if code, err := consular.ParseTrackingCode(c.Query("code")); err == nil {
+		f.Code = string(code)
+	}
+	f.Within, _ = strconv.Atoi(c.Query("within"))
+	rows, counts, err := d.list(c, m, f)
+	if err != nil {
+		return err
+	}
+	data := &queueData{Member: m, Filter: f, Rows: rows, Counts: counts, Status: allStatuses, Title: "staff.queue.title"}
+	if len(rows) == PageSize {
+		last := rows[len(rows)-1]
+		q := c.Context().QueryArgs()
+		q.Set("after", last.SubmittedAt.UTC().Format(time.RFC3339Nano)+"|"+last.TrackingCode)
+		data.Next = string(q.QueryString())
+	}
+	return d.Render.Render(c, fiber.StatusOK, "staff_queue", d.page(c, "staff.queue.title", data))
+}
+
+func (d *Dashboard) list(c *fiber.Ctx, m Member, f Filter) ([]Row, map[string]int, error) {
+	ctx := c.UserContext()
+	var afterAt *time.Time
+	afterCode := ""
+	if at, code, ok := strings.Cut(f.After, "|"); ok {
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			afterAt, afterCode = &t, code
+		}
+	}
+	date := func(s string) *string {
+		if _, err := time.Parse("2006-01-02", s); err != nil {
+			return nil
+		}
+		return &s
+	}
+	rows, err := d.DB.Query(ctx, queueSQL, m.scope(), f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Row, error) {
+		var r Row
+		return r, row.Scan(&r.TrackingCode, &r.Status, &r.ServiceCode, &r.MissionCode, &r.SubmittedAt, &r.DeadlineAt, &r.Appointment)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]int{}
+	crows, err := d.DB.Query(ctx, countsSQL, m.scope())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var s string
+		var n int
+		if err := crows.Scan(&s, &n); err != nil {
+			return nil, nil, err
+		}
+		counts[s] = n
+	}
+	return list, counts, crows.Err()
+}
+
+// todaySQL is the day's appointments at the member's mission, the day being
+// the mission's own calendar day.
+const todaySQL = `
+SELECT r.tracking_code, r.status, r.service_code, r.mission_code, r.submitted_at, r.deadline_at, r.appointment_at
+FROM requests r JOIN missions m ON m.code = r.mission_code
+WHERE ($1::text IS NULL OR r.mission_code = $1)
+  AND r.appointment_at IS NOT NULL
+  AND (r.appointment_at AT TIME ZONE m.time_zone)::date = (now() AT TIME ZONE m.time_zone)::date
+ORDER BY r.appointment_at`
+
+func (d *Dashboard) today(c *fiber.Ctx, m Member) error {
+	rows, err := d.DB.Query(c.UserContext(), todaySQL, m.scope())
+	if err != nil {
+		return err
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Row, error) {
+		var r Row
+		return r, row.Scan(&r.TrackingCode, &r.Status, &r.ServiceCode, &r.MissionCode, &r.SubmittedAt, &r.DeadlineAt, &r.Appointment)
+	})
+	if err != nil {
+		return err
+	}
+	data := &queueData{Member: m, Rows: list, Status: allStatuses, Title: "staff.today.title"}
+	return d.Render.Render(c, fiber.StatusOK, "staff_queue", d.page(c, "staff.today.title", data))
+}

@@ -1,0 +1,217 @@
+// Package staff is the consular staff's dashboard: sign-in with password and
+// a TOTP code, the mission's queue of requests, a request's detail with its
+// documents and timeline, and the actions that become Updates of the
+// request's workflow. Every query is scoped in SQL to the staff member's
+// mission (admins see all), and every sign-in and action is written to the
+// append-only audit log.
+package staff
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	"github.com/pquerna/otp/totp"
+	"go.temporal.io/sdk/client"
+
+	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/config"
+)
+
+// Roles.
+const (
+	Officer    = "officer"    // one mission
+	Supervisor = "supervisor" // one mission, with its audit log
+	Admin      = "admin"      // every mission
+)
+
+// Lockout after repeated failed sign-ins.
+const (
+	maxFailures = 5
+	lockFor     = 15 * time.Minute
+)
+
+// Dashboard serves /staff.
+type Dashboard struct {
+	Config   config.Config
+	DB       *pgxpool.Pool
+	Temporal client.Client
+	Objects  *minio.Client
+	Render   *web.Renderer
+	Sessions *web.Sessions // its own cookie and table, apart from applicants'
+	Logger   *slog.Logger
+}
+
+// Member is the signed-in staff member.
+type Member struct {
+	ID      int64
+	Email   string
+	Role    string
+	Mission string // "" for admins
+}
+
+// Register mounts the dashboard. Register it before the applicants' pages,
+// so their session middleware never runs for /staff.
+func (d *Dashboard) Register(app fiber.Router) {
+	g := app.Group("/staff", web.SecurityHeaders, d.Sessions.Middleware)
+	g.Get("/signin", d.signinForm)
+	g.Post("/signin", d.signin)
+	g.Post("/signout", d.signout)
+	in := func(method, path string, h func(*fiber.Ctx, Member) error) {
+		g.Add(method, path, func(c *fiber.Ctx) error {
+			m, ok, err := d.member(c)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return c.Redirect("/staff/signin", fiber.StatusSeeOther)
+			}
+			return h(c, m)
+		})
+	}
+	in(fiber.MethodGet, "/", d.queue)
+	in(fiber.MethodGet, "/today", d.today)
+	in(fiber.MethodGet, "/requests/:code", d.detail)
+	in(fiber.MethodPost, "/requests/:code/:action", d.act)
+	in(fiber.MethodGet, "/audit", d.audit)
+}
+
+// member is the staff member of this session, read afresh (a role or
+// mission change applies at once).
+func (d *Dashboard) member(c *fiber.Ctx) (Member, bool, error) {
+	s := web.Current(c)
+	if s == nil || s.AccountID == 0 {
+		return Member{}, false, nil
+	}
+	var m Member
+	var mission *string
+	err := d.DB.QueryRow(c.UserContext(), "SELECT id, email, role, mission_code FROM staff WHERE id = $1", s.AccountID).
+		Scan(&m.ID, &m.Email, &m.Role, &mission)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	if mission != nil {
+		m.Mission = *mission
+	}
+	return m, err == nil, err
+}
+
+// scope is the mission a member's queries are limited to; nil for admins.
+func (m Member) scope() *string {
+	if m.Role == Admin {
+		return nil
+	}
+	return &m.Mission
+}
+
+func (d *Dashboard) page(c *fiber.Ctx, title string, data any) *web.Page {
+	pg := d.Render.PageFor(c, title, data, d.Sessions.Idle)
+	pg.Staff = true
+	return pg
+}
+
+type signinData struct{}
+
+func (d *Dashboard) signinForm(c *fiber.Ctx) error {
+	pg := d.page(c, "staff.signin.title", signinData{})
+	pg.Form = web.NewForm()
+	return d.Render.Render(c, fiber.StatusOK, "staff_signin", pg)
+}
+
+// signin checks password and TOTP code; five failures lock the account
+// for a quarter of an hour. Every attempt is audited.
+func (d *Dashboard) signin(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+	form := web.NewForm()
+	form.Values["email"] = email
+	var m Member
+	var mission *string
+	var hash, secret string
+	var failures int
+	var locked *time.Time
+	err := d.DB.QueryRow(ctx, `SELECT id, role, mission_code, password_hash, totp_secret, failed_attempts, locked_until FROM staff WHERE email = $1`, email).
+		Scan(&m.ID, &m.Role, &mission, &hash, &secret, &failures, &locked)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	m.Email = email
+	if mission != nil {
+		m.Mission = *mission
+	}
+	outcome := "failed"
+	switch {
+	case m.ID != 0 && locked != nil && locked.After(time.Now()):
+		form.Fail("email", "staff.locked")
+		outcome = "locked"
+	case m.ID == 0:
+		form.Fail("password", "staff.signin_failed")
+	default:
+		ok, _ := argon2id.ComparePasswordAndHash(c.FormValue("password"), hash)
+		if ok && totp.Validate(strings.TrimSpace(c.FormValue("totp")), secret) {
+			outcome = "ok"
+		} else {
+			form.Fail("password", "staff.signin_failed")
+		}
+	}
+	if m.ID != 0 && outcome != "locked" {
+		if outcome == "ok" {
+			_, err = d.DB.Exec(ctx, "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = $1", m.ID)
+		} else {
+			_, err = d.DB.Exec(ctx, `UPDATE staff SET failed_attempts = failed_attempts + 1,
+				locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(secs => $3) END WHERE id = $1`,
+				m.ID, maxFailures, lockFor.Seconds())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	d.record(ctx, c, m, "sign_in", "", outcome, "")
+	if outcome != "ok" {
+		pg := d.page(c, "staff.signin.title", signinData{})
+		pg.Form = form
+		return d.Render.Render(c, fiber.StatusUnprocessableEntity, "staff_signin", pg)
+	}
+	if err := d.Sessions.Rotate(c, m.ID); err != nil {
+		return err
+	}
+	return c.Redirect("/staff/", fiber.StatusSeeOther)
+}
+
+func (d *Dashboard) signout(c *fiber.Ctx) error {
+	if err := d.Sessions.End(c); err != nil {
+		return err
+	}
+	return c.Redirect("/staff/signin", fiber.StatusSeeOther)
+}
+
+// record appends to the audit log; a failure to write it is logged loudly,
+// never hidden.
+func (d *Dashboard) record(ctx context.Context, c *fiber.Ctx, m Member, action, trackingCode, outcome, detail string) {
+	var mission, code *string
+	if m.Mission != "" {
+		mission = &m.Mission
+	}
+	if trackingCode != "" {
+		code = &trackingCode
+	}
+	var staffID *int64
+	if m.ID != 0 {
+		staffID = &m.ID
+	}
+	role := m.Role
+	if role == "" {
+		role = "unknown"
+	}
+	if _, err := d.DB.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_email, role, mission_code, action, tracking_code, source_ip, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, staffID, m.Email, role, mission, action, code, c.IP(), outcome, detail); err != nil {
+		d.Logger.ErrorContext(ctx, "audit log write failed", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/openconsular/consular/api/staff"
+)
+
+// addStaff is `api staff add --email E --role R [--mission M]`: it creates a
+// staff account with a random first password and a TOTP secret, and prints
+// both once, with the otpauth URI for an authenticator app.
+func addStaff(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []string) error {
+	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
+	email := fs.String("email", "", "the staff member's email (their username)")
+	role := fs.String("role", staff.Officer, "officer, supervisor or admin")
+	mission := fs.String("mission", "", "the mission's code (not for admins)")
+	if len(args) == 0 || args[0] != "add" {
+		return errors.New("usage: api staff add --email E --role officer|supervisor|admin [--mission CODE]")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	e := strings.ToLower(strings.TrimSpace(*email))
+	if !strings.Contains(e, "@") {
+		return errors.New("--email is required")
+	}
+	var missionCode *string
+	switch *role {
+	case staff.Admin:
+	case staff.Officer, staff.Supervisor:
+		if *mission == "" {
+			return errors.New("--mission is required for officers and supervisors")
+		}
+		missionCode = mission
+	default:
+		return fmt.Errorf("--role %q: want officer, supervisor or admin", *role)
+	}
+	raw := make([]byte, 12)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+	if err != nil {
+		return err
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Consular services", AccountName: e})
+	if err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO staff (email, role, mission_code, password_hash, totp_secret) VALUES ($1, $2, $3, $4, $5)`,
+		e, *role, missionCode, hash, key.Secret()); err != nil {
+		return fmt.Errorf("add staff: %w", err)
+	}
+	fmt.Fprintf(out, "staff member %s added as %s%s\n  password: %s\n  TOTP secret: %s\n  authenticator URI: %s\n",
+		e, *role, map[bool]string{true: " of " + *mission, false: ""}[*mission != ""], password, key.Secret(), key.URL())
+	return nil
+}
