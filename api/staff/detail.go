@@ -218,9 +218,9 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
-	At                                              time.Time
+	At                                             time.Time
 	Email, Role, Action, Code, IP, Outcome, Detail string
-	Mission                                         *string
+	Mission                                        *string
 }
 
 type auditData struct {

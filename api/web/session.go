@@ -25,9 +25,9 @@ type Sessions struct {
 	// "sessions"/"account_id" for applicants, "staff_sessions"/"staff_id"
 	// for staff, whose sessions are kept apart.
 	Table, Owner string
-	Cookie string        // cookie name
-	Idle   time.Duration // a session unused this long ends
-	Secure bool          // cookie only over HTTPS (off for local HTTP)
+	Cookie       string        // cookie name
+	Idle         time.Duration // a session unused this long ends
+	Secure       bool          // cookie only over HTTPS (off for local HTTP)
 	// Expired answers a form posted from a session that has timed out (its
 	// CSRF token died with it): keep what was typed, ask to sign in again.
 	Expired fiber.Handler
