@@ -5,12 +5,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/openconsular/consular/internal/config"
@@ -19,6 +23,7 @@ import (
 	"github.com/openconsular/consular/internal/mail"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
+	"github.com/openconsular/consular/workflows"
 )
 
 func main() {
@@ -61,9 +66,28 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	if err := ensurePurgeSchedule(ctx, temporal, cfg); err != nil {
+		logger.Error("retention purge schedule not set up; personal data will not be purged until it is", "err", err)
+	}
 	<-ctx.Done()
 	logger.Info("worker stopping: no new tasks; running activities may finish", "timeout", cfg.HTTP.ShutdownTimeout)
 	w.Stop()
 	logger.Info("worker stopped")
 	return nil
+}
+
+// ensurePurgeSchedule creates the daily retention purge's Temporal Schedule
+// unless it exists (operators may have paused or changed it: left as is).
+func ensurePurgeSchedule(ctx context.Context, c client.Client, cfg config.Config) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      workflows.PurgeScheduleID,
+		Spec:    client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 3}}}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{ID: "retention-purge", Workflow: workflows.Purge, TaskQueue: cfg.Temporal.TaskQueue,
+			Args: []any{workflows.PurgeInput{Retention: cfg.Requests.PurgeAfter, BatchSize: 100}}},
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
 }

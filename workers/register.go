@@ -15,6 +15,8 @@ import (
 // struct holding the clients it acts through.
 func register(w worker.Registry, cfg config.Config, db *pgxpool.Pool, objects *minio.Client, smtp *mail.Server) {
 	w.RegisterWorkflow(workflows.Request)
+	w.RegisterWorkflow(workflows.Purge)
+	w.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Projection{DB: db})
 	w.RegisterActivity(&activities.Documents{Objects: objects, Bucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Receipts{DB: db, Objects: objects, Bucket: cfg.Storage.ReceiptsBucket,

@@ -70,6 +70,9 @@ type Requests struct {
 	Deadline  time.Duration   // from submission to archive without a visit (90 days)
 	Reminders []time.Duration // before the deadline, to applicants without an appointment
 	Retention time.Duration   // documents kept after a decision
+	// PurgeAfter is how long a finished request keeps the applicant's
+	// personal data and documents; the daily purge removes them after it.
+	PurgeAfter time.Duration
 }
 
 // Keys are the secrets: payload encryption, receipt signing, link signing, staff API access.
@@ -173,6 +176,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Requests.Deadline = r.duration("CONSULAR_REQUEST_DEADLINE", 90*24*time.Hour)
 	c.Requests.Reminders = r.durations("CONSULAR_REMINDERS", "720h,168h,24h")
 	c.Requests.Retention = r.duration("CONSULAR_DOCUMENT_RETENTION", 30*24*time.Hour)
+	c.Requests.PurgeAfter = r.duration("CONSULAR_PURGE_AFTER", 365*24*time.Hour)
 
 	c.Keys.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
 	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),

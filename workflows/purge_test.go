@@ -1,0 +1,80 @@
+package workflows
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/openconsular/consular/activities"
+	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/testenv"
+)
+
+// A year after an archived request ended, the purge leaves no document and no
+// personal field of it; the open request beside it is untouched. The purge
+// runs with the real activity on PostgreSQL and MinIO, its clock a year ahead.
+func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	objects := testenv.Storage(t)
+	bucket := testenv.Config(t).Storage.DocumentsBucket
+	now := time.Now().UTC()
+	codes := map[string]string{}
+	for _, status := range []string{"archived", "awaiting_appointment"} {
+		c, _ := consular.NewTrackingCode()
+		code := string(c)
+		codes[status] = code
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at) VALUES ($1, $1, 'apostille', 'AT-VIE', $2)`, []any{code, now}},
+			{`INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language) VALUES ($1, '0013542419', 'a@example.org', 'Sara Ahmadi', 'fa')`, []any{code}},
+			{`INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256) VALUES ($1, 'document', $1 || '/document.jpg', 'd.jpg', 'jpeg', 3, 'x')`, []any{code}},
+		} {
+			if _, err := db.Exec(ctx, q.sql, q.args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at, version, updated_at)
+			VALUES ($1, $2, 'apostille', 'AT-VIE', $3, $3, 1, $3)`, code, status, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := objects.PutObject(ctx, bucket, code+"/document.jpg", bytes.NewReader([]byte("jpg")), 3, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(now.Add(366 * 24 * time.Hour))
+	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
+	env.ExecuteWorkflow(Purge, PurgeInput{Retention: 365 * 24 * time.Hour, BatchSize: 1})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res PurgeResult
+	_ = env.GetWorkflowResult(&res)
+	if res.Requests < 1 || res.Documents < 1 {
+		t.Fatalf("purged %+v, want the archived request and its document", res)
+	}
+	for status, code := range codes {
+		var people, docs int
+		_ = db.QueryRow(ctx, "SELECT count(*) FROM request_applicants WHERE tracking_code = $1", code).Scan(&people)
+		_ = db.QueryRow(ctx, "SELECT count(*) FROM request_documents WHERE tracking_code = $1", code).Scan(&docs)
+		_, statErr := objects.StatObject(ctx, bucket, code+"/document.jpg", minio.StatObjectOptions{})
+		var kept string
+		_ = db.QueryRow(ctx, "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&kept)
+		if status == "archived" {
+			if people != 0 || docs != 0 || statErr == nil || kept != "archived" {
+				t.Errorf("archived request after purge: %d applicant rows, %d document rows, object err %v, projection %q", people, docs, statErr, kept)
+			}
+		} else if people != 1 || docs != 1 || statErr != nil {
+			t.Errorf("the open request lost data: %d applicant rows, %d document rows, object err %v", people, docs, statErr)
+		}
+	}
+}
