@@ -21,12 +21,14 @@ import (
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/api/health"
+	"github.com/openconsular/consular/api/operators"
 	"github.com/openconsular/consular/api/portal"
 	"github.com/openconsular/consular/api/receipts"
 	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/server"
 	"github.com/openconsular/consular/api/staff"
 	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/documents"
@@ -203,9 +205,15 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	web.Static(app)
 	// The dashboard before the applicants' pages: their middleware, on every
 	// route registered after it, must not run for /staff.
-	(&staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger,
+	dashboard := &staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger,
 		Sessions: &web.Sessions{DB: d.db, Table: "staff_sessions", Owner: "staff_id", Cookie: "consular_staff",
-			Idle: 15 * time.Minute, Secure: cfg.Portal.CookieSecure}}).Register(app)
+			Idle: 15 * time.Minute, Secure: cfg.Portal.CookieSecure}}
+	dashboard.Register(app)
+	payloads, err := codec.New(cfg.Keys.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	(&operators.Codec{Codec: payloads, OperatorToken: cfg.Keys.Operator, UIOrigin: cfg.Temporal.UIOrigin, IsAdmin: dashboard.IsAdmin}).Register(app)
 	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
 	pages.Register(site)
 	letters := &activities.Mail{DB: d.db, SMTP: d.smtp, Objects: d.objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket}

@@ -215,3 +215,14 @@ func (d *Dashboard) record(ctx context.Context, c *fiber.Ctx, m Member, action, 
 		d.Logger.ErrorContext(ctx, "audit log write failed", "action", action, "err", err)
 	}
 }
+
+// IsAdmin reports whether the request carries a live staff admin session.
+func (d *Dashboard) IsAdmin(c *fiber.Ctx) bool {
+	s, err := d.Sessions.Lookup(c)
+	if err != nil || s == nil || s.AccountID == 0 {
+		return false
+	}
+	var role string
+	err = d.DB.QueryRow(c.UserContext(), "SELECT role FROM staff WHERE id = $1", s.AccountID).Scan(&role)
+	return err == nil && role == Admin
+}

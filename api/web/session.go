@@ -176,6 +176,12 @@ func (m *Sessions) create(c *fiber.Ctx, accountID int64, data map[string]string)
 	return s, nil
 }
 
+// Lookup finds the live session of this request's cookie, outside the
+// middleware (e.g. a staff session presented to another endpoint).
+func (m *Sessions) Lookup(c *fiber.Ctx) (*Session, error) {
+	return m.load(c.UserContext(), c.Cookies(m.Cookie))
+}
+
 // load finds the live session of a cookie, touching its last use.
 func (m *Sessions) load(ctx context.Context, id string) (*Session, error) {
 	if id == "" {

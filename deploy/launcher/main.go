@@ -153,7 +153,8 @@ func dev(ctx context.Context, base config.Config) error {
 	}
 	defer unlock()
 
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DevPorts, Base: base, Progress: os.Stdout})
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.DevPorts, Base: base, Progress: os.Stdout,
+		CodecEndpoint: base.HTTP.PublicURL + "/codec"})
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,9 @@ type Temporal struct {
 	UIPort    int
 	Namespace string
 	Headless  bool
+	// CodecEndpoint, when set, is where the Web UI sends payloads to decode
+	// (the API's /codec); it shows ciphertext to whoever the API refuses.
+	CodecEndpoint string
 }
 
 func (t Temporal) Address() string { return fmt.Sprintf("127.0.0.1:%d", t.Port) }
@@ -180,6 +183,9 @@ func (t Temporal) Start(ctx context.Context, logPath string) (*Process, error) {
 		args = append(args, "--headless")
 	} else {
 		args = append(args, "--ui-port", strconv.Itoa(t.UIPort))
+		if t.CodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", t.CodecEndpoint)
+		}
 	}
 	for _, sa := range workflows.SearchAttributes {
 		args = append(args, "--search-attribute", sa.GetName()+"="+sa.GetValueType().String())

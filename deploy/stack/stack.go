@@ -31,11 +31,13 @@ var DevPorts = Ports{Postgres: 55432, Temporal: 7233, TemporalUI: 8233, MinIO: 9
 
 // Options say where a stack keeps its data and how it is reached.
 type Options struct {
-	Dir      string        // everything the servers store, and their logs
-	Ports    Ports         // zero ports become free ones
-	Headless bool          // no Temporal Web UI (tests)
-	Base     config.Config // namespace, bucket names and MinIO credentials come from here
-	Progress io.Writer
+	Dir      string // everything the servers store, and their logs
+	Ports    Ports  // zero ports become free ones
+	Headless bool   // no Temporal Web UI (tests)
+	// CodecEndpoint is the API's codec server, for the Temporal Web UI.
+	CodecEndpoint string
+	Base          config.Config // namespace, bucket names and MinIO credentials come from here
+	Progress      io.Writer
 }
 
 // Stack is PostgreSQL, Temporal, MinIO and Mailpit running together.
@@ -70,7 +72,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		Dir: opts.Dir, Ports: ports, Tools: tools, base: opts.Base,
 		Postgres: Postgres{Bin: tools.Postgres, Dir: filepath.Join(opts.Dir, "postgres"), Port: ports.Postgres},
 		Temporal: Temporal{Bin: tools.Temporal, DBFile: filepath.Join(opts.Dir, "temporal.db"), Port: ports.Temporal,
-			UIPort: ports.TemporalUI, Namespace: opts.Base.Temporal.Namespace, Headless: opts.Headless},
+			UIPort: ports.TemporalUI, Namespace: opts.Base.Temporal.Namespace, Headless: opts.Headless,
+			CodecEndpoint: opts.CodecEndpoint},
 		MinIO: MinIO{Bin: tools.MinIO, Dir: filepath.Join(opts.Dir, "minio"), Port: ports.MinIO, ConsolePort: ports.MinIOConsole,
 			AccessKey: opts.Base.Storage.AccessKey, SecretKey: opts.Base.Storage.SecretKey, Buckets: storage.Buckets(opts.Base.Storage)},
 		Mailpit: Mailpit{Bin: tools.Mailpit, DBFile: filepath.Join(opts.Dir, "mailpit.db"), SMTPPort: ports.SMTP, UIPort: ports.MailpitUI},

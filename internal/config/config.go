@@ -82,6 +82,7 @@ type Keys struct {
 	ReceiptKeys receipt.KeySet // every public key a receipt may be signed with (published)
 	Links       []byte         // HMAC key of links handed to applicants (receipt download)
 	StaffAPI    string         // bearer key of the staff JSON API until staff accounts exist
+	Operator    string         // bearer token of the codec endpoints (Temporal UI)
 }
 
 type Log struct {
@@ -104,6 +105,7 @@ type Temporal struct {
 	Address   string
 	Namespace string
 	TaskQueue string
+	UIOrigin  string // the Temporal Web UI, allowed to call the codec endpoints
 }
 
 type Storage struct {
@@ -183,6 +185,8 @@ func loadWith(r *reader) (Config, error) {
 		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
 	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
 	c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
+	c.Keys.Operator = r.secret("CONSULAR_OPERATOR_TOKEN", "dev-operator-token")
+	c.Temporal.UIOrigin = strings.TrimSuffix(r.url("CONSULAR_TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233"), "/")
 
 	c.Booking.LeadTime = r.duration("CONSULAR_BOOKING_LEAD_TIME", 24*time.Hour)
 	c.Booking.ChangeCutoff = r.duration("CONSULAR_BOOKING_CHANGE_CUTOFF", 24*time.Hour)

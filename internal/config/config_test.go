@@ -61,7 +61,8 @@ func TestProductionRefusesDevelopmentSecretsAndPlainSMTP(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	c, err := Load(env(map[string]string{"CONSULAR_ENV": "production", "CONSULAR_MINIO_ACCESS_KEY": "k",
 		"CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_SMTP_ENCRYPTION": "starttls", "CONSULAR_PAYLOAD_KEYS": "p1:" + key,
-		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + key, "CONSULAR_LINK_KEY": key, "CONSULAR_STAFF_API_KEY": "s3cret"}))
+		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + key, "CONSULAR_LINK_KEY": key, "CONSULAR_STAFF_API_KEY": "s3cret",
+		"CONSULAR_OPERATOR_TOKEN": "op"}))
 	if err != nil {
 		t.Fatal(err)
 	}
