@@ -23,9 +23,9 @@ func TestCodecEndpointDecryptsForOperatorsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"payloads": []*commonpb.Payload{secret}})
+	requestBody, _ := json.Marshal(map[string]any{"payloads": []*commonpb.Payload{secret}})
 	decode := func(auth string, cookies []*http.Cookie) (int, string) {
-		req := httptest.NewRequest("POST", "/codec/decode", strings.NewReader(string(body)))
+		req := httptest.NewRequest("POST", "/codec/decode", strings.NewReader(string(requestBody)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Namespace", cfg.Temporal.Namespace)
 		req.Header.Set("Origin", cfg.Temporal.UIOrigin)
