@@ -21,6 +21,7 @@ import (
 	"github.com/openconsular/consular/internal/calendar"
 	"github.com/openconsular/consular/internal/consular"
 	smtp "github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/metrics"
 )
 
 // MailKind is what an email tells the applicant.
@@ -93,6 +94,7 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 		return MailResult{}, fmt.Errorf("look up sent mail: %w", err)
 	}
 	if sent {
+		metrics.Emails.WithLabelValues(string(in.Kind), "already_sent").Inc()
 		return MailResult{MessageID: messageID, AlreadySent: true}, nil
 	}
 
@@ -138,8 +140,10 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 	}
 	defer client.Close()
 	if err := email.Send(client); err != nil {
+		metrics.Emails.WithLabelValues(string(in.Kind), "failed").Inc()
 		return MailResult{}, fmt.Errorf("send %s email: %w", outboxKind, err)
 	}
+	metrics.Emails.WithLabelValues(string(in.Kind), "sent").Inc()
 	if _, err := m.DB.Exec(ctx, "INSERT INTO sent_mail (tracking_code, kind, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 		in.TrackingCode, outboxKind, messageID); err != nil {
 		return MailResult{}, fmt.Errorf("record sent %s email: %w", outboxKind, err)

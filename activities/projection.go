@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/metrics"
 )
 
 // Projection keeps the requests table in PostgreSQL current, so staff lists
@@ -52,10 +53,13 @@ FROM released r WHERE s.mission_code = r.mission_code AND s.starts_at = r.starts
 
 // Record writes the request's state; it is idempotent.
 func (p *Projection) Record(ctx context.Context, in RecordInput) error {
-	_, err := p.DB.Exec(ctx, recordSQL, in.TrackingCode, string(in.Status), in.ServiceCode, in.MissionCode,
+	tag, err := p.DB.Exec(ctx, recordSQL, in.TrackingCode, string(in.Status), in.ServiceCode, in.MissionCode,
 		in.SubmittedAt, in.DeadlineAt, in.AppointmentAt, in.Version)
 	if err != nil {
 		return fmt.Errorf("record request %s as %s: %w", in.TrackingCode, in.Status, err)
+	}
+	if tag.RowsAffected() > 0 { // counted once, whatever the retries
+		metrics.Transitions.WithLabelValues(string(in.Status)).Inc()
 	}
 	switch in.Status {
 	case consular.StatusAwaitingAppointment, consular.StatusArchived, consular.StatusWithdrawn:

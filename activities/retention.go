@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
-
 )
 
 // Retention purges what a finished request no longer needs: its documents
@@ -80,4 +79,3 @@ func (r *Retention) Purge(ctx context.Context, codes []string) (PurgeResult, err
 	}
 	return res, nil
 }
-

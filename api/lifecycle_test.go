@@ -79,6 +79,20 @@ func TestSubmittedRequestIsBookedAttendedAndApproved(t *testing.T) {
 			t.Errorf("the workflow history shows %q in clear", secret)
 		}
 	}
+
+	// Metrics: the API's by route, the worker's Temporal SDK and business ones.
+	for _, m := range []struct{ url, want string }{
+		{s.url + "/metrics", `consular_http_request_duration_seconds_count{method="POST",route="/api/v1/requests/",status="201"}`},
+		{s.workerURL + "/metrics", `consular_emails_total{kind="decision",outcome="sent"} 1`},
+		{s.workerURL + "/metrics", `consular_request_transitions_total{status="approved"} 1`},
+		{s.workerURL + "/metrics", `temporal_workflow_completed`},
+		{s.url + "/metrics", `consular_requests{mission="AT-VIE",service="driving_licence_inquiry",status="approved"} 1`},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, m.url, nil)
+		if status, page := s.do(req); status != 200 || !strings.Contains(string(page), m.want) {
+			t.Errorf("%s: %d, without %s\n%s", m.url, status, m.want, page)
+		}
+	}
 	s.stop()
 }
 

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/activities"
@@ -34,6 +36,7 @@ import (
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/logging"
 	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
 )
@@ -141,7 +144,7 @@ func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (dependen
 	if d.db, err = database.Open(ctx, cfg.Database.URL); err != nil {
 		return d, err
 	}
-	if d.temporal, err = temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger); err != nil {
+	if d.temporal, err = temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, nil); err != nil {
 		d.close()
 		return d, err
 	}
@@ -198,6 +201,11 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		},
 	}
 	probes.Register(app)
+	// Prometheus scrapes /metrics; keep it off the public network (ingress rules).
+	if err := metrics.Registry.Register(metrics.RequestsByStatus(d.db)); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil, nil, err
+	}
+	app.Get("/metrics", adaptor.HTTPHandler(metrics.Handler()))
 	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}

@@ -39,6 +39,7 @@ type system struct {
 	worker    *stack.Process
 	logs      string
 	queue     string
+	workerURL string // the worker's /healthz and /metrics
 }
 
 var (
@@ -78,7 +79,13 @@ func startSystem(t *testing.T, env map[string]string) *system {
 		t.Fatal(err)
 	}
 	queue := testenv.TaskQueue(t)
+	workerPort, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.workerURL = fmt.Sprintf("http://127.0.0.1:%d", workerPort)
 	vars := map[string]string{
+		"CONSULAR_WORKER_HTTP_ADDR":       fmt.Sprintf("127.0.0.1:%d", workerPort),
 		"CONSULAR_DATABASE_URL":           dbURL,
 		"CONSULAR_HTTP_ADDR":              fmt.Sprintf("127.0.0.1:%d", port),
 		"CONSULAR_PUBLIC_URL":             s.url,

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -21,6 +23,7 @@ import (
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/logging"
 	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
 	"github.com/openconsular/consular/workflows"
@@ -48,7 +51,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	temporal, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger)
+	temporal, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, metrics.TemporalHandler())
 	if err != nil {
 		return err
 	}
@@ -66,6 +69,16 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"alive"}`)) })
+	probe := &http.Server{Addr: cfg.HTTP.WorkerAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := probe.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("worker /metrics and /healthz not served", "addr", cfg.HTTP.WorkerAddr, "err", err)
+		}
+	}()
+	defer probe.Close()
 	if err := ensurePurgeSchedule(ctx, temporal, cfg); err != nil {
 		logger.Error("retention purge schedule not set up; personal data will not be purged until it is", "err", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/schedule"
 	"github.com/openconsular/consular/workflows"
 )
@@ -294,7 +295,9 @@ func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appoi
 	if r.Appointment != nil {
 		return Appointment{}, RefusedError{Reason: "the request already has an appointment; reschedule or cancel it instead"}
 	}
-	return b.change(ctx, r, startsAt, nil)
+	a, err := b.change(ctx, r, startsAt, nil)
+	count("book", err)
+	return a, err
 }
 
 // Reschedule moves the booked appointment to another slot, within the limits.
@@ -312,7 +315,9 @@ func (b *Booker) Reschedule(ctx context.Context, r Request, startsAt time.Time) 
 	if moves >= b.Config.MaxReschedules {
 		return Appointment{}, RefusedError{Reason: fmt.Sprintf("an appointment can be rescheduled at most %d times; cancel it and book again", b.Config.MaxReschedules)}
 	}
-	return b.change(ctx, r, startsAt, r.Appointment)
+	a, err := b.change(ctx, r, startsAt, r.Appointment)
+	count("reschedule", err)
+	return a, err
 }
 
 // changeable refuses changes too close to the appointment.
@@ -363,6 +368,23 @@ func (b *Booker) change(ctx context.Context, r Request, startsAt time.Time, old 
 		return a, err
 	}
 	return a, b.settle(ctx, r.TrackingCode, a.ID)
+}
+
+// count records a booking's outcome in the metrics.
+func count(action string, err error) {
+	outcome := "ok"
+	var refused RefusedError
+	switch {
+	case errors.Is(err, ErrSlotFull):
+		outcome = "slot_full"
+	case errors.As(err, &refused):
+		outcome = "refused"
+	case errors.Is(err, ErrPending):
+		outcome = "pending"
+	case err != nil:
+		outcome = "failed"
+	}
+	metrics.Bookings.WithLabelValues(action, outcome).Inc()
 }
 
 // settle sends a pending appointment's Update and records the outcome: booked
@@ -420,6 +442,7 @@ func (b *Booker) Cancel(ctx context.Context, r Request) error {
 		return err
 	}
 	err := b.update(ctx, r.TrackingCode, workflows.UpdateCancelAppointment, "cancel:"+strconv.FormatInt(r.Appointment.ID, 10), workflows.StaffInput{})
+	count("cancel", err)
 	if err != nil {
 		return err
 	}

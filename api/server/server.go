@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/openconsular/consular/internal/logging"
+	"github.com/openconsular/consular/internal/metrics"
 )
 
 type Options struct {
@@ -77,8 +79,13 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		took := time.Since(start)
 		logger.Log(c.UserContext(), level, "http request",
-			"method", c.Method(), "route", c.Route().Path, "status", status, "took", time.Since(start))
+			"method", c.Method(), "route", c.Route().Path, "status", status, "took", took)
+		// Copies: Fiber's strings point into buffers it reuses, and the
+		// metric keeps its labels.
+		metrics.HTTPRequests.WithLabelValues(utils.CopyString(c.Method()), utils.CopyString(c.Route().Path), strconv.Itoa(status)).
+			Observe(took.Seconds())
 		return nil
 	}
 }

@@ -92,6 +92,7 @@ type Log struct {
 
 type HTTP struct {
 	Addr            string        // where the API listens
+	WorkerAddr      string        // where the worker serves /healthz and /metrics
 	PublicURL       string        // how applicants reach the API; used in emails and receipts
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish on SIGTERM
 	RequestTimeout  time.Duration // deadline of each request's context
@@ -151,6 +152,7 @@ func loadWith(r *reader) (Config, error) {
 
 	c.HTTP.Addr = r.hostPort("CONSULAR_HTTP_ADDR", "127.0.0.1:8080")
 	c.HTTP.PublicURL = strings.TrimSuffix(r.url("CONSULAR_PUBLIC_URL", "http://127.0.0.1:8080"), "/")
+	c.HTTP.WorkerAddr = r.hostPort("CONSULAR_WORKER_HTTP_ADDR", "127.0.0.1:8081")
 	c.HTTP.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTP.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
 

@@ -17,17 +17,19 @@ import (
 
 // New returns a client that connects on first use, so a Temporal server that
 // is down at start shows up in /readyz instead of stopping the process. Every
-// payload it sends is encrypted with the payload keys.
-func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger) (client.Client, error) {
+// payload it sends is encrypted with the payload keys; metrics, when not
+// nil, receives the SDK's metrics.
+func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	payloads, err := codec.New(payloadKeys)
 	if err != nil {
 		return nil, fmt.Errorf("payload codec: %w", err)
 	}
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:      cfg.Address,
-		Namespace:     cfg.Namespace,
-		Logger:        log.NewStructuredLogger(logger),
-		DataConverter: payloads.DataConverter(),
+		HostPort:       cfg.Address,
+		Namespace:      cfg.Namespace,
+		Logger:         log.NewStructuredLogger(logger),
+		DataConverter:  payloads.DataConverter(),
+		MetricsHandler: metrics, // nil: none
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Address, err)

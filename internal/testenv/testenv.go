@@ -101,7 +101,7 @@ func Database(t testing.TB) (*pgxpool.Pool, string) {
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
 	cfg := Config(t)
-	c, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, Logger(t))
+	c, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, Logger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
