@@ -164,6 +164,7 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		{"POST", "/staff/requests/:code/:action", req + "/decision", own},
 		{"POST", "/staff/requests/:code/:action", req + "/extension", own},
 		{"POST", "/staff/requests/:code/:action", req + "/note", own},
+		{"POST", "/staff/requests/:code/:action", req + "/confirm", overseers},
 		{"GET", "/staff/audit", "/staff/audit", overseers},
 	}
 	for _, row := range matrix {

@@ -28,6 +28,21 @@ type Policy struct {
 	Deadline  time.Duration   // how long the applicant has to attend (90 days)
 	Reminders []time.Duration // how long before the deadline to remind an applicant with no appointment
 	Retention time.Duration   // how long documents are kept after the decision
+	// FourEyes is the service's rule for decisions a supervisor must
+	// confirm: "rejections" (the default: an empty value), "all" (a
+	// sensitive service) or "none".
+	FourEyes string
+}
+
+// needsConfirmation reports whether a decision waits for a supervisor.
+func (p Policy) needsConfirmation(d consular.Status) bool {
+	switch p.FourEyes {
+	case "none":
+		return false
+	case "all":
+		return true
+	}
+	return d == consular.StatusRejected
 }
 
 // RequestResult is how the request ended.
@@ -51,6 +66,7 @@ type request struct {
 	deadline    time.Time
 	appointment time.Time // zero when none is booked
 	decision    Decision
+	proposed    *Decision // a decision waiting for a supervisor's confirmation
 	version     int
 	reminders   []time.Time // reminder times still to come, earliest first
 	wake        bool        // set by handlers so the main loop looks again

@@ -191,7 +191,15 @@ func TestRejectionCarriesItsReasonToTheApplicant(t *testing.T) {
 	w.at(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(3 * day)})
 	w.at(3*day, UpdateRecordAttendance, StaffInput{})
 	w.refusedAt(3*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected}) // no reason
-	w.at(3*day+2*time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected, Reason: "The licence number does not exist."})
+	w.at(3*day+2*time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected, Reason: "The licence number does not exist.", StaffID: "officer-7"})
+	// Four eyes: the officer's rejection waits; the officer cannot confirm it; a supervisor does.
+	w.refusedAt(3*day+3*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "officer-7"})
+	w.env.RegisterDelayedCallback(func() {
+		if len(w.mails) > 0 && w.mails[len(w.mails)-1].Kind == activities.MailDecision {
+			t.Error("the rejection was emailed before a supervisor confirmed it")
+		}
+	}, 3*day+4*time.Hour)
+	w.at(3*day+5*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "supervisor-2"})
 	if got := w.run().Status; got != consular.StatusRejected {
 		t.Fatalf("ended %s, want rejected", got)
 	}
@@ -199,8 +207,8 @@ func TestRejectionCarriesItsReasonToTheApplicant(t *testing.T) {
 	if decision.Kind != activities.MailDecision || decision.Decision != consular.StatusRejected || decision.Reason == "" {
 		t.Fatalf("last mail %+v, want the rejection with its reason", decision.MailInput)
 	}
-	if len(w.refusals) != 1 {
-		t.Fatalf("refusals %v, want the reasonless rejection refused", w.refusals)
+	if len(w.refusals) != 2 {
+		t.Fatalf("refusals %v, want the reasonless rejection and the proposer's own confirmation refused", w.refusals)
 	}
 }
 
@@ -441,5 +449,27 @@ func TestNoAppointmentReminderWhenBookedForTheNextDay(t *testing.T) {
 		if m.Kind == activities.MailAppointmentReminder {
 			t.Fatalf("a reminder for an appointment booked 20 hours ahead: %+v", m)
 		}
+	}
+}
+
+func TestSensitiveServicesNeedASecondPairOfEyesForEveryDecision(t *testing.T) {
+	w := newWorld(t)
+	w.at(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(3 * day)})
+	w.at(3*day, UpdateRecordAttendance, StaffInput{})
+	w.at(3*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+	w.env.RegisterDelayedCallback(func() {
+		value, _ := w.env.QueryWorkflow(QueryStatus)
+		var v StatusView
+		_ = value.Get(&v)
+		if v.Status != consular.StatusAttended || v.Proposed != consular.StatusApproved {
+			t.Errorf("before confirmation: %s with %q proposed, want attended with approved proposed", v.Status, v.Proposed)
+		}
+	}, 3*day+2*time.Hour)
+	w.at(3*day+3*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "supervisor-2"})
+	w.env.ExecuteWorkflow(Request, RequestInput{TrackingCode: "T", ServiceCode: "nationality", MissionCode: "AT-VIE", SubmittedAt: submitted,
+		Policy: Policy{Deadline: 90 * day, Retention: day, FourEyes: "all"}})
+	var result RequestResult
+	if err := w.env.GetWorkflowResult(&result); err != nil || result.Status != consular.StatusApproved {
+		t.Fatalf("ended %v (%v), want approved after confirmation", result.Status, err)
 	}
 }

@@ -26,6 +26,7 @@ const (
 	UpdateRecordAttendance      = "record_attendance"
 	UpdateMarkNoShow            = "mark_no_show"
 	UpdateDecide                = "decide"
+	UpdateConfirmDecision       = "confirm_decision"
 	UpdateExtendDeadline        = "extend_deadline"
 	UpdateWithdraw              = "withdraw"
 )
@@ -40,6 +41,8 @@ type StatusView struct {
 	Deadline     time.Time
 	Appointment  *time.Time
 	Decision     consular.Status `json:",omitempty"`
+	// Proposed is a decision waiting for a supervisor's confirmation.
+	Proposed consular.Status `json:",omitempty"`
 }
 
 // AppointmentInput books or moves the request's appointment.
@@ -57,6 +60,9 @@ type Decision struct {
 	Decision consular.Status // approved, rejected or completed
 	Reason   string          // required for a rejection; emailed to the applicant
 	StaffID  string
+	// Confirmed says a supervisor decides, so no second pair of eyes is
+	// needed (the API sets it for supervisors only).
+	Confirmed bool
 }
 
 // ExtendInput moves the deadline later: to Until, or by Days.
@@ -87,6 +93,9 @@ func refuse(format string, args ...any) error {
 func (r *request) view() StatusView {
 	v := StatusView{TrackingCode: r.in.TrackingCode, Status: r.status, ServiceCode: r.in.ServiceCode,
 		MissionCode: r.in.MissionCode, SubmittedAt: r.in.SubmittedAt, Deadline: r.deadline, Decision: r.decision.Decision}
+	if r.proposed != nil {
+		v.Proposed = r.proposed.Decision
+	}
 	if !r.appointment.IsZero() {
 		at := r.appointment
 		v.Appointment = &at
@@ -211,8 +220,29 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 				return refuse("the decision must be approved, rejected or completed")
 			},
 			func(ctx workflow.Context, in Decision) (StatusView, error) {
-				r.decision = in
+				fourEyes := workflow.GetVersion(ctx, "four-eyes", workflow.DefaultVersion, 1) == 1
+				if fourEyes && r.in.Policy.needsConfirmation(in.Decision) && !in.Confirmed {
+					// A second pair of eyes: the decision waits for a supervisor.
+					r.proposed = &in
+					return r.view(), nil
+				}
+				r.decision, r.proposed = in, nil
 				return r.act(ctx, in.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: in.Decision, Reason: in.Reason})
+			}},
+		{UpdateConfirmDecision,
+			func(ctx workflow.Context, in StaffInput) error {
+				switch {
+				case r.proposed == nil:
+					return refuse("there is no decision waiting for confirmation")
+				case in.StaffID == r.proposed.StaffID:
+					return refuse("a decision is confirmed by someone other than the officer who proposed it")
+				}
+				return nil
+			},
+			func(ctx workflow.Context, in StaffInput) (StatusView, error) {
+				d := *r.proposed
+				r.decision, r.proposed = d, nil
+				return r.act(ctx, d.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: d.Decision, Reason: d.Reason})
 			}},
 		{UpdateExtendDeadline,
 			func(ctx workflow.Context, in ExtendInput) error {

@@ -428,6 +428,9 @@ func (h *Handlers) findSubmission(ctx context.Context, key string) (*record, err
 // start starts the request's workflow unless it runs or ran already.
 func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 	policy := workflows.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
+	if svc, ok := consular.ServiceByCode(rec.service); ok {
+		policy.FourEyes = svc.FourEyes
+	}
 	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       string(rec.code),
 		TaskQueue:                h.Config.Temporal.TaskQueue,

@@ -49,6 +49,7 @@ type Event struct {
 }
 
 type detailData struct {
+	Proposed string // a decision waiting for a supervisor, from the workflow
 	Member   Member
 	Request  Detail
 	Reasons  []string
@@ -144,7 +145,16 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 		return err
 	}
 	d.record(c.UserContext(), c, m, "view", r.TrackingCode, "ok", "")
-	pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, ActionID: randomID()})
+	data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, ActionID: randomID()}
+	if r.Status == string(consular.StatusAttended) { // a proposed decision lives in the workflow
+		if value, err := d.Temporal.QueryWorkflow(c.UserContext(), r.TrackingCode, "", workflows.QueryStatus); err == nil {
+			var v workflows.StatusView
+			if value.Get(&v) == nil {
+				data.Proposed = string(v.Proposed)
+			}
+		}
+	}
+	pg := d.page(c, "staff.detail.title", data)
 	pg.Notice = strings.Clone(c.Query("notice"))
 	if pg.Notice != "" && !strings.HasPrefix(pg.Notice, "staff.") {
 		pg.Notice = ""
@@ -176,7 +186,14 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 		if decision != consular.StatusRejected {
 			reason = strings.TrimSpace(c.FormValue("reason"))
 		}
-		name, arg, detail = workflows.UpdateDecide, workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID}, string(decision)
+		name, detail = workflows.UpdateDecide, string(decision)
+		// A supervisor's decision needs no second pair of eyes; an officer's may.
+		arg = workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID, Confirmed: m.Role != Officer}
+	case "confirm":
+		if m.Role == Officer {
+			return fiber.ErrForbidden
+		}
+		name, arg = workflows.UpdateConfirmDecision, workflows.StaffInput{StaffID: staffID}
 	case "extension":
 		days, _ := strconv.Atoi(c.FormValue("days"))
 		name, arg = workflows.UpdateExtendDeadline, workflows.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}

@@ -26,12 +26,15 @@ func (t Text) In(lang string) string {
 // Service is a consular service an applicant can request, declared as data
 // in services.json: adding a service means adding a declaration, not code.
 type Service struct {
-	Code        string         `json:"code"`
-	Category    string         `json:"category"`
-	Name        Text           `json:"name"`
-	Appointment bool           `json:"appointment"` // the applicant attends in person
-	Fields      []FieldSpec    `json:"fields"`
-	Documents   []DocumentSpec `json:"documents"`
+	Code        string `json:"code"`
+	Category    string `json:"category"`
+	Name        Text   `json:"name"`
+	Appointment bool   `json:"appointment"` // the applicant attends in person
+	// FourEyes says which decisions a supervisor confirms: "rejections" (the
+	// default when empty), "all" (a sensitive service) or "none".
+	FourEyes  string         `json:"four_eyes,omitempty"`
+	Fields    []FieldSpec    `json:"fields"`
+	Documents []DocumentSpec `json:"documents"`
 }
 
 // FieldSpec is a question of a service's form. Types: text, textarea,
@@ -125,6 +128,8 @@ func ParseServices(b []byte) ([]Service, error) {
 			return nil, bad("unknown category " + s.Category)
 		case len(s.Documents) == 0:
 			return nil, bad("no documents")
+		case !slices.Contains([]string{"", "rejections", "all", "none"}, s.FourEyes):
+			return nil, bad("four_eyes must be rejections, all or none")
 		}
 		seen[s.Code] = true
 		names := map[string]bool{"mission": true, "service": true}
