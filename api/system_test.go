@@ -39,8 +39,12 @@ type system struct {
 	worker    *stack.Process
 	logs      string
 	queue     string
-	workerURL string // the worker's /healthz and /metrics
+	workerURL string   // the worker's /healthz and /metrics
+	environ   []string // the API's and the worker's environment
 }
+
+// env is the environment the system's processes run with.
+func (s *system) env() []string { return s.environ }
 
 var (
 	buildOnce sync.Once
@@ -101,6 +105,7 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	for k, v := range vars {
 		environ = append(environ, k+"="+v)
 	}
+	s.environ = environ
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, name := range []string{"workers", "api"} {
