@@ -57,8 +57,15 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer temporal.Close()
 
+	// Workflows waiting on their 90-day timers need no memory: only those
+	// active lately stay in the sticky cache; the others replay when woken.
+	worker.SetStickyWorkflowCacheSize(cfg.Temporal.StickyCacheSize)
 	w := worker.New(temporal, cfg.Temporal.TaskQueue, worker.Options{
-		WorkerStopTimeout: cfg.HTTP.ShutdownTimeout,
+		WorkerStopTimeout:                       cfg.HTTP.ShutdownTimeout,
+		MaxConcurrentWorkflowTaskPollers:        cfg.Temporal.WorkflowPollers,
+		MaxConcurrentActivityTaskPollers:        cfg.Temporal.ActivityPollers,
+		MaxConcurrentActivityExecutionSize:      cfg.Temporal.MaxActivities,
+		MaxConcurrentLocalActivityExecutionSize: cfg.Temporal.MaxActivities,
 	})
 	objects, err := storage.New(cfg.Storage)
 	if err != nil {

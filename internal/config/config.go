@@ -103,10 +103,15 @@ type Database struct {
 }
 
 type Temporal struct {
-	Address   string
-	Namespace string
-	TaskQueue string
-	UIOrigin  string // the Temporal Web UI, allowed to call the codec endpoints
+	// Worker tuning (see the README for how the defaults were chosen).
+	WorkflowPollers int
+	ActivityPollers int
+	MaxActivities   int // activities running at once per worker
+	StickyCacheSize int // workflows kept in memory between tasks, per process
+	Address         string
+	Namespace       string
+	TaskQueue       string
+	UIOrigin        string // the Temporal Web UI, allowed to call the codec endpoints
 }
 
 type Storage struct {
@@ -161,6 +166,10 @@ func loadWith(r *reader) (Config, error) {
 	c.Temporal.Address = r.hostPort("CONSULAR_TEMPORAL_ADDRESS", "127.0.0.1:7233")
 	c.Temporal.Namespace = r.name("CONSULAR_TEMPORAL_NAMESPACE", "consular")
 	c.Temporal.TaskQueue = r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests")
+	c.Temporal.WorkflowPollers = r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 2)
+	c.Temporal.ActivityPollers = r.count("CONSULAR_WORKER_ACTIVITY_POLLERS", 2)
+	c.Temporal.MaxActivities = r.count("CONSULAR_WORKER_MAX_ACTIVITIES", 50)
+	c.Temporal.StickyCacheSize = r.count("CONSULAR_WORKER_STICKY_CACHE", 2000)
 
 	c.Storage.Endpoint = r.hostPort("CONSULAR_MINIO_ENDPOINT", "127.0.0.1:9000")
 	c.Storage.AccessKey = r.secret("CONSULAR_MINIO_ACCESS_KEY", "consular")
