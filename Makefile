@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench test-deps histories
+.PHONY: dev test check tools migrate bench test-deps histories deploy-check images
 
 # Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
 TEST_PACKAGES := poppler-utils zbar-tools
@@ -17,6 +17,7 @@ dev:
 test: check test-deps
 	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -timeout 30m ./...
 	cd internal/calendar/icstest && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy/checks && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## check: go vet, gofmt, and workflowcheck (no time, randomness or I/O in workflow code)
 check:
@@ -39,6 +40,15 @@ test-deps:
 ## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
 bench:
 	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench
+
+## deploy-check: Dockerfile, docker-compose.yml and the Helm chart, checked offline (deploy/checks, a module of its own)
+deploy-check:
+	cd deploy/checks && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## images: build the API and worker images (needs Docker with BuildKit)
+images:
+	docker build -f deploy/Dockerfile --target api -t consular-api:local .
+	docker build -f deploy/Dockerfile --target worker -t consular-worker:local .
 
 ## histories: record the end-to-end tests' workflow histories into workflows/testdata for the replay test
 histories:
