@@ -46,6 +46,8 @@ const usage = `usage: api [serve | migrate | schedules | closures | verify-recei
   migrate         apply the database migrations and exit
   staff add --email E --role officer|supervisor|admin [--mission CODE]
                   add a staff member; prints the first password and the TOTP secret
+  staff token --email E
+                  a new API token for the JSON staff endpoints (printed once)
   schedules set MISSION FILE.json
                   replace a mission's weekly templates (lists bookings they no longer cover)
   closures add MISSION YYYY-MM-DD [HH:MM HH:MM] REASON

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -25,8 +26,11 @@ func addStaff(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []strin
 	email := fs.String("email", "", "the staff member's email (their username)")
 	role := fs.String("role", staff.Officer, "officer, supervisor or admin")
 	mission := fs.String("mission", "", "the mission's code (not for admins)")
+	if len(args) > 0 && args[0] == "token" {
+		return staffToken(ctx, out, db, args[1:])
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: api staff add --email E --role officer|supervisor|admin [--mission CODE]")
+		return errors.New("usage: api staff add --email E --role officer|supervisor|admin [--mission CODE] | api staff token --email E")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -65,5 +69,30 @@ func addStaff(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []strin
 	}
 	fmt.Fprintf(out, "staff member %s added as %s%s\n  password: %s\n  TOTP secret: %s\n  authenticator URI: %s\n",
 		e, *role, map[bool]string{true: " of " + *mission, false: ""}[*mission != ""], password, key.Secret(), key.URL())
+	return nil
+}
+
+// staffToken is `api staff token --email E`: a new API token for the JSON
+// staff endpoints, replacing the member's previous one; printed once.
+func staffToken(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []string) error {
+	fs := flag.NewFlagSet("staff token", flag.ContinueOnError)
+	email := fs.String("email", "", "the staff member's email")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	tag, err := db.Exec(ctx, "UPDATE staff SET api_token_hash = $2 WHERE email = $1", strings.ToLower(strings.TrimSpace(*email)), sum[:])
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("no staff member %q", *email)
+	}
+	fmt.Fprintf(out, "API token for %s (shown once): %s\n", *email, token)
 	return nil
 }

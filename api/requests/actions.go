@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/openconsular/consular/activities"
+	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/workflows"
 )
@@ -93,12 +94,39 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 	return c.Send(pdf)
 }
 
-// staffOnly admits callers with the staff API key, until staff accounts exist.
+// staffOnly admits a staff member's API token (api staff token), for the
+// requests of their mission only (admins: every mission); another mission's
+// request is a 404. Outside production the shared development key
+// (CONSULAR_STAFF_API_KEY) is accepted too, for every mission.
 func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(h.Config.Keys.StaffAPI)) != 1 {
+	unauthorised := func() error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consular staff"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "a valid staff API key is required")
+		return fiber.NewError(fiber.StatusUnauthorized, "a valid staff API token is required")
+	}
+	if !ok || token == "" {
+		return unauthorised()
+	}
+	if h.Config.Env != config.Production && subtle.ConstantTimeCompare([]byte(token), []byte(h.Config.Keys.StaffAPI)) == 1 {
+		return c.Next()
+	}
+	sum := sha256.Sum256([]byte(token))
+	var role string
+	var mission *string
+	err := h.DB.QueryRow(c.UserContext(), "SELECT role, mission_code FROM staff WHERE api_token_hash = $1", sum[:]).Scan(&role, &mission)
+	if err != nil {
+		return unauthorised()
+	}
+	if role != "admin" {
+		code, err := trackingCode(c)
+		if err != nil {
+			return err
+		}
+		var requestMission string
+		if err := h.DB.QueryRow(c.UserContext(), "SELECT mission_code FROM requests WHERE tracking_code = $1", code).Scan(&requestMission); err != nil ||
+			mission == nil || requestMission != *mission {
+			return fiber.NewError(fiber.StatusNotFound, "no request with this tracking code")
+		}
 	}
 	return c.Next()
 }

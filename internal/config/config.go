@@ -195,7 +195,10 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
 		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
 	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
-	c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
+	c.Keys.StaffAPI = r.string("CONSULAR_STAFF_API_KEY", "dev-staff-key")
+	if r.production {
+		c.Keys.StaffAPI = "" // staff use their own tokens in production
+	}
 	c.Keys.Operator = r.secret("CONSULAR_OPERATOR_TOKEN", "dev-operator-token")
 	c.Temporal.UIOrigin = strings.TrimSuffix(r.url("CONSULAR_TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233"), "/")
 

@@ -53,7 +53,7 @@ func TestProductionRefusesDevelopmentSecretsAndPlainSMTP(t *testing.T) {
 		t.Fatal("production started with development secrets")
 	}
 	for _, name := range []string{"CONSULAR_MINIO_ACCESS_KEY", "CONSULAR_MINIO_SECRET_KEY", "CONSULAR_SMTP_ENCRYPTION",
-		"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_LINK_KEY", "CONSULAR_STAFF_API_KEY"} {
+		"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_LINK_KEY", "CONSULAR_OPERATOR_TOKEN"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
