@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,11 @@ import (
 // op is one client's unit of work: one workflow start, one submission's
 // worth of puts, one HTTP submission.
 type op func(ctx context.Context) error
+
+// errExhausted is what an operation returns when it has nothing left to
+// work on (a pool of workflows or requests prepared beforehand is used up):
+// its client stops, and the measurement ends when every client has.
+var errExhausted = errors.New("nothing left to work on")
 
 // opTimeout bounds every single operation, so a stuck server fails a
 // measurement instead of hanging the bench.
@@ -29,6 +36,7 @@ type result struct {
 	elapsed  time.Duration
 	lat      []time.Duration // of successful operations, sorted
 	cpu      cpuTimes        // used during the timed part
+	short    bool            // ended early: an operation had nothing left to work on
 }
 
 // rate is successful operations per second.
@@ -56,12 +64,14 @@ func (r result) p99() time.Duration { return pct(r.lat, 0.99) }
 // operation, so connection set-up and first-use costs are not measured;
 // started is called between the warm-up and the timed part. Operations in
 // flight when d ends are waited for and counted, and the elapsed time
-// includes them, so the rate is not flattered.
+// includes them, so the rate is not flattered. A client whose operation
+// returns errExhausted stops early, uncounted.
 func load(ctx context.Context, clients int, d time.Duration, do op, started func()) result {
 	type tally struct {
 		lat    []time.Duration
 		failed int
 		err    error
+		done   bool
 	}
 	once := func(t *tally) {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -71,6 +81,10 @@ func load(ctx context.Context, clients int, d time.Duration, do op, started func
 		took := time.Since(begin)
 		if err == nil {
 			t.lat = append(t.lat, took)
+			return
+		}
+		if errors.Is(err, errExhausted) {
+			t.done = true
 			return
 		}
 		t.failed++
@@ -98,7 +112,7 @@ func load(ctx context.Context, clients int, d time.Duration, do op, started func
 	deadline := begin.Add(d)
 	for i := range tallies {
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			for ctx.Err() == nil && !tallies[i].done && time.Now().Before(deadline) {
 				once(&tallies[i])
 			}
 		})
@@ -107,6 +121,7 @@ func load(ctx context.Context, clients int, d time.Duration, do op, started func
 
 	r := result{clients: clients, elapsed: time.Since(begin)}
 	for _, t := range tallies {
+		r.short = r.short || t.done
 		r.lat = append(r.lat, t.lat...)
 		r.failed += t.failed
 		if r.firstErr == nil {
@@ -120,14 +135,17 @@ func load(ctx context.Context, clients int, d time.Duration, do op, started func
 
 // cpuTimes are CPU-seconds used: by the whole machine (busy, all cores), by
 // the API, the worker, the bench itself, and the stack's servers (Temporal,
-// MinIO, PostgreSQL, Mailpit). The machine is shared: what is left is other
-// work, which the report shows so a disturbed measurement can be told apart.
+// MinIO, PostgreSQL, Mailpit), of which Temporal's, PostgreSQL's and
+// Mailpit's apart too. The machine is shared: what is left is other work,
+// which the report shows so a disturbed measurement can be told apart.
 type cpuTimes struct {
 	machine, api, worker, bench, servers float64
+	temporal, postgres, mailpit          float64 // parts of servers
 }
 
 func (c cpuTimes) minus(o cpuTimes) cpuTimes {
-	return cpuTimes{c.machine - o.machine, c.api - o.api, c.worker - o.worker, c.bench - o.bench, c.servers - o.servers}
+	return cpuTimes{c.machine - o.machine, c.api - o.api, c.worker - o.worker, c.bench - o.bench, c.servers - o.servers,
+		c.temporal - o.temporal, c.postgres - o.postgres, c.mailpit - o.mailpit}
 }
 
 // system is what a submission costs: the API, the worker and the servers.
@@ -151,7 +169,7 @@ func sampleCPU(stackDir string, apiPid, workerPid int) cpuTimes {
 	if err != nil {
 		return c
 	}
-	parent, used, roots := map[int]int{}, map[int]float64{}, map[int]bool{}
+	parent, used, roots := map[int]int{}, map[int]float64{}, map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -169,7 +187,8 @@ func sampleCPU(stackDir string, apiPid, workerPid int) cpuTimes {
 			c.worker = cpu
 		default:
 			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmdline), stackDir) {
-				roots[pid] = true
+				argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+				roots[pid] = filepath.Base(argv0)
 			}
 		}
 	}
@@ -178,8 +197,16 @@ func sampleCPU(stackDir string, apiPid, workerPid int) cpuTimes {
 			if p == apiPid || p == workerPid {
 				break
 			}
-			if roots[p] {
+			if name, ok := roots[p]; ok {
 				c.servers += cpu
+				switch name {
+				case "temporal":
+					c.temporal += cpu
+				case "postgres":
+					c.postgres += cpu
+				case "mailpit":
+					c.mailpit += cpu
+				}
 				break
 			}
 		}

@@ -8,7 +8,17 @@
 // with -profile DIR writes CPU profiles of the API and the worker under 8
 // clients. It is a measurement: it exits 0 whether or not the aims are met.
 //
+// The appointment system is measured the same way: bookings through
+// /api/v1/appointments, each client booking its own request into a slot
+// with free seats, next to the ceiling of a booking's one call to Temporal,
+// an Update on an idle workflow (U), and an Update of the booking Update's
+// shape with no-op activities (U2); then every client at once on one slot,
+// counting bookings and "slot full" answers and checking after every run
+// that no slot holds more bookings than seats. Each booking's workflow
+// history says where its time went.
+//
 //	go run ./deploy/launcher test -- go run ./deploy/bench [-duration 8s] [-profile DIR]
+//		[-only submissions,memory,updates,bookings,contended] [-rounds 5]
 package main
 
 import (
@@ -17,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +54,19 @@ type options struct {
 	memClients int
 	drain      time.Duration
 	profileDir string
+	parts      map[string]bool // which parts to run
+	rounds     int             // contended rounds per level
+}
+
+// parts of the bench, for -only. Bookings need their ceiling, so "bookings"
+// runs "updates" too.
+var allParts = []string{"submissions", "memory", "updates", "bookings", "contended"}
+
+func (o options) runs(part string) bool { return o.parts[part] }
+
+// appointments says whether anything of the appointment system is measured.
+func (o options) appointments() bool {
+	return o.runs("updates") || o.runs("bookings") || o.runs("contended")
 }
 
 func main() {
@@ -52,8 +76,31 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,8,32", "concurrent clients of each level, comma-separated")
 	flag.IntVar(&o.memClients, "memory-clients", 50, "concurrent uploads of the second memory measurement")
 	flag.DurationVar(&o.drain, "drain", 60*time.Second, "longest wait for the worker to catch up after a level")
-	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the API and the worker under 8 clients into this folder")
+	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the API and the worker under 8 clients (submissions and bookings) into this folder")
+	only := flag.String("only", "", "run only these parts, comma-separated: "+strings.Join(allParts, ",")+" (bookings runs updates, their ceiling, too)")
+	flag.IntVar(&o.rounds, "rounds", 5, "contended rounds per level, each on a fresh slot")
 	flag.Parse()
+	o.parts = map[string]bool{}
+	for _, p := range allParts {
+		o.parts[p] = *only == ""
+	}
+	if *only != "" {
+		for _, f := range strings.Split(*only, ",") {
+			f = strings.TrimSpace(f)
+			if _, known := o.parts[f]; !known {
+				fmt.Fprintf(os.Stderr, "bench: -only %q: %q is none of %s\n", *only, f, strings.Join(allParts, ","))
+				os.Exit(2)
+			}
+			o.parts[f] = true
+		}
+		if o.parts["bookings"] {
+			o.parts["updates"] = true
+		}
+	}
+	if o.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds: want 1 or more")
+		os.Exit(2)
+	}
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -93,19 +140,30 @@ type report struct {
 	levels    []level
 	memory    []memory
 	profiled  bool
-	profiles  map[string]string             // binary -> profile file
-	shares    map[string]map[string]float64 // binary -> category -> share
-	sampled   map[string]time.Duration      // binary -> CPU time in the profile
-	top       string                        // the API's top functions
+	profiles  profileSet // under submissions
+	booking   []bookingLevel
+	poolSize  int        // idle workflows of ceiling U
+	bProfiles profileSet // under bookings
 }
 
+// profileSet is the CPU profiles of the API and the worker under one load.
+type profileSet struct {
+	files   map[string]string             // binary -> profile file
+	shares  map[string]map[string]float64 // binary -> category -> share
+	sampled map[string]time.Duration      // binary -> CPU time in the profile
+	top     string                        // the API's top functions
+}
+
+var began = time.Now()
+
 func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "bench: %3.0fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
 }
 
 // measure runs everything, in one order: per level the floor, the two
 // ceilings and the system back to back, so the ratios compare figures taken
-// within seconds of each other on a noisy machine; then memory.
+// within seconds of each other on a noisy machine; then the appointment
+// system the same way; then memory.
 func measure(ctx context.Context, o options) (*report, error) {
 	cfg, err := config.FromEnvironment()
 	if err != nil {
@@ -128,26 +186,27 @@ func measure(ctx context.Context, o options) (*report, error) {
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 
 	// Documents are made before anything is timed, and reused.
-	progress("making documents")
-	docs := make([][]byte, 6)
-	for i := range docs {
-		if docs[i], err = noiseJPEG(uint64(i + 1)); err != nil {
+	var bodies []body
+	var tc *temporalCeiling
+	var mc *minioCeiling
+	if o.runs("submissions") || o.runs("memory") {
+		progress("making documents")
+		docs := make([][]byte, 6)
+		for i := range docs {
+			if docs[i], err = noiseJPEG(uint64(i + 1)); err != nil {
+				return nil, err
+			}
+		}
+		if bodies, err = submissionBodies(docs, len(docs)); err != nil {
+			return nil, fmt.Errorf("build submission bodies: %w", err)
+		}
+		if tc, err = newTemporalCeiling(cfg.Temporal, runID); err != nil {
 			return nil, err
 		}
-	}
-	bodies, err := submissionBodies(docs, len(docs))
-	if err != nil {
-		return nil, fmt.Errorf("build submission bodies: %w", err)
-	}
-
-	tc, err := newTemporalCeiling(cfg.Temporal, runID)
-	if err != nil {
-		return nil, err
-	}
-	defer tc.close()
-	mc, err := newMinioCeiling(ctx, cfg.Storage, runID, docs)
-	if err != nil {
-		return nil, err
+		defer tc.close()
+		if mc, err = newMinioCeiling(ctx, cfg.Storage, runID, docs); err != nil {
+			return nil, err
+		}
 	}
 	progress("building and starting the API and the worker")
 	sys, err := startSystem(ctx, cfg, stackDir, dir, runID, bodies, o.profileDir != "")
@@ -175,7 +234,10 @@ func measure(ctx context.Context, o options) (*report, error) {
 		return r
 	}
 
-	rep := &report{opts: o, bodyBytes: len(bodies[0].data), profiled: o.profileDir != ""}
+	rep := &report{opts: o, profiled: o.profileDir != ""}
+	if len(bodies) > 0 {
+		rep.bodyBytes = len(bodies[0].data)
+	}
 	// The machine is shared: note what else it was doing before we began.
 	before, begin := sys.cpu(), time.Now()
 	select {
@@ -186,6 +248,9 @@ func measure(ctx context.Context, o options) (*report, error) {
 	rep.idle = sys.cpu().minus(before).other() / time.Since(begin).Seconds()
 
 	for _, n := range o.clients {
+		if !o.runs("submissions") {
+			break
+		}
 		lv := level{clients: n}
 		progress("%d client(s): GET /healthz, Temporal starts, MinIO puts, submissions, %s each", n, o.duration)
 		lv.floor = timed(n, sys.healthz, nil)
@@ -199,7 +264,7 @@ func measure(ctx context.Context, o options) (*report, error) {
 			mark = sys.markLog()
 			allIn = sys.cpu()
 			if o.profileDir != "" && n == aimClients {
-				profiles = rep.startProfiles(ctx, sys, o)
+				profiles = rep.profiles.start(ctx, sys, o, "")
 			}
 		})
 		if profiles != nil {
@@ -212,7 +277,7 @@ func measure(ctx context.Context, o options) (*report, error) {
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
-		if lv.handler, err = mark.handlerTimes(); err != nil {
+		if lv.handler, err = mark.handlerTimes(http.MethodPost, "/api/v1/requests", http.StatusCreated); err != nil {
 			return fail(fmt.Errorf("read the API's access log: %w", err))
 		}
 		if lv.submit.ok == 0 {
@@ -226,9 +291,20 @@ func measure(ctx context.Context, o options) (*report, error) {
 		rep.levels = append(rep.levels, lv)
 	}
 
+	// The appointment system, while the worker has no backlog: each
+	// submission level waited for it, and memory, which does not, comes last.
+	if o.appointments() {
+		if err := measureAppointments(ctx, rep, sys, cfg, runID, timed); err != nil {
+			return fail(err)
+		}
+	}
+
 	// No wait for the worker here: its backlog would slow the uploads, not
 	// change what each one holds in the API's memory.
 	for _, n := range []int{1, o.memClients} {
+		if !o.runs("memory") {
+			break
+		}
 		progress("API memory: a fresh API, %d upload(s) at once for %s", n, o.duration)
 		m, err := sys.measureMemory(ctx, n, o.duration)
 		if err != nil {
@@ -238,14 +314,8 @@ func measure(ctx context.Context, o options) (*report, error) {
 	}
 
 	if rep.profiled {
-		rep.shares, rep.sampled = map[string]map[string]float64{}, map[string]time.Duration{}
-		for name, path := range rep.profiles {
-			if rep.shares[name], rep.sampled[name], err = categorize(ctx, path); err != nil {
-				return nil, err
-			}
-		}
-		if p, ok := rep.profiles["api"]; ok {
-			if rep.top, err = topFunctions(ctx, p, 12); err != nil {
+		for _, set := range []*profileSet{&rep.profiles, &rep.bProfiles} {
+			if err := set.analyse(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -254,18 +324,72 @@ func measure(ctx context.Context, o options) (*report, error) {
 	return rep, nil
 }
 
-// startProfiles asks the API and the worker for CPU profiles covering the
-// timed part of this measurement; one error (or nil) per process arrives on
-// the channel.
-func (r *report) startProfiles(ctx context.Context, sys *system, o options) chan error {
+// start asks the API and the worker for CPU profiles covering the timed
+// part of this measurement; one error (or nil) per process arrives on the
+// channel. suffix tells the files of one load from another's.
+func (ps *profileSet) start(ctx context.Context, sys *system, o options, suffix string) chan error {
 	done := make(chan error, len(sys.pprof))
-	r.profiles = map[string]string{}
+	ps.files = map[string]string{}
 	for name, addr := range sys.pprof {
-		path := filepath.Join(o.profileDir, fmt.Sprintf("%s-cpu-%d-clients.pprof", name, aimClients))
-		r.profiles[name] = path
+		path := filepath.Join(o.profileDir, fmt.Sprintf("%s-cpu-%d-clients%s.pprof", name, aimClients, suffix))
+		ps.files[name] = path
 		go func() { done <- cpuProfile(ctx, addr, o.duration, path) }()
 	}
 	return done
+}
+
+// analyse sorts the profiles' samples into categories and keeps the API's top functions.
+func (ps *profileSet) analyse(ctx context.Context) error {
+	if len(ps.files) == 0 {
+		return nil
+	}
+	ps.shares, ps.sampled = map[string]map[string]float64{}, map[string]time.Duration{}
+	for name, path := range ps.files {
+		var err error
+		if ps.shares[name], ps.sampled[name], err = categorize(ctx, path); err != nil {
+			return err
+		}
+	}
+	if p, ok := ps.files["api"]; ok {
+		var err error
+		if ps.top, err = topFunctions(ctx, p, 12); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// print writes the profiles' table.
+func (ps *profileSet) print(w io.Writer, load string) {
+	if len(ps.files) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("\nCPU profiles, %s with %d clients (pprof compiled in through a build overlay; share of sampled CPU)\n", load, aimClients)
+	names := []string{"api", "workers"}
+	p("%-44s", "")
+	for _, n := range names {
+		p(" %9s", n)
+	}
+	p("\n")
+	for _, c := range sortedCategories(ps.shares["api"], ps.shares["workers"]) {
+		p("%-44s", "  "+c)
+		for _, n := range names {
+			p(" %8.0f%%", 100*ps.shares[n][c])
+		}
+		p("\n")
+	}
+	p("%-44s", "  CPU sampled")
+	for _, n := range names {
+		p(" %8.1fs", ps.sampled[n].Seconds())
+	}
+	p("\n")
+	for _, n := range names {
+		p("  %s: go tool pprof -http=: %s\n", n, ps.files[n])
+	}
+	if ps.top != "" {
+		p("\nAPI, top functions by own CPU, %s:\n%s", load, ps.top)
+	}
 }
 
 func ms(d time.Duration) string {
@@ -280,12 +404,45 @@ func (r *report) print(w io.Writer) {
 	p("\nconsular bench: %d CPUs, %s per measurement, closed loop; the machine is shared and noisy: compare figures within this run only\n", cores, r.opts.duration)
 	p("other work on the machine before the bench began: %.2f of %d cores (column \"other\": during each measurement)\n\n", r.idle, cores)
 
-	p("%-40s %7s %9s %9s %9s %6s %7s %6s\n", "", "clients", "rate/s", "p50 ms", "p99 ms", "fails", "busy", "other")
-	row := func(label string, res result) {
-		secs := res.elapsed.Seconds()
-		p("%-40s %7d %9.1f %9.1f %9.1f %6d %5.2f/%d %6.2f\n", label, res.clients, res.rate(), msf(res.p50()), msf(res.p99()), res.failed,
-			res.cpu.machine/secs, cores, res.cpu.other()/secs)
+	if len(r.levels) > 0 {
+		r.printSubmissions(w)
 	}
+
+	if len(r.memory) == 2 {
+		p("\n%-40s %11s %9s %9s %8s %8s\n", "API peak RSS (VmHWM), a fresh API each", "after start", "peak", "growth", "uploads", "rate/s")
+		for _, m := range r.memory {
+			p("%-40s %8.1f MB %6.1f MB %6.1f MB %8d %8.1f\n", fmt.Sprintf("  %d upload(s) at once", m.clients),
+				mb(m.start), mb(m.peak), mb(m.peak-m.start), m.run.ok, m.run.rate())
+		}
+		one, many := r.memory[0], r.memory[1]
+		extra := float64((many.peak-many.start)-(one.peak-one.start)) / float64(max(1, many.clients-one.clients))
+		verdict := "flat"
+		if extra > 100<<10 {
+			verdict = "grows with concurrent uploads"
+		}
+		p("  per extra concurrent upload: %.0f KB (a submission's body is %.0f KB): %s\n", extra/1024, float64(r.bodyBytes)/1024, verdict)
+		for _, m := range r.memory {
+			if m.run.failed > 0 {
+				p("  %d upload(s) at once: %d failed, first: %v\n", m.clients, m.run.failed, m.run.firstErr)
+			}
+		}
+	}
+
+	r.profiles.print(w, "submissions")
+
+	r.printAppointments(w)
+
+	if r.profiled && len(r.profiles.files) == 0 && len(r.bProfiles.files) == 0 {
+		p("\nno CPU profiles: -profile captures the %d-client level, and -clients has none\n", aimClients)
+	}
+}
+
+// printSubmissions writes the submissions' tables.
+func (r *report) printSubmissions(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	cores := runtime.NumCPU()
+	printHeader(w)
+	row := func(label string, res result) { printRow(w, label, res) }
 	sections := []struct {
 		label string
 		get   func(level) result
@@ -402,56 +559,22 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 
-	if len(r.memory) == 2 {
-		p("\n%-40s %11s %9s %9s %8s %8s\n", "API peak RSS (VmHWM), a fresh API each", "after start", "peak", "growth", "uploads", "rate/s")
-		for _, m := range r.memory {
-			p("%-40s %8.1f MB %6.1f MB %6.1f MB %8d %8.1f\n", fmt.Sprintf("  %d upload(s) at once", m.clients),
-				mb(m.start), mb(m.peak), mb(m.peak-m.start), m.run.ok, m.run.rate())
-		}
-		one, many := r.memory[0], r.memory[1]
-		extra := float64((many.peak-many.start)-(one.peak-one.start)) / float64(max(1, many.clients-one.clients))
-		verdict := "flat"
-		if extra > 100<<10 {
-			verdict = "grows with concurrent uploads"
-		}
-		p("  per extra concurrent upload: %.0f KB (a submission's body is %.0f KB): %s\n", extra/1024, float64(r.bodyBytes)/1024, verdict)
-		for _, m := range r.memory {
-			if m.run.failed > 0 {
-				p("  %d upload(s) at once: %d failed, first: %v\n", m.clients, m.run.failed, m.run.firstErr)
-			}
-		}
-	}
+}
 
-	if r.profiled && len(r.profiles) == 0 {
-		p("\nno CPU profiles: -profile captures the %d-client level, and -clients has none\n", aimClients)
+// printHeader and printRow write a table of measurements.
+func printHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-40s %7s %9s %9s %9s %6s %7s %6s\n", "", "clients", "rate/s", "p50 ms", "p99 ms", "fails", "busy", "other")
+}
+
+func printRow(w io.Writer, label string, res result) {
+	secs := res.elapsed.Seconds()
+	cores := runtime.NumCPU()
+	if secs <= 0 {
+		fmt.Fprintf(w, "%-40s %7d %9s\n", label, res.clients, "-")
+		return
 	}
-	if len(r.profiles) > 0 {
-		p("\nCPU profiles with %d clients (pprof compiled in through a build overlay; share of sampled CPU)\n", aimClients)
-		names := []string{"api", "workers"}
-		p("%-44s", "")
-		for _, n := range names {
-			p(" %9s", n)
-		}
-		p("\n")
-		for _, c := range sortedCategories(r.shares["api"], r.shares["workers"]) {
-			p("%-44s", "  "+c)
-			for _, n := range names {
-				p(" %8.0f%%", 100*r.shares[n][c])
-			}
-			p("\n")
-		}
-		p("%-44s", "  CPU sampled")
-		for _, n := range names {
-			p(" %8.1fs", r.sampled[n].Seconds())
-		}
-		p("\n")
-		for _, n := range names {
-			p("  %s: go tool pprof -http=: %s\n", n, r.profiles[n])
-		}
-		if r.top != "" {
-			p("\nAPI, top functions by own CPU:\n%s", r.top)
-		}
-	}
+	fmt.Fprintf(w, "%-40s %7d %9.1f %9.1f %9.1f %6d %5.2f/%d %6.2f\n", label, res.clients, res.rate(), msf(res.p50()), msf(res.p99()), res.failed,
+		res.cpu.machine/secs, cores, res.cpu.other()/secs)
 }
 
 // ratio of two rates; zero when the ceiling is.

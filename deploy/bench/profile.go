@@ -129,6 +129,8 @@ var cpuCategories = []struct {
 	{"Temporal SDK, gRPC", []string{"go.temporal.io/", "google.golang.org/grpc"}},
 	{"PostgreSQL (pgx)", []string{"jackc/pgx", "jackc/puddle"}},
 	{"mail (SMTP)", []string{"go-simple-mail", "net/smtp"}},
+	{"mail composition (templates, iCalendar)", []string{"internal/calendar", "html/template", "text/template"}},
+	{"appointment slots (internal/schedule)", []string{"internal/schedule"}},
 	{"logging (slog)", []string{"log/slog"}},
 	{"HTTP server, multipart (fasthttp, Fiber)", []string{"valyala/fasthttp", "gofiber/fiber", "mime/multipart"}},
 }

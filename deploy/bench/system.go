@@ -43,6 +43,7 @@ type system struct {
 	http     *http.Client
 	bodies   []body
 	runID    string
+	queue    string // the worker's task queue
 	seq      atomic.Int64
 	pprof    map[string]string // binary name -> pprof address, in a profiling build
 }
@@ -116,6 +117,7 @@ func startSystem(ctx context.Context, cfg config.Config, stackDir, dir, runID st
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s.url = "http://" + addr
 	queue := "bench-requests-" + runID
+	s.queue = queue
 	s.env = append(os.Environ(),
 		"CONSULAR_DATABASE_URL="+dbURL,
 		"CONSULAR_HTTP_ADDR="+addr,
@@ -126,6 +128,10 @@ func startSystem(ctx context.Context, cfg config.Config, stackDir, dir, runID st
 		// JSON, as in production; the bench reads the handler times from the access log.
 		"CONSULAR_LOG_FORMAT=json",
 		"CONSULAR_LOG_LEVEL=info",
+		// Every booking client is on 127.0.0.1 and books once per request:
+		// the lookup limits (per IP, per tracking code) must not refuse the bench.
+		"CONSULAR_BOOKING_LOOKUPS_PER_IP=100000000",
+		"CONSULAR_BOOKING_LOOKUPS_PER_CODE=1000",
 	)
 
 	if profile {
@@ -297,10 +303,11 @@ func (s *system) markLog() logMark {
 	return m
 }
 
-// handlerTimes are the access log's "took" of every created submission
-// since the mark, sorted: the time inside the API, from its middleware to the
-// answer, including the body as it streams in.
-func (m logMark) handlerTimes() ([]time.Duration, error) {
+// handlerTimes are the access log's "took" of every answer since the mark
+// to method on route (with or without a final slash), with the status, sorted: the
+// time inside the API, from its middleware to the answer, including the
+// body as it streams in.
+func (m logMark) handlerTimes(method, route string, status int) ([]time.Duration, error) {
 	f, err := os.Open(m.path)
 	if err != nil {
 		return nil, err
@@ -316,13 +323,14 @@ func (m logMark) handlerTimes() ([]time.Duration, error) {
 		var line struct {
 			Msg    string `json:"msg"`
 			Method string `json:"method"`
+			Route  string `json:"route"`
 			Status int    `json:"status"`
 			Took   int64  `json:"took"` // slog writes a duration in JSON as nanoseconds
 		}
 		if json.Unmarshal(lines.Bytes(), &line) != nil || line.Msg != "http request" {
 			continue
 		}
-		if line.Method == http.MethodPost && line.Status == http.StatusCreated {
+		if line.Method == method && line.Status == status && strings.TrimSuffix(line.Route, "/") == route {
 			took = append(took, time.Duration(line.Took))
 		}
 	}
