@@ -74,6 +74,28 @@ type request struct {
 	// out a day before it, if it was booked earlier than that.
 	bookedAt         time.Time
 	appointmentNoted bool // the current appointment's reminder is sent
+	// outbox holds emails an update queued for the main loop to send, so
+	// the update answers as soon as the new state is published.
+	outbox []activities.MailInput
+}
+
+// later queues an email about the state just made; flush sends it.
+func (r *request) later(letter activities.MailInput) {
+	letter.Appointment = r.appointment
+	r.outbox = append(r.outbox, letter)
+	r.wake = true
+}
+
+// flush sends the queued emails, in the order their updates came.
+func (r *request) flush(ctx workflow.Context) error {
+	for len(r.outbox) > 0 {
+		letter := r.outbox[0]
+		r.outbox = r.outbox[1:]
+		if err := r.send(ctx, letter); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appointmentReminder is when the booked appointment's reminder is due, and
@@ -131,8 +153,13 @@ func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
 	}
 	// Attended: the decision arrives through an update; then the documents are
 	// kept for the retention period, for questions about the decision.
-	if err := workflow.Await(ctx, func() bool { return r.status.Final() }); err != nil {
-		return RequestResult{}, err
+	for !r.status.Final() {
+		if err := r.flush(ctx); err != nil {
+			return RequestResult{}, err
+		}
+		if err := workflow.Await(ctx, func() bool { return r.status.Final() || len(r.outbox) > 0 }); err != nil {
+			return RequestResult{}, err
+		}
 	}
 	if r.decision.Decision != "" {
 		if err := workflow.Sleep(ctx, in.Policy.Retention); err != nil {
@@ -149,6 +176,9 @@ func (r *request) waitForVisit(ctx workflow.Context) error {
 	// Requests started before appointment reminders existed replay without them.
 	remindAppointments := workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
 	for r.status != consular.StatusAttended && !r.status.Final() {
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
 		now := workflow.Now(ctx)
 		if !now.Before(r.deadline) {
 			// No visit by the deadline, booked or not: archive.
@@ -207,6 +237,9 @@ func (r *request) planReminders(now time.Time) {
 
 // finish deletes the documents, lets running handlers complete and ends the workflow.
 func (r *request) finish(ctx workflow.Context) (RequestResult, error) {
+	if err := r.flush(ctx); err != nil {
+		return RequestResult{}, err
+	}
 	keys := make([]string, len(r.in.Documents))
 	for i, d := range r.in.Documents {
 		keys[i] = d.ObjectKey
@@ -261,7 +294,9 @@ func (r *request) publish(ctx workflow.Context) error {
 func (r *request) send(ctx workflow.Context, in activities.MailInput) error {
 	in.TrackingCode = r.in.TrackingCode
 	in.Deadline = r.deadline
-	in.Appointment = r.appointment
+	if in.Appointment.IsZero() { // a queued email keeps the appointment it was about
+		in.Appointment = r.appointment
+	}
 	return workflow.ExecuteActivity(withRetries(ctx, 30*time.Second), mail.Send, in).Get(ctx, nil)
 }
 

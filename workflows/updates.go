@@ -147,7 +147,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 			},
 			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
 				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
-				return r.act(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
+				return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
 			}},
 		{UpdateRescheduleAppointment,
 			func(ctx workflow.Context, in AppointmentInput) error {
@@ -161,7 +161,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 			},
 			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
 				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
-				return r.act(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
+				return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
 			}},
 		{UpdateCancelAppointment,
 			func(ctx workflow.Context, _ StaffInput) error {
@@ -173,7 +173,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 			func(ctx workflow.Context, _ StaffInput) (StatusView, error) {
 				key := r.appointment.UTC().Format(time.RFC3339)
 				r.appointment = time.Time{}
-				return r.act(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailAppointmentCancelled, Key: key})
+				return r.actThenMail(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailAppointmentCancelled, Key: key})
 			}},
 		{UpdateRecordAttendance,
 			func(ctx workflow.Context, _ StaffInput) error {
@@ -281,6 +281,23 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// actThenMail is act for the appointment system's updates, which answer as
+// soon as the new state is published: their email goes out from the main
+// loop a moment later. (Requests started earlier replay with act.)
+func (r *request) actThenMail(ctx workflow.Context, status consular.Status, letter activities.MailInput) (StatusView, error) {
+	if workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return r.act(ctx, status, letter)
+	}
+	r.status = status
+	r.wake = true
+	view := r.view()
+	if err := r.publish(ctx); err != nil {
+		return view, err
+	}
+	r.later(letter)
+	return view, nil
 }
 
 // act moves the request to status after an accepted update, publishes the
