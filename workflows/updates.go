@@ -145,10 +145,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 				}
 				return refuse("a request that is %s cannot book an appointment", r.status)
 			},
-			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
-				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
-				return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
-			}},
+			r.book},
 		{UpdateRescheduleAppointment,
 			func(ctx workflow.Context, in AppointmentInput) error {
 				if r.status != consular.StatusAppointmentBooked {
@@ -159,10 +156,7 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 				}
 				return r.appointmentAllowed(in.At, workflow.Now(ctx))
 			},
-			func(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
-				r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
-				return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
-			}},
+			r.book},
 		{UpdateCancelAppointment,
 			func(ctx workflow.Context, _ StaffInput) error {
 				if r.status != consular.StatusAppointmentBooked {
@@ -283,6 +277,12 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
+// book sets the appointment (a first one or a new time) and tells the applicant.
+func (r *request) book(ctx workflow.Context, in AppointmentInput) (StatusView, error) {
+	r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
+	return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
+}
+
 // actThenMail is act for the appointment system's updates, which answer as
 // soon as the new state is published: their email goes out from the main
 // loop a moment later. (Requests started earlier replay with act.)
@@ -290,14 +290,11 @@ func (r *request) actThenMail(ctx workflow.Context, status consular.Status, lett
 	if workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return r.act(ctx, status, letter)
 	}
-	r.status = status
-	r.wake = true
-	view := r.view()
-	if err := r.publish(ctx); err != nil {
-		return view, err
+	view, err := r.act(ctx, status, activities.MailInput{}) // publish only
+	if err == nil {
+		r.later(letter)
 	}
-	r.later(letter)
-	return view, nil
+	return view, err
 }
 
 // act moves the request to status after an accepted update, publishes the

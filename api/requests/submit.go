@@ -134,7 +134,7 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 		h.discard(s)
 		return err
 	}
-	s.checkFields(h.mission)
+	s.checkFields(func(code string) (bool, error) { return h.mission(ctx, code) })
 	if len(s.problems) > 0 {
 		h.discard(s)
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(Invalid{Error: "the submission has problems; nothing was stored", Fields: s.problems})
@@ -287,9 +287,9 @@ func (s *submission) checkFields(missionActive func(string) (bool, error)) {
 }
 
 // mission reports whether a mission exists and is open.
-func (h *Handlers) mission(code string) (bool, error) {
+func (h *Handlers) mission(ctx context.Context, code string) (bool, error) {
 	var active bool
-	err := h.DB.QueryRow(context.Background(), "SELECT active FROM missions WHERE code = $1", code).Scan(&active)
+	err := h.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", code).Scan(&active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
