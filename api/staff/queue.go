@@ -1,12 +1,14 @@
 package staff
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openconsular/consular/internal/consular"
 )
@@ -72,7 +74,7 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 		f.Code = string(code)
 	}
 	f.Within, _ = strconv.Atoi(c.Query("within"))
-	rows, counts, err := d.list(c, m, f)
+	rows, counts, err := List(c.UserContext(), d.DB, m.scope(), f)
 	if err != nil {
 		return err
 	}
@@ -86,8 +88,9 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 	return d.Render.Render(c, fiber.StatusOK, "staff_queue", d.page(c, "staff.queue.title", data))
 }
 
-func (d *Dashboard) list(c *fiber.Ctx, m Member, f Filter) ([]Row, map[string]int, error) {
-	ctx := c.UserContext()
+// List is one page of a mission's queue (every mission's when mission is
+// nil) under the filter, and the mission's count of requests per status.
+func List(ctx context.Context, db *pgxpool.Pool, mission *string, f Filter) ([]Row, map[string]int, error) {
 	var afterAt *time.Time
 	afterCode := ""
 	if at, code, ok := strings.Cut(f.After, "|"); ok {
@@ -101,7 +104,7 @@ func (d *Dashboard) list(c *fiber.Ctx, m Member, f Filter) ([]Row, map[string]in
 		}
 		return &s
 	}
-	rows, err := d.DB.Query(ctx, queueSQL, m.scope(), f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize)
+	rows, err := db.Query(ctx, queueSQL, mission, f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,7 +116,7 @@ func (d *Dashboard) list(c *fiber.Ctx, m Member, f Filter) ([]Row, map[string]in
 		return nil, nil, err
 	}
 	counts := map[string]int{}
-	crows, err := d.DB.Query(ctx, countsSQL, m.scope())
+	crows, err := db.Query(ctx, countsSQL, mission)
 	if err != nil {
 		return nil, nil, err
 	}
