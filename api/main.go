@@ -215,7 +215,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	web.Static(app)
 	// The dashboard before the applicants' pages: their middleware, on every
 	// route registered after it, must not run for /staff.
-	dashboard := &staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger,
+	dashboard := &staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger, SMTP: d.smtp,
 		Sessions: &web.Sessions{DB: d.db, Table: "staff_sessions", Owner: "staff_id", Cookie: "consular_staff",
 			Idle: 15 * time.Minute, Secure: cfg.Portal.CookieSecure}}
 	dashboard.Register(app)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -154,35 +155,65 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 	ok := map[string]bool{"officer": true, "supervisor": true, "admin": true, "foreign officer": true}
 	own := map[string]bool{"officer": true, "supervisor": true, "admin": true}
 	overseers := map[string]bool{"supervisor": true, "admin": true}
+	var officerID, foreignID int64
+	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = 'officer@mfa.example'").Scan(&officerID)
+	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = 'foreign-officer@mfa.example'").Scan(&foreignID)
+	adminOnly := map[string]bool{"admin": true}
+	closure := func() string { // a fresh closure of AT-VIE for each attempt to remove one
+		var id int64
+		if err := s.db.QueryRow(s.ctx, "INSERT INTO closures (mission_code, day, reason) VALUES ('AT-VIE', '2030-01-01', 'x') RETURNING id").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("/staff/schedule/closures/%d/delete?mission=AT-VIE", id)
+	}
 	matrix := []struct {
 		method, route, path string
 		allowed             map[string]bool
+		fresh               func() string // a path made anew for each call
 	}{
-		{"GET", "/staff/", "/staff/", ok},
-		{"GET", "/staff/today", "/staff/today", ok},
-		{"GET", "/staff/requests/:code", req, own},
-		{"POST", "/staff/requests/:code/:action", req + "/attendance", own},
-		{"POST", "/staff/requests/:code/:action", req + "/no-show", own},
-		{"POST", "/staff/requests/:code/:action", req + "/decision", own},
-		{"POST", "/staff/requests/:code/:action", req + "/extension", own},
-		{"POST", "/staff/requests/:code/:action", req + "/note", own},
-		{"POST", "/staff/requests/:code/:action", req + "/confirm", overseers},
-		{"GET", "/staff/audit", "/staff/audit", overseers},
+		{"GET", "/staff/", "/staff/", ok, nil},
+		{"GET", "/staff/today", "/staff/today", ok, nil},
+		{"GET", "/staff/requests/:code", req, own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/attendance", own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/no-show", own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/decision", own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/extension", own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/note", own, nil},
+		{"POST", "/staff/requests/:code/:action", req + "/confirm", overseers, nil},
+		{"GET", "/staff/audit", "/staff/audit", overseers, nil},
+		{"GET", "/staff/members", "/staff/members", overseers, nil},
+		{"POST", "/staff/members", "/staff/members", overseers, nil},
+		{"POST", "/staff/members/:id/:change", fmt.Sprintf("/staff/members/%d/unlock", officerID), overseers, nil},
+		{"POST", "/staff/members/:id/:change", fmt.Sprintf("/staff/members/%d/unlock", foreignID), adminOnly, nil},
+		{"GET", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
+		{"POST", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
+		{"POST", "/staff/schedule/closures", "/staff/schedule/closures?mission=AT-VIE", overseers, nil},
+		{"POST", "/staff/schedule/closures/:id/delete", "", overseers, closure},
 	}
 	for _, row := range matrix {
 		for who, l := range logins {
-			resp := s.call(l, row.method, row.path, url.Values{"decision": {"approved"}, "days": {"10"}, "reason": {"r"}, "note": {"n"}})
+			path := row.path
+			if row.fresh != nil {
+				path = row.fresh()
+			}
+			resp := s.call(l, row.method, path, url.Values{"decision": {"approved"}, "days": {"10"}, "reason": {"r"}, "note": {"n"}})
 			denied := resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
 			if row.allowed[who] == denied {
-				t.Errorf("%s %s as %s: %d (allowed: %v)", row.method, row.path, who, resp.StatusCode, row.allowed[who])
+				t.Errorf("%s %s as %s: %d (allowed: %v)", row.method, path, who, resp.StatusCode, row.allowed[who])
 			}
 		}
-		if resp := s.call(nil, row.method, row.path, nil); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusForbidden {
+		path := row.path
+		if row.fresh != nil {
+			path = row.fresh()
+		}
+		if resp := s.call(nil, row.method, path, nil); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s %s without signing in: %d, want a redirect to sign in (or 403 for a form)", row.method, row.path, resp.StatusCode)
 		}
 	}
 	// The matrix covers every staff route.
-	covered := map[string]bool{"GET /staff/signin": true, "POST /staff/signin": true, "POST /staff/signout": true}
+	// Public: signing in and out, and accepting an invitation (the link is the key).
+	covered := map[string]bool{"GET /staff/signin": true, "POST /staff/signin": true, "POST /staff/signout": true,
+		"GET /staff/enrol/:token": true, "POST /staff/enrol/:token": true}
 	for _, row := range matrix {
 		covered[row.method+" "+row.route] = true
 	}
@@ -271,12 +302,14 @@ func TestOfficerRecordsAttendanceAndApproves(t *testing.T) {
 	a.want(200, code) // the queue lists the request
 	a.get("/staff/requests/" + code)
 	a.want(200, "Sara Ahmadi", id)
-	a.post("/staff/requests/"+code+"/decision", map[string]string{"decision": "approved", "_action_id": "d1"})
+	a.post("/staff/requests/"+code+"/attendance", map[string]string{"_action_id": "a0"})
+	a.want(200, "confirm-action") // asked to confirm first; nothing sent yet
+	a.post("/staff/requests/"+code+"/decision", map[string]string{"decision": "approved", "_action_id": "d1", "confirmed": "yes"})
 	a.want(409) // not attended yet: the workflow says why
-	a.post("/staff/requests/"+code+"/attendance", map[string]string{"_action_id": "a1"})
+	a.post("/staff/requests/"+code+"/attendance", map[string]string{"_action_id": "a1", "confirmed": "yes"})
 	a.want(200)
 	s.waitStatus(code, "attended", 10*time.Second)
-	a.post("/staff/requests/"+code+"/decision", map[string]string{"decision": "approved", "_action_id": "d2"})
+	a.post("/staff/requests/"+code+"/decision", map[string]string{"decision": "approved", "_action_id": "d2", "confirmed": "yes"})
 	a.want(200)
 	s.waitStatus(code, "approved", 10*time.Second)
 	mails := testenv.Mail(t).WaitFor(t, "to:"+code+"@example.org", 3, 20*time.Second)

@@ -15,7 +15,6 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
-	simplemail "github.com/xhit/go-simple-mail/v2"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
@@ -163,21 +162,7 @@ func (p *Portal) sendOTP(ctx context.Context, email, nationalID, lang string) er
 
 // email sends a short message in both languages, the applicant's first.
 func (p *Portal) email(ctx context.Context, to, lang, subject, body string, args ...any) error {
-	t := p.Render.Messages.T
-	other := "en"
-	if lang == "en" {
-		other = "fa"
-	}
-	msg := simplemail.NewMSG().SetFrom(p.SMTP.From()).AddTo(to).
-		SetSubject(t(lang, subject, args...)+" | "+t(other, subject, args...)).
-		SetBody(simplemail.TextPlain, t(lang, body, args...)+"\n\n----\n\n"+t(other, body, args...))
-	msg.AddHeader("Auto-Submitted", "auto-generated")
-	client, err := p.SMTP.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	return msg.Send(client)
+	return web.Email(ctx, p.SMTP, p.Render.Messages, to, lang, subject, body, args...)
 }
 
 func (p *Portal) codeForm(c *fiber.Ctx) error {

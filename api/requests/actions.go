@@ -113,7 +113,7 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	sum := sha256.Sum256([]byte(token))
 	var role string
 	var mission *string
-	err := h.DB.QueryRow(c.UserContext(), "SELECT role, mission_code FROM staff WHERE api_token_hash = $1", sum[:]).Scan(&role, &mission)
+	err := h.DB.QueryRow(c.UserContext(), "SELECT role, mission_code FROM staff WHERE api_token_hash = $1 AND disabled_at IS NULL", sum[:]).Scan(&role, &mission)
 	if err != nil {
 		return unauthorised()
 	}

@@ -204,6 +204,9 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	default:
 		return fiber.ErrNotFound
 	}
+	if c.FormValue("confirmed") != "yes" {
+		return d.confirmAction(c, m, r, action)
+	}
 	actionID := strings.Clone(c.FormValue("_action_id"))
 	if actionID == "" {
 		actionID = randomID()
@@ -231,6 +234,39 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	}
 	d.record(c.UserContext(), c, m, name, r.TrackingCode, "ok", detail)
 	return c.Redirect("/staff/requests/"+r.TrackingCode+"?notice=staff.done", fiber.StatusSeeOther)
+}
+
+type confirmData struct {
+	Request Detail
+	Action  string
+	Label   string         // the action's button text, a message key
+	Fields  []confirmField // what was posted, carried over as hidden fields
+	Summary []confirmField // what the officer is about to do, to read before confirming
+}
+
+type confirmField struct{ Name, Value string }
+
+// confirmAction asks the officer to confirm an action before it goes to the
+// workflow: what will happen, to which request, with the posted values
+// carried over so confirming sends exactly what the form held.
+func (d *Dashboard) confirmAction(c *fiber.Ctx, m Member, r Detail, action string) error {
+	labels := map[string]string{"attendance": "staff.attendance", "no-show": "staff.no_show", "decision": "staff.decide",
+		"confirm": "staff.confirm", "extension": "staff.extend"}
+	data := &confirmData{Request: r, Action: action, Label: labels[action]}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		if name := string(k); name != "_csrf" && name != "confirmed" {
+			data.Fields = append(data.Fields, confirmField{name, string(v)})
+		}
+	})
+	for _, f := range data.Fields {
+		switch f.Name {
+		case "decision", "reason_code", "reason", "days":
+			if f.Value != "" {
+				data.Summary = append(data.Summary, f)
+			}
+		}
+	}
+	return d.Render.Render(c, fiber.StatusOK, "staff_confirm", d.page(c, "staff.confirm_action.title", data))
 }
 
 // AuditEntry is one line of the audit log.

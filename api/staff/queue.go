@@ -31,18 +31,20 @@ type Row struct {
 type Filter struct {
 	Status, Service, Code string
 	From, To              string // submission dates, YYYY-MM-DD
+	Day                   string // appointment day, YYYY-MM-DD, in the mission's time zone
 	Within                int    // deadline within N days
 	After                 string // keyset: the last row of the previous page, "RFC3339|code"
 }
 
 type queueData struct {
-	Member Member
-	Filter Filter
-	Rows   []Row
-	Counts map[string]int
-	Next   string // the query string of the next page, if any
-	Status []consular.Status
-	Title  string
+	Member   Member
+	Filter   Filter
+	Rows     []Row
+	Counts   map[string]int
+	Next     string // the query string of the next page, if any
+	Status   []consular.Status
+	Services []consular.Service
+	Title    string
 }
 
 var allStatuses = []consular.Status{consular.StatusSubmitted, consular.StatusAwaitingAppointment, consular.StatusAppointmentBooked,
@@ -51,8 +53,11 @@ var allStatuses = []consular.Status{consular.StatusSubmitted, consular.StatusAwa
 
 // queueSQL lists a mission's requests; every filter is optional and each has
 // an index that starts with the mission. Keyset pagination on
-// (submitted_at, tracking_code) keeps deep pages as fast as the first.
+// (submitted_at, tracking_code) keeps deep pages as fast as the first. An
+// appointment day is the mission's calendar day (UTC for admins' all-mission
+// view).
 const queueSQL = `
+WITH scope AS (SELECT COALESCE((SELECT time_zone FROM missions WHERE code = $1), 'UTC') AS zone)
 SELECT tracking_code, status, service_code, mission_code, submitted_at, deadline_at, appointment_at
 FROM requests
 WHERE ($1::text IS NULL OR mission_code = $1)
@@ -63,13 +68,15 @@ WHERE ($1::text IS NULL OR mission_code = $1)
   AND ($6::date IS NULL OR submitted_at < $6::date + 1)
   AND ($7 = 0 OR deadline_at < now() + make_interval(days => $7))
   AND ($8::timestamptz IS NULL OR (submitted_at, tracking_code) < ($8, $9))
+  AND ($11::date IS NULL OR (appointment_at >= $11::timestamp AT TIME ZONE (SELECT zone FROM scope)
+                         AND appointment_at < ($11 + 1)::timestamp AT TIME ZONE (SELECT zone FROM scope)))
 ORDER BY submitted_at DESC, tracking_code DESC
 LIMIT $10`
 
 const countsSQL = `SELECT status, count(*) FROM requests WHERE ($1::text IS NULL OR mission_code = $1) GROUP BY status`
 
 func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
-	f := Filter{Status: c.Query("status"), Service: c.Query("service"), From: c.Query("from"), To: c.Query("to"), After: c.Query("after")}
+	f := Filter{Status: c.Query("status"), Service: c.Query("service"), From: c.Query("from"), To: c.Query("to"), Day: c.Query("day"), After: c.Query("after")}
 	if code, err := consular.ParseTrackingCode(c.Query("code")); err == nil {
 		f.Code = string(code)
 	}
@@ -78,7 +85,7 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 	if err != nil {
 		return err
 	}
-	data := &queueData{Member: m, Filter: f, Rows: rows, Counts: counts, Status: allStatuses, Title: "staff.queue.title"}
+	data := &queueData{Member: m, Filter: f, Rows: rows, Counts: counts, Status: allStatuses, Services: consular.Services, Title: "staff.queue.title"}
 	if len(rows) == PageSize {
 		last := rows[len(rows)-1]
 		q := c.Context().QueryArgs()
@@ -104,7 +111,7 @@ func List(ctx context.Context, db *pgxpool.Pool, mission *string, f Filter) ([]R
 		}
 		return &s
 	}
-	rows, err := db.Query(ctx, queueSQL, mission, f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize)
+	rows, err := db.Query(ctx, queueSQL, mission, f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize, date(f.Day))
 	if err != nil {
 		return nil, nil, err
 	}

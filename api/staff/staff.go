@@ -23,6 +23,7 @@ import (
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/mail"
 )
 
 // Roles.
@@ -46,6 +47,7 @@ type Dashboard struct {
 	Objects  *minio.Client
 	Render   *web.Renderer
 	Sessions *web.Sessions // its own cookie and table, apart from applicants'
+	SMTP     *mail.Server  // invitations to new staff
 	Logger   *slog.Logger
 }
 
@@ -73,6 +75,7 @@ func (d *Dashboard) Register(app fiber.Router) {
 			if !ok {
 				return c.Redirect("/staff/signin", fiber.StatusSeeOther)
 			}
+			c.Locals(roleLocal, m.Role)
 			return h(c, m)
 		})
 	}
@@ -81,6 +84,15 @@ func (d *Dashboard) Register(app fiber.Router) {
 	in(fiber.MethodGet, "/requests/:code", d.detail)
 	in(fiber.MethodPost, "/requests/:code/:action", d.act)
 	in(fiber.MethodGet, "/audit", d.audit)
+	in(fiber.MethodGet, "/members", d.members)
+	in(fiber.MethodPost, "/members", d.addMember)
+	in(fiber.MethodPost, "/members/:id/:change", d.changeMember)
+	in(fiber.MethodGet, "/schedule", d.schedulePage)
+	in(fiber.MethodPost, "/schedule", d.saveTemplates)
+	in(fiber.MethodPost, "/schedule/closures", d.addClosure)
+	in(fiber.MethodPost, "/schedule/closures/:id/delete", d.removeClosure)
+	g.Get("/enrol/:token", d.enrolForm)
+	g.Post("/enrol/:token", d.enrol)
 }
 
 // member is the staff member of this session, read afresh (a role or
@@ -92,7 +104,7 @@ func (d *Dashboard) member(c *fiber.Ctx) (Member, bool, error) {
 	}
 	var m Member
 	var mission *string
-	err := d.DB.QueryRow(c.UserContext(), "SELECT id, email, role, mission_code FROM staff WHERE id = $1", s.AccountID).
+	err := d.DB.QueryRow(c.UserContext(), "SELECT id, email, role, mission_code FROM staff WHERE id = $1 AND disabled_at IS NULL", s.AccountID).
 		Scan(&m.ID, &m.Email, &m.Role, &mission)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, false, nil
@@ -111,9 +123,12 @@ func (m Member) scope() *string {
 	return &m.Mission
 }
 
+const roleLocal = "staff_role"
+
 func (d *Dashboard) page(c *fiber.Ctx, title string, data any) *web.Page {
 	pg := d.Render.PageFor(c, title, data, d.Sessions.Idle)
 	pg.Staff = true
+	pg.StaffRole, _ = c.Locals(roleLocal).(string)
 	return pg
 }
 
@@ -122,6 +137,9 @@ type signinData struct{}
 func (d *Dashboard) signinForm(c *fiber.Ctx) error {
 	pg := d.page(c, "staff.signin.title", signinData{})
 	pg.Form = web.NewForm()
+	if c.Query("notice") == "enrolled" {
+		pg.Notice = "staff.enrol.done"
+	}
 	return d.Render.Render(c, fiber.StatusOK, "staff_signin", pg)
 }
 
@@ -134,11 +152,14 @@ func (d *Dashboard) signin(c *fiber.Ctx) error {
 	form.Values["email"] = email
 	var m Member
 	var mission *string
-	var hash, secret string
+	var hash *string // none until the invitation is accepted
+	var secret string
 	var failures int
 	var locked *time.Time
-	err := d.DB.QueryRow(ctx, `SELECT id, role, mission_code, password_hash, totp_secret, failed_attempts, locked_until FROM staff WHERE email = $1`, email).
-		Scan(&m.ID, &m.Role, &mission, &hash, &secret, &failures, &locked)
+	var disabled bool
+	err := d.DB.QueryRow(ctx, `SELECT id, role, mission_code, password_hash, totp_secret, failed_attempts, locked_until, disabled_at IS NOT NULL
+		FROM staff WHERE email = $1`, email).
+		Scan(&m.ID, &m.Role, &mission, &hash, &secret, &failures, &locked, &disabled)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
@@ -151,17 +172,20 @@ func (d *Dashboard) signin(c *fiber.Ctx) error {
 	case m.ID != 0 && locked != nil && locked.After(time.Now()):
 		form.Fail("email", "staff.locked")
 		outcome = "locked"
-	case m.ID == 0:
+	case m.ID == 0 || hash == nil:
 		form.Fail("password", "staff.signin_failed")
+	case disabled: // said no differently from a wrong password
+		form.Fail("password", "staff.signin_failed")
+		outcome = "disabled"
 	default:
-		ok, _ := argon2id.ComparePasswordAndHash(c.FormValue("password"), hash)
+		ok, _ := argon2id.ComparePasswordAndHash(c.FormValue("password"), *hash)
 		if ok && totp.Validate(strings.TrimSpace(c.FormValue("totp")), secret) {
 			outcome = "ok"
 		} else {
 			form.Fail("password", "staff.signin_failed")
 		}
 	}
-	if m.ID != 0 && outcome != "locked" {
+	if m.ID != 0 && outcome != "locked" && outcome != "disabled" {
 		if outcome == "ok" {
 			_, err = d.DB.Exec(ctx, "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = $1", m.ID)
 		} else {

@@ -57,8 +57,12 @@ func LoadCatalogue() (Catalogue, error) {
 	return c, nil
 }
 
+// Literal is a message argument written as it is in every language, such as
+// a link, whose digits must stay ASCII.
+type Literal string
+
 // T returns the message in lang with {0}, {1}... replaced by args; numbers in
-// Persian text are written with Persian digits.
+// Persian text are written with Persian digits (except in a Literal).
 func (c Catalogue) T(lang, key string, args ...any) string {
 	s, ok := c[lang][key]
 	if !ok {
@@ -66,7 +70,7 @@ func (c Catalogue) T(lang, key string, args ...any) string {
 	}
 	for i, a := range args {
 		v := fmt.Sprint(a)
-		if lang == i18n.Persian {
+		if _, literal := a.(Literal); lang == i18n.Persian && !literal {
 			v = i18n.PersianDigits(v)
 		}
 		s = strings.ReplaceAll(s, fmt.Sprintf("{%d}", i), v)
@@ -182,11 +186,13 @@ type Page struct {
 	Path     string // the current path, for the language switch
 	CSRF     string
 	SignedIn bool
-	Staff    bool   // the staff dashboard: its own navigation
-	Title    string // message key
-	Form     *Form
-	Notice   string // message key of a notice shown at the top
-	Data     any
+	Staff    bool // the staff dashboard: its own navigation
+	// StaffRole is the signed-in staff member's role, for the navigation.
+	StaffRole string
+	Title     string // message key
+	Form      *Form
+	Notice    string // message key of a notice shown at the top
+	Data      any
 	// SessionSeconds is the idle timeout, for the warning before it ends.
 	SessionSeconds int
 	messages       Catalogue

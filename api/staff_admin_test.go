@@ -1,0 +1,235 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/openconsular/consular/internal/testenv"
+)
+
+// uniqueEmail is an address no other test of the run uses (they share Mailpit).
+func uniqueEmail(who string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return who + "-" + hex.EncodeToString(b) + "@mfa.example"
+}
+
+// invitationLink waits for the invitation email to addr and returns its link.
+func invitationLink(t *testing.T, addr string) string {
+	t.Helper()
+	mails := testenv.Mail(t).WaitFor(t, "to:"+addr, 1, 20*time.Second)
+	link := regexp.MustCompile(`https?://\S+/staff/enrol/[A-Za-z0-9_-]+`).FindString(mails[len(mails)-1].Text)
+	if link == "" {
+		t.Fatalf("no enrolment link in the invitation: %q", mails[len(mails)-1].Text)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatalf("the invitation link %q: %v", link, err)
+	}
+	return u.Path
+}
+
+// An admin adds an officer in the dashboard; the officer enrols an
+// authenticator from the emailed link, sets a password and signs in.
+func TestAdminAddsStaffWhoEnrolsWithTOTP(t *testing.T) {
+	s, logins := newStaffApp(t)
+	admin := logins["admin"]
+	s.mustSignIn(admin)
+	email := uniqueEmail("new-officer")
+
+	resp := s.call(admin, "POST", "/staff/members", url.Values{"email": {"not an email"}, "role": {"officer"}, "mission": {"AT-VIE"}})
+	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `value="not an email"`) {
+		t.Fatalf("a bad email: %d, want 422 with what was typed kept", resp.StatusCode)
+	}
+	if resp := s.call(admin, "POST", "/staff/members", url.Values{"email": {email}, "role": {"officer"}, "mission": {"AT-VIE"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", resp.StatusCode, body(resp))
+	}
+	if resp := s.call(admin, "POST", "/staff/members", url.Values{"email": {email}, "role": {"officer"}, "mission": {"AT-VIE"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("the same email again: %d, want 422", resp.StatusCode)
+	}
+	if page := body(s.call(admin, "GET", "/staff/members", nil)); !strings.Contains(page, email) || !strings.Contains(page, "دعوت‌شده") {
+		t.Fatal("the members page does not list the invited officer")
+	}
+	// Before enrolling there is no password to sign in with.
+	newcomer := &staffLogin{email: email}
+	if resp := s.signIn(newcomer, "", "000000"); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("signing in before enrolment: %d", resp.StatusCode)
+	}
+
+	link := invitationLink(t, email)
+	page := body(s.call(newcomer, "GET", link, nil))
+	secret := regexp.MustCompile(`id="secret">([A-Z2-7]+)<`).FindStringSubmatch(page)
+	if secret == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Fatal("the enrolment page shows no QR code or key")
+	}
+	newcomer.secret = secret[1]
+	newcomer.csrf = regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(page)[1]
+	code, _ := totp.GenerateCode(newcomer.secret, time.Now())
+	for _, bad := range []url.Values{
+		{"staff_password": {"short"}, "staff_password_confirm": {"short"}, "totp": {code}},
+		{"staff_password": {"a long enough one"}, "staff_password_confirm": {"a long enough one"}, "totp": {"000000"}},
+	} {
+		if resp := s.call(newcomer, "POST", link, bad); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("enrol with %v: %d, want 422", bad, resp.StatusCode)
+		}
+	}
+	newcomer.password = "a long enough one"
+	resp = s.call(newcomer, "POST", link, url.Values{"staff_password": {newcomer.password}, "staff_password_confirm": {newcomer.password}, "totp": {code}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "enrolled") {
+		t.Fatalf("enrol: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := s.call(newcomer, "GET", link, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the link used a second time: %d, want 404", resp.StatusCode)
+	}
+	s.mustSignIn(newcomer)
+	if page := body(s.call(newcomer, "GET", "/staff/", nil)); !strings.Contains(page, s.code) {
+		t.Fatal("the new officer does not see the mission's queue")
+	}
+	if resp := s.call(newcomer, "GET", "/staff/members", nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("an officer opening the members page: %d, want 403", resp.StatusCode)
+	}
+	var audited int
+	_ = s.db.QueryRow(s.ctx, "SELECT count(*) FROM audit_log WHERE (action = 'staff_add' AND detail LIKE $1) OR (action = 'enrol' AND staff_email = $2)",
+		email+"%", email).Scan(&audited)
+	if audited != 2 {
+		t.Fatalf("%d audit entries for adding and enrolling, want 2", audited)
+	}
+}
+
+// A supervisor staffs their own mission only, and disabling a member ends
+// their sessions at once.
+func TestSupervisorManagesOwnMissionsStaffOnly(t *testing.T) {
+	s, logins := newStaffApp(t)
+	sup := logins["supervisor"]
+	s.mustSignIn(sup)
+	resp := s.call(sup, "POST", "/staff/members", url.Values{"email": {uniqueEmail("boss")}, "role": {"admin"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a supervisor making an admin: %d, want 422", resp.StatusCode)
+	}
+	email := uniqueEmail("clerk")
+	if resp := s.call(sup, "POST", "/staff/members", url.Values{"email": {email}, "role": {"officer"}, "mission": {"FR-PAR"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d", resp.StatusCode)
+	}
+	var mission string
+	_ = s.db.QueryRow(s.ctx, "SELECT mission_code FROM staff WHERE email = $1", email).Scan(&mission)
+	if mission != "AT-VIE" {
+		t.Fatalf("a supervisor's new officer is at %q, want their own mission AT-VIE", mission)
+	}
+	if page := body(s.call(sup, "GET", "/staff/members", nil)); strings.Contains(page, "foreign-officer@") || strings.Contains(page, "admin@") {
+		t.Fatal("the supervisor sees accounts beyond their mission")
+	}
+
+	officer := logins["officer"]
+	s.mustSignIn(officer)
+	var id int64
+	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = $1", officer.email).Scan(&id)
+	if resp := s.call(sup, "POST", fmt.Sprintf("/staff/members/%d/disable", id), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	if resp := s.call(officer, "GET", "/staff/", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a disabled officer's open session: %d, want sent to sign in", resp.StatusCode)
+	}
+	code, _ := totp.GenerateCode(officer.secret, time.Now())
+	if resp := s.signIn(officer, officer.password, code); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a disabled officer signing in: %d, want 422", resp.StatusCode)
+	}
+	if resp := s.call(sup, "POST", fmt.Sprintf("/staff/members/%d/enable", id), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enable: %d", resp.StatusCode)
+	}
+	s.mustSignIn(officer)
+	var selfID int64
+	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = $1", sup.email).Scan(&selfID)
+	if resp := s.call(sup, "POST", fmt.Sprintf("/staff/members/%d/disable", selfID), nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a supervisor disabling themselves: %d, want 403", resp.StatusCode)
+	}
+}
+
+// A supervisor sets the weekly template and closes a day from the
+// dashboard; a wrong template saves nothing and keeps what was typed.
+func TestSupervisorEditsScheduleAndClosures(t *testing.T) {
+	s, logins := newStaffApp(t)
+	sup := logins["supervisor"]
+	s.mustSignIn(sup)
+	if page := body(s.call(sup, "GET", "/staff/schedule", nil)); !strings.Contains(page, "Europe/Vienna") {
+		t.Fatal("the schedule page does not say the mission's time zone")
+	}
+	good := url.Values{"templates": {"1"}, "t0.day1": {"09:00-12:00, 14:00-16:00"}, "t0.day3": {"۰۹:۰۰-۱۲:۰۰"},
+		"t0.slot_minutes": {"30"}, "t0.capacity": {"2"}, "t0.services": {"apostille"}}
+	if resp := s.call(sup, "POST", "/staff/schedule", good); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", resp.StatusCode, body(resp))
+	}
+	var weekdays string
+	var services []string
+	if err := s.db.QueryRow(s.ctx, "SELECT weekdays::text, services FROM schedule_templates WHERE mission_code = 'AT-VIE'").Scan(&weekdays, &services); err != nil {
+		t.Fatal(err)
+	}
+	if weekdays != `{"1": [["09:00", "12:00"], ["14:00", "16:00"]], "3": [["09:00", "12:00"]]}` || len(services) != 1 || services[0] != "apostille" {
+		t.Fatalf("stored template: %s %v", weekdays, services)
+	}
+	if page := body(s.call(sup, "GET", "/staff/schedule", nil)); !strings.Contains(page, `value="09:00-12:00, 14:00-16:00"`) {
+		t.Fatal("the saved template is not shown back")
+	}
+	bad := url.Values{"templates": {"2"}, "t0.day1": {"09:00-12:00"}, "t0.slot_minutes": {"30"}, "t0.capacity": {"2"},
+		"t1.day2": {"09:00-10:10"}, "t1.slot_minutes": {"30"}, "t1.capacity": {"1"}}
+	resp := s.call(sup, "POST", "/staff/schedule", bad)
+	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `value="09:00-10:10"`) || !strings.Contains(page, "30-minute") {
+		t.Fatalf("a template that does not divide into slots: %d, want 422 with the typed hours and the reason", resp.StatusCode)
+	}
+	var n int
+	_ = s.db.QueryRow(s.ctx, "SELECT count(*) FROM schedule_templates WHERE mission_code = 'AT-VIE' AND weekdays ? '3'").Scan(&n)
+	if n != 1 {
+		t.Fatal("a refused save changed the stored templates")
+	}
+
+	resp = s.call(sup, "POST", "/staff/schedule/closures", url.Values{"closure_day": {"2031-03-21"}})
+	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `value="2031-03-21"`) {
+		t.Fatalf("a closure without a reason: %d, want 422 keeping the day", resp.StatusCode)
+	}
+	if resp := s.call(sup, "POST", "/staff/schedule/closures", url.Values{"closure_day": {"2031-03-21"}, "closure_reason": {"Nowruz"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("close a day: %d", resp.StatusCode)
+	}
+	var id int64
+	if err := s.db.QueryRow(s.ctx, "SELECT id FROM closures WHERE mission_code = 'AT-VIE' AND day = '2031-03-21' AND start_time IS NULL").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if page := body(s.call(sup, "GET", "/staff/schedule", nil)); !strings.Contains(page, "Nowruz") {
+		t.Fatal("the closure is not listed")
+	}
+	if resp := s.call(sup, "POST", fmt.Sprintf("/staff/schedule/closures/%d/delete", id), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reopen: %d", resp.StatusCode)
+	}
+	// An admin picks the mission; a foreign mission's supervisor cannot touch it.
+	admin := logins["admin"]
+	s.mustSignIn(admin)
+	if page := body(s.call(admin, "GET", "/staff/schedule?mission=AT-VIE", nil)); !strings.Contains(page, `value="09:00-12:00, 14:00-16:00"`) {
+		t.Fatal("the admin does not see AT-VIE's template")
+	}
+}
+
+// The queue filters by appointment day in the mission's own calendar.
+func TestQueueFiltersByAppointmentDay(t *testing.T) {
+	s, logins := newStaffApp(t)
+	officer := logins["officer"]
+	s.mustSignIn(officer)
+	vienna, _ := time.LoadLocation("Europe/Vienna")
+	// 00:30 in Vienna on 2031-05-06 is still 2031-05-05 in UTC.
+	at := time.Date(2031, 5, 6, 0, 30, 0, 0, vienna)
+	if _, err := s.db.Exec(s.ctx, "UPDATE requests SET appointment_at = $2 WHERE tracking_code = $1", s.code, at); err != nil {
+		t.Fatal(err)
+	}
+	if page := body(s.call(officer, "GET", "/staff/?day=2031-05-06", nil)); !strings.Contains(page, s.code) {
+		t.Fatal("the request booked that day (Vienna time) is not listed")
+	}
+	if page := body(s.call(officer, "GET", "/staff/?day=2031-05-05", nil)); strings.Contains(page, s.code) {
+		t.Fatal("the request is listed on the UTC day, not the mission's")
+	}
+}
