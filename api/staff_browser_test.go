@@ -45,12 +45,12 @@ func TestBrowserOfficerEnrolsSignsInAndDecides(t *testing.T) {
 		b.CheckAccessibility(t)
 		b.ScreenshotBothWidths("staff-" + name)
 	}
-	signIn := func(email, password, secret string) {
+	signIn := func(email, password, secret string, steps int) { // steps: TOTP codes already used in this half-minute
 		t.Helper()
 		b.Visit(s.url + "/staff/signin")
 		b.Fill("#email", email)
 		b.Fill("#password", password)
-		otp, _ := totp.GenerateCode(secret, time.Now())
+		otp, _ := totp.GenerateCode(secret, time.Now().Add(time.Duration(steps)*30*time.Second))
 		b.Fill("#totp", otp)
 		if status := b.Submit(`main form button[type=submit]`); status != 200 || !b.Exists("table#queue") {
 			t.Fatalf("sign-in as %s: %d\n%s", email, status, b.Text("main"))
@@ -58,7 +58,7 @@ func TestBrowserOfficerEnrolsSignsInAndDecides(t *testing.T) {
 	}
 
 	// The admin invites an officer of the request's mission.
-	signIn(adminEmail, adminPassword, adminSecret)
+	signIn(adminEmail, adminPassword, adminSecret, 0)
 	b.Visit(s.url + "/staff/members")
 	look("members")
 	officer := uniqueEmail("officer")
@@ -87,7 +87,7 @@ func TestBrowserOfficerEnrolsSignsInAndDecides(t *testing.T) {
 	if status := b.Submit(`main form button[type=submit]`); status != 200 || !strings.Contains(b.URL(), "/staff/signin") {
 		t.Fatalf("enrol: %d at %s\n%s", status, b.URL(), b.Text("main"))
 	}
-	signIn(officer, "correct horse battery", secret)
+	signIn(officer, "correct horse battery", secret, 1)
 	look("queue")
 
 	// The queue, the request, one of its documents.

@@ -35,6 +35,7 @@ type staffLogin struct {
 	email, password, secret string
 	cookies                 []*http.Cookie
 	csrf                    string
+	signIns                 int // a TOTP code works once: each sign-in takes the next one
 }
 
 func newStaffApp(t *testing.T) (*staffApp, map[string]*staffLogin) {
@@ -138,7 +139,8 @@ func (s *staffApp) signIn(l *staffLogin, password, code string) *http.Response {
 
 func (s *staffApp) mustSignIn(l *staffLogin) {
 	s.t.Helper()
-	code, _ := totp.GenerateCode(l.secret, time.Now())
+	code, _ := totp.GenerateCode(l.secret, time.Now().Add(time.Duration(l.signIns)*30*time.Second))
+	l.signIns++
 	if resp := s.signIn(l, l.password, code); resp.StatusCode != http.StatusSeeOther {
 		s.t.Fatalf("%s could not sign in: %d", l.email, resp.StatusCode)
 	}
@@ -251,9 +253,16 @@ func TestStaffSignInNeedsTOTPAndLocksAfterFailures(t *testing.T) {
 	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "قفل است") {
 		t.Fatalf("after 5 failures the right password and code: %d, want the account locked", resp.StatusCode)
 	}
-	// Another member signs in; an applicant's session cookie opens nothing here.
+	// Another member signs in; the same code does not open a second session.
 	other := logins["supervisor"]
-	s.mustSignIn(other)
+	code, _ = totp.GenerateCode(other.secret, time.Now())
+	if resp := s.signIn(other, other.password, code); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	if resp := s.signIn(&staffLogin{email: other.email}, other.password, code); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("the same TOTP code a second time: %d, want 422", resp.StatusCode)
+	}
+	// An applicant's session cookie opens nothing here.
 	applicant := &staffLogin{}
 	for _, c := range other.cookies {
 		if c.Name == "consular_staff" {

@@ -355,7 +355,8 @@ func (d *Dashboard) enrol(c *fiber.Ctx) error {
 	case password != c.FormValue("staff_password_confirm"):
 		form.Fail("staff_password_confirm", "error.password_mismatch")
 	}
-	if !totp.Validate(strings.TrimSpace(c.FormValue("totp")), secret) {
+	step, valid := totpStep(c.FormValue("totp"), secret, time.Now())
+	if !valid {
 		form.Fail("totp", "staff.enrol.code_wrong")
 	}
 	if !form.OK() {
@@ -367,8 +368,8 @@ func (d *Dashboard) enrol(c *fiber.Ctx) error {
 	}
 	var role string
 	var mission *string
-	if err := d.DB.QueryRow(c.UserContext(), `UPDATE staff SET password_hash = $2, invite_hash = NULL, invite_expires_at = NULL
-		WHERE id = $1 RETURNING role, mission_code`, id, hash).Scan(&role, &mission); err != nil {
+	if err := d.DB.QueryRow(c.UserContext(), `UPDATE staff SET password_hash = $2, invite_hash = NULL, invite_expires_at = NULL, totp_step = $3
+		WHERE id = $1 RETURNING role, mission_code`, id, hash, step).Scan(&role, &mission); err != nil {
 		return err
 	}
 	m := Member{ID: id, Email: email, Role: role}

@@ -8,6 +8,7 @@ package staff
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/mail"
 )
 
@@ -179,7 +181,17 @@ func (d *Dashboard) signin(c *fiber.Ctx) error {
 		outcome = "disabled"
 	default:
 		ok, _ := argon2id.ComparePasswordAndHash(c.FormValue("password"), *hash)
-		if ok && totp.Validate(strings.TrimSpace(c.FormValue("totp")), secret) {
+		step, valid := totpStep(c.FormValue("totp"), secret, time.Now())
+		if ok && valid {
+			// A code works once: one seen on the way (over a shoulder, by a
+			// proxy) does not open a second session.
+			tag, err := d.DB.Exec(ctx, "UPDATE staff SET totp_step = $2 WHERE id = $1 AND (totp_step IS NULL OR totp_step < $2)", m.ID, step)
+			if err != nil {
+				return err
+			}
+			ok = tag.RowsAffected() == 1
+		}
+		if ok && valid {
 			outcome = "ok"
 		} else {
 			form.Fail("password", "staff.signin_failed")
@@ -214,6 +226,23 @@ func (d *Dashboard) signout(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/staff/signin", fiber.StatusSeeOther)
+}
+
+// totpStep finds the 30-second step whose code was typed, allowing one
+// step of clock drift either way.
+func totpStep(code, secret string, now time.Time) (int64, bool) {
+	code = strings.TrimSpace(consular.NormalizeDigits(code))
+	if len(code) != 6 {
+		return 0, false
+	}
+	for _, drift := range []int64{0, -1, 1} {
+		step := now.Unix()/30 + drift
+		want, err := totp.GenerateCode(secret, time.Unix(step*30, 0))
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return step, true
+		}
+	}
+	return 0, false
 }
 
 // record appends to the audit log; a failure to write it is logged loudly,
