@@ -208,6 +208,14 @@ func TestSupervisorEditsScheduleAndClosures(t *testing.T) {
 	if resp := s.call(sup, "POST", fmt.Sprintf("/staff/schedule/closures/%d/delete", id), nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reopen: %d", resp.StatusCode)
 	}
+	// The audit log, filtered, names each change.
+	_, table, _ := strings.Cut(body(s.call(sup, "GET", "/staff/audit?action=closure_add", nil)), `<table id="audit">`)
+	if !strings.Contains(table, "2031-03-21") || strings.Contains(table, ">sign_in<") {
+		t.Fatal("the audit page filtered by action does not show just the closure")
+	}
+	if page := body(s.call(sup, "GET", "/staff/audit?email="+url.QueryEscape(sup.email)+"&action=schedule_set", nil)); !strings.Contains(page, "1 template(s)") {
+		t.Fatal("the saved schedule is not in the audit log")
+	}
 	// An admin picks the mission; a foreign mission's supervisor cannot touch it.
 	admin := logins["admin"]
 	s.mustSignIn(admin)

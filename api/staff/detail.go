@@ -277,29 +277,71 @@ type AuditEntry struct {
 }
 
 type auditData struct {
-	Member  Member
-	Entries []AuditEntry
+	Member   Member
+	Filter   AuditFilter
+	Entries  []AuditEntry
+	Actions  []string
+	Outcomes []string
+	Next     string // the query string of the next (older) page
 }
 
-// audit shows supervisors their mission's log, admins everyone's.
+// AuditFilter is the audit page's filters, as its query string carries them.
+type AuditFilter struct {
+	Action, Email, Code, Outcome string
+	From, To                     string // YYYY-MM-DD, in UTC
+	Before                       int64  // keyset: entries older than this ID
+}
+
+// auditActions are the actions the log records, for the page's filter.
+var auditActions = []string{"sign_in", "enrol", "record_attendance", "mark_no_show", "decide", "confirm_decision", "extend_deadline", "note",
+	"staff_add", "staff_disable", "staff_enable", "staff_unlock", "staff_reinvite", "staff_invite", "schedule_set", "closure_add", "closure_remove"}
+
+const auditPage = 100
+
+// audit shows supervisors their mission's log, admins everyone's, newest
+// first, filtered by action, staff email, tracking code, outcome and days.
 func (d *Dashboard) audit(c *fiber.Ctx, m Member) error {
 	if m.Role == Officer {
 		return fiber.ErrForbidden
 	}
-	rows, err := d.DB.Query(c.UserContext(), `SELECT at, staff_email, role, mission_code, action, COALESCE(tracking_code, ''), source_ip, outcome, detail
-		FROM audit_log WHERE ($1::text IS NULL OR mission_code = $1) AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT 200`,
-		m.scope(), c.Query("action"))
+	f := AuditFilter{Action: c.Query("action"), Email: strings.ToLower(strings.TrimSpace(c.Query("email"))), Code: strings.TrimSpace(consular.NormalizeDigits(c.Query("code"))),
+		Outcome: c.Query("outcome"), From: c.Query("from"), To: c.Query("to")}
+	f.Before, _ = strconv.ParseInt(c.Query("before"), 10, 64)
+	date := func(s string) *string {
+		if _, err := time.Parse("2006-01-02", s); err != nil {
+			return nil
+		}
+		return &s
+	}
+	rows, err := d.DB.Query(c.UserContext(), `SELECT id, at, staff_email, role, mission_code, action, COALESCE(tracking_code, ''), source_ip, outcome, detail
+		FROM audit_log
+		WHERE ($1::text IS NULL OR mission_code = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR staff_email = $3)
+		  AND ($4 = '' OR tracking_code = $4) AND ($5 = '' OR outcome = $5)
+		  AND ($6::date IS NULL OR at >= $6::date) AND ($7::date IS NULL OR at < $7::date + 1)
+		  AND ($8 = 0 OR id < $8)
+		ORDER BY id DESC LIMIT $9`,
+		m.scope(), f.Action, f.Email, f.Code, f.Outcome, date(f.From), date(f.To), f.Before, auditPage)
 	if err != nil {
 		return err
 	}
+	var ids []int64
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		return e, row.Scan(&e.At, &e.Email, &e.Role, &e.Mission, &e.Action, &e.Code, &e.IP, &e.Outcome, &e.Detail)
+		var id int64
+		err := row.Scan(&id, &e.At, &e.Email, &e.Role, &e.Mission, &e.Action, &e.Code, &e.IP, &e.Outcome, &e.Detail)
+		ids = append(ids, id)
+		return e, err
 	})
 	if err != nil {
 		return err
 	}
-	return d.Render.Render(c, fiber.StatusOK, "staff_audit", d.page(c, "staff.audit.title", &auditData{Member: m, Entries: entries}))
+	data := &auditData{Member: m, Filter: f, Entries: entries, Actions: auditActions, Outcomes: []string{"ok", "refused", "failed", "locked", "disabled"}}
+	if len(ids) == auditPage {
+		q := c.Context().QueryArgs()
+		q.Set("before", strconv.FormatInt(ids[len(ids)-1], 10))
+		data.Next = string(q.QueryString())
+	}
+	return d.Render.Render(c, fiber.StatusOK, "staff_audit", d.page(c, "staff.audit.title", data))
 }
 
 func randomID() string {
