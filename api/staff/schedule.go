@@ -230,7 +230,10 @@ func (d *Dashboard) scheduleURL(m Member, mission, notice string) string {
 // parsePeriods reads "09:00-12:30, 14:00-16:00".
 func parsePeriods(s string) ([][2]string, error) {
 	var out [][2]string
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '،' || r == ';' }) {
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '،' || r == ';' || r == '؛' }) {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
 		start, end, ok := strings.Cut(strings.TrimSpace(part), "-")
 		a, err1 := schedule.ParseClock(strings.TrimSpace(start))
 		b, err2 := schedule.ParseClock(strings.TrimSpace(end))
