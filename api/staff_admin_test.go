@@ -242,3 +242,63 @@ func TestQueueFiltersByAppointmentDay(t *testing.T) {
 		t.Fatal("the request is listed on the UTC day, not the mission's")
 	}
 }
+
+// The counts per status the queue shows follow every change of the
+// projection, concurrent ones included.
+func TestQueueCountsFollowTheProjection(t *testing.T) {
+	db, _ := testenv.Database(t)
+	ctx := t.Context()
+	counts := func(q string) map[string]int64 {
+		rows, err := db.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				out[k] = n
+			}
+		}
+		return out
+	}
+	statuses := []string{"awaiting_appointment", "appointment_booked", "attended", "approved"}
+	var codes []string
+	for i := range 40 {
+		code := fmt.Sprintf("9%013d", i)
+		codes = append(codes, code)
+		mission := []string{"AT-VIE", "FR-PAR"}[i%2]
+		if _, err := db.Exec(ctx, `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at)
+			VALUES ($1, 'submitted', 'apostille', $2, now(), now() + interval '90 days')`, code, mission); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Transitions in both directions at once, as the projection activities write them.
+	errs := make(chan error, len(codes)*len(statuses))
+	for _, code := range codes {
+		go func() {
+			for i := range statuses {
+				s := statuses[(i+len(code))%len(statuses)]
+				_, err := db.Exec(ctx, "UPDATE requests SET status = $2 WHERE tracking_code = $1", code, s)
+				errs <- err
+			}
+		}()
+	}
+	for range len(codes) * len(statuses) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, "DELETE FROM requests WHERE tracking_code = $1", codes[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := counts("SELECT mission_code || '/' || status, count(*) FROM requests GROUP BY 1")
+	got := counts("SELECT mission_code || '/' || status, n FROM request_counts")
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("kept counts %v, want %v", got, want)
+	}
+}

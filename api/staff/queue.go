@@ -32,7 +32,7 @@ type Filter struct {
 	Status, Service, Code string
 	From, To              string // submission dates, YYYY-MM-DD
 	Day                   string // appointment day, YYYY-MM-DD, in the mission's time zone
-	Within                int    // deadline within N days
+	Within                int    // deadline within N days (open requests only)
 	After                 string // keyset: the last row of the previous page, "RFC3339|code"
 }
 
@@ -66,14 +66,16 @@ WHERE ($1::text IS NULL OR mission_code = $1)
   AND ($4 = '' OR tracking_code = $4)
   AND ($5::date IS NULL OR submitted_at >= $5::date)
   AND ($6::date IS NULL OR submitted_at < $6::date + 1)
-  AND ($7 = 0 OR deadline_at < now() + make_interval(days => $7))
+  AND ($7 = 0 OR (deadline_at < now() + make_interval(days => $7)
+                  AND status IN ('submitted', 'awaiting_appointment', 'appointment_booked', 'attended')))
   AND ($8::timestamptz IS NULL OR (submitted_at, tracking_code) < ($8, $9))
   AND ($11::date IS NULL OR (appointment_at >= $11::timestamp AT TIME ZONE (SELECT zone FROM scope)
                          AND appointment_at < ($11 + 1)::timestamp AT TIME ZONE (SELECT zone FROM scope)))
 ORDER BY submitted_at DESC, tracking_code DESC
 LIMIT $10`
 
-const countsSQL = `SELECT status, count(*) FROM requests WHERE ($1::text IS NULL OR mission_code = $1) GROUP BY status`
+// countsSQL reads the counts a trigger keeps beside the projection.
+const countsSQL = `SELECT status, sum(n)::bigint FROM request_counts WHERE ($1::text IS NULL OR mission_code = $1) GROUP BY status`
 
 func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 	f := Filter{Status: c.Query("status"), Service: c.Query("service"), From: c.Query("from"), To: c.Query("to"), Day: c.Query("day"), After: c.Query("after")}
