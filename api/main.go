@@ -39,6 +39,8 @@ import (
 	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
+	"github.com/openconsular/consular/internal/tracing"
+	"github.com/openconsular/consular/internal/tracing/fibertracing"
 )
 
 const usage = `usage: api [serve | migrate | schedules | closures | verify-receipt [-keys FILE|URL] LINK]
@@ -136,17 +138,28 @@ type dependencies struct {
 	temporal client.Client
 	objects  *minio.Client
 	smtp     *mail.Server
+	tracing  *tracing.Tracing // nil: tracing off
 }
 
 // open makes the clients; none connects yet, so a server that is down shows
 // in /readyz instead of stopping the API.
 func open(ctx context.Context, cfg config.Config, logger *slog.Logger) (dependencies, error) {
-	var d dependencies
+	tr, err := tracing.Start(ctx, cfg.Tracing, "consular-api", logger)
+	if err != nil {
+		return dependencies{}, err
+	}
+	return openWith(ctx, cfg, logger, tr)
+}
+
+// openWith is open with a tracer of the caller's (nil: none).
+func openWith(ctx context.Context, cfg config.Config, logger *slog.Logger, tr *tracing.Tracing) (dependencies, error) {
+	d := dependencies{tracing: tr}
 	var err error
 	if d.db, err = database.Open(ctx, cfg.Database.URL); err != nil {
+		_ = tr.Shutdown(ctx)
 		return d, err
 	}
-	if d.temporal, err = temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, nil); err != nil {
+	if d.temporal, err = temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, nil, tr.TemporalInterceptors()...); err != nil {
 		d.close()
 		return d, err
 	}
@@ -165,6 +178,9 @@ func (d dependencies) close() {
 	if d.db != nil {
 		d.db.Close()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.tracing.Shutdown(ctx) // the spans still buffered
 }
 
 // newApp mounts every route on the shared middleware, and returns the work
@@ -187,6 +203,9 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	pages.Sessions.Expired = pages.SignInAgain
 	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout,
 		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10, HTMLErrors: pages.ErrorPage})
+	if d.tracing != nil {
+		app.Use(fibertracing.Middleware(d.tracing)) // after server.New's, which set the request's context
+	}
 	probes := &health.Handlers{
 		Timeout:    3 * time.Second,
 		ShowErrors: cfg.Env != config.Production,

@@ -26,6 +26,7 @@ import (
 	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
+	"github.com/openconsular/consular/internal/tracing"
 	"github.com/openconsular/consular/workflows"
 )
 
@@ -51,7 +52,12 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	temporal, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, metrics.TemporalHandler())
+	tr, err := tracing.Start(ctx, cfg.Tracing, "consular-worker", logger)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tr)
+	temporal, err := temporalclient.New(cfg.Temporal, cfg.Keys.Payload, logger, metrics.TemporalHandler(), tr.TemporalInterceptors()...)
 	if err != nil {
 		return err
 	}
@@ -94,6 +100,13 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	w.Stop()
 	logger.Info("worker stopped")
 	return nil
+}
+
+// shutdownTracing sends the spans still buffered (nil: tracing off).
+func shutdownTracing(tr *tracing.Tracing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = tr.Shutdown(ctx)
 }
 
 // ensurePurgeSchedule creates the daily retention purge's Temporal Schedule

@@ -7,6 +7,8 @@ package config
 import (
 	"crypto/ed25519"
 	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,6 +46,19 @@ type Config struct {
 	Keys     Keys
 	Portal   Portal
 	Booking  Booking
+	Tracing  Tracing
+}
+
+// Tracing is where OpenTelemetry spans go. It is off (no exporter, no
+// interceptor, no middleware) unless an OTLP endpoint is set. The variables
+// are OpenTelemetry's own, so a collector's usual setup (or the OpenTelemetry
+// operator's injection) works unchanged; the exporter also reads the
+// standard's other OTEL_EXPORTER_OTLP_* variables (headers, certificate,
+// timeout) and the SDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_TRACES_SAMPLER itself.
+type Tracing struct {
+	Endpoint string // base URL of the OTLP receiver, e.g. http://collector:4318; empty: tracing off
+	Protocol string // "http/protobuf" or "grpc"
 }
 
 // Booking is the appointment system's rules.
@@ -112,6 +127,24 @@ type Temporal struct {
 	Namespace       string
 	TaskQueue       string
 	UIOrigin        string // the Temporal Web UI, allowed to call the codec endpoints
+	TLS             TemporalTLS
+}
+
+// TemporalTLS is how the client secures its connection to the Temporal
+// frontend. The files are paths, not contents: the client reads the
+// certificate and key again when they change, so a rotated certificate is used
+// from the next connection on without a restart.
+type TemporalTLS struct {
+	CAFile     string // PEM CA certificates the server's certificate must chain to; empty: the system's roots
+	CertFile   string // PEM client certificate (mTLS); with KeyFile
+	KeyFile    string // PEM private key of CertFile
+	ServerName string // the name the server's certificate must carry; empty: the host of the address
+}
+
+// Enabled says whether the connection uses TLS: it does as soon as any of
+// the settings is given.
+func (t TemporalTLS) Enabled() bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
 }
 
 type Storage struct {
@@ -166,6 +199,8 @@ func loadWith(r *reader) (Config, error) {
 	c.Temporal.Address = r.hostPort("CONSULAR_TEMPORAL_ADDRESS", "127.0.0.1:7233")
 	c.Temporal.Namespace = r.name("CONSULAR_TEMPORAL_NAMESPACE", "consular")
 	c.Temporal.TaskQueue = r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests")
+	c.Temporal.TLS = r.temporalTLS("CONSULAR_TEMPORAL_TLS_CA_FILE", "CONSULAR_TEMPORAL_TLS_CERT_FILE",
+		"CONSULAR_TEMPORAL_TLS_KEY_FILE", "CONSULAR_TEMPORAL_TLS_SERVER_NAME")
 	c.Temporal.WorkflowPollers = r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 2)
 	c.Temporal.ActivityPollers = r.count("CONSULAR_WORKER_ACTIVITY_POLLERS", 2)
 	c.Temporal.MaxActivities = r.count("CONSULAR_WORKER_MAX_ACTIVITIES", 50)
@@ -208,6 +243,14 @@ func loadWith(r *reader) (Config, error) {
 	c.Booking.LookupsPerIP = r.count("CONSULAR_BOOKING_LOOKUPS_PER_IP", 30)
 	c.Booking.LookupsPerCode = r.count("CONSULAR_BOOKING_LOOKUPS_PER_CODE", 10)
 	c.Booking.FailuresBeforeLock = r.count("CONSULAR_BOOKING_FAILURES_BEFORE_LOCK", 5)
+
+	c.Tracing.Endpoint = r.string("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	if c.Tracing.Endpoint != "" {
+		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", c.Tracing.Endpoint, "must be an http:// or https:// URL such as http://collector:4318")
+		}
+	}
+	c.Tracing.Protocol = r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf", "grpc")
 
 	c.Portal.CookieSecure = r.bool("CONSULAR_COOKIE_SECURE", r.production)
 	c.Portal.SessionIdle = r.duration("CONSULAR_SESSION_IDLE", 30*time.Minute)
@@ -397,6 +440,49 @@ func (r *reader) receiptKeys(name, devDefault, previousName string) (receipt.Sig
 		}
 	}
 	return signer, keys
+}
+
+// temporalTLS reads the Temporal client's TLS files and checks them now, so
+// a wrong path or a certificate without its key stops the process at start
+// rather than showing up as a failed handshake later.
+func (r *reader) temporalTLS(caName, certName, keyName, serverName string) TemporalTLS {
+	t := TemporalTLS{
+		CAFile:     r.string(caName, ""),
+		CertFile:   r.string(certName, ""),
+		KeyFile:    r.string(keyName, ""),
+		ServerName: r.string(serverName, ""),
+	}
+	if t.ServerName != "" && strings.ContainsAny(t.ServerName, " \t/:") {
+		r.fail(serverName, t.ServerName, "must be a host name (no port)")
+	}
+	if t.CAFile != "" {
+		if pem, err := os.ReadFile(t.CAFile); err != nil {
+			r.fail(caName, t.CAFile, "cannot read: "+err.Error())
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			r.fail(caName, t.CAFile, "holds no PEM certificate")
+		}
+	}
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		r.fail(keyName, "", "must be set with "+certName+" (the client certificate's private key)")
+	case t.CertFile == "" && t.KeyFile != "":
+		r.fail(certName, "", "must be set with "+keyName+" (the client certificate for that key)")
+	case t.CertFile != "":
+		cert, certErr := os.ReadFile(t.CertFile)
+		if certErr != nil {
+			r.fail(certName, t.CertFile, "cannot read: "+certErr.Error())
+		}
+		key, keyErr := os.ReadFile(t.KeyFile)
+		if keyErr != nil {
+			r.fail(keyName, t.KeyFile, "cannot read: "+keyErr.Error())
+		}
+		if certErr == nil && keyErr == nil {
+			if _, err := tls.X509KeyPair(cert, key); err != nil {
+				r.fail(certName, t.CertFile, "is not a PEM certificate matching "+keyName+": "+err.Error())
+			}
+		}
+	}
+	return t
 }
 
 func (r *reader) bool(name string, def bool) bool {

@@ -1,8 +1,16 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
+	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +109,112 @@ func TestReceiptKeysPublishTheActiveAndPreviousKeys(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"CONSULAR_RECEIPT_SIGNING_KEY": "no-colon"})); err == nil {
 		t.Fatal("a malformed signing key was accepted")
+	}
+}
+
+func TestTemporalTLSIsOffUntilConfigured(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.TLS.Enabled() {
+		t.Fatalf("TLS on by default: %+v", c.Temporal.TLS)
+	}
+	dir := t.TempDir()
+	ca, cert, key := writePEM(t, dir, "ca"), writePEM(t, dir, "client"), filepath.Join(dir, "client.key")
+	c, err = Load(env(map[string]string{"CONSULAR_TEMPORAL_TLS_CA_FILE": ca, "CONSULAR_TEMPORAL_TLS_CERT_FILE": cert,
+		"CONSULAR_TEMPORAL_TLS_KEY_FILE": key, "CONSULAR_TEMPORAL_TLS_SERVER_NAME": "temporal.example.internal"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TemporalTLS{CAFile: ca, CertFile: cert, KeyFile: key, ServerName: "temporal.example.internal"}
+	if !c.Temporal.TLS.Enabled() || c.Temporal.TLS != want {
+		t.Fatalf("TLS %+v, want %+v on", c.Temporal.TLS, want)
+	}
+}
+
+func TestTemporalTLSNamesTheVariableThatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	ca, cert, key := writePEM(t, dir, "ca"), writePEM(t, dir, "client"), filepath.Join(dir, "client.key")
+	otherKey := filepath.Join(dir, "other.key")
+	writePEM(t, dir, "other")
+	notPEM := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"certificate without key", map[string]string{"CONSULAR_TEMPORAL_TLS_CERT_FILE": cert},
+			`CONSULAR_TEMPORAL_TLS_KEY_FILE="": must be set with CONSULAR_TEMPORAL_TLS_CERT_FILE`},
+		{"key without certificate", map[string]string{"CONSULAR_TEMPORAL_TLS_KEY_FILE": key},
+			`CONSULAR_TEMPORAL_TLS_CERT_FILE="": must be set with CONSULAR_TEMPORAL_TLS_KEY_FILE`},
+		{"CA file missing", map[string]string{"CONSULAR_TEMPORAL_TLS_CA_FILE": filepath.Join(dir, "nope.crt")},
+			"CONSULAR_TEMPORAL_TLS_CA_FILE=" + `"` + filepath.Join(dir, "nope.crt") + `": cannot read`},
+		{"CA file without a certificate", map[string]string{"CONSULAR_TEMPORAL_TLS_CA_FILE": notPEM},
+			"CONSULAR_TEMPORAL_TLS_CA_FILE=" + `"` + notPEM + `": holds no PEM certificate`},
+		{"key file missing", map[string]string{"CONSULAR_TEMPORAL_TLS_CA_FILE": ca, "CONSULAR_TEMPORAL_TLS_CERT_FILE": cert,
+			"CONSULAR_TEMPORAL_TLS_KEY_FILE": filepath.Join(dir, "nope.key")}, "CONSULAR_TEMPORAL_TLS_KEY_FILE=" + `"` + filepath.Join(dir, "nope.key") + `": cannot read`},
+		{"key of another certificate", map[string]string{"CONSULAR_TEMPORAL_TLS_CERT_FILE": cert, "CONSULAR_TEMPORAL_TLS_KEY_FILE": otherKey},
+			"CONSULAR_TEMPORAL_TLS_CERT_FILE=" + `"` + cert + `": is not a PEM certificate matching CONSULAR_TEMPORAL_TLS_KEY_FILE`},
+		{"server name with a port", map[string]string{"CONSULAR_TEMPORAL_TLS_SERVER_NAME": "temporal:7233"},
+			`CONSULAR_TEMPORAL_TLS_SERVER_NAME="temporal:7233": must be a host name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// writePEM writes a self-signed certificate and its key as NAME.crt and
+// NAME.key in dir and returns the certificate's path.
+func writePEM(t *testing.T, dir, name string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, name+".crt")
+	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der},
+		filepath.Join(dir, name+".key"): {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile
+}
+
+func TestTracingIsOffUntilAnOTLPEndpointIsSet(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tracing.Endpoint != "" || c.Tracing.Protocol != "http/protobuf" {
+		t.Fatalf("tracing defaults %+v, want off over http/protobuf", c.Tracing)
+	}
+	c, err = Load(env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}))
+	if err != nil || c.Tracing != (Tracing{Endpoint: "http://collector:4317", Protocol: "grpc"}) {
+		t.Fatalf("tracing %+v, %v", c.Tracing, err)
+	}
+	_, err = Load(env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}))
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
 	}
 }

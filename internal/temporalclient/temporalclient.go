@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 
 	"github.com/openconsular/consular/internal/codec"
@@ -18,18 +19,29 @@ import (
 // New returns a client that connects on first use, so a Temporal server that
 // is down at start shows up in /readyz instead of stopping the process. Every
 // payload it sends is encrypted with the payload keys; metrics, when not
-// nil, receives the SDK's metrics.
-func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+// nil, receives the SDK's metrics. With cfg.TLS set the connection is TLS
+// (mTLS with a client certificate). Interceptors (tracing) apply to the
+// client's calls and to workers made from it.
+func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger, metrics client.MetricsHandler,
+	interceptors ...interceptor.ClientInterceptor) (client.Client, error) {
 	payloads, err := codec.New(payloadKeys)
 	if err != nil {
 		return nil, fmt.Errorf("payload codec: %w", err)
 	}
+	var connection client.ConnectionOptions
+	if cfg.TLS.Enabled() {
+		if connection.TLS, err = tlsConfig(cfg.TLS, logger); err != nil {
+			return nil, err
+		}
+	}
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:       cfg.Address,
-		Namespace:      cfg.Namespace,
-		Logger:         log.NewStructuredLogger(logger),
-		DataConverter:  payloads.DataConverter(),
-		MetricsHandler: metrics, // nil: none
+		HostPort:          cfg.Address,
+		Namespace:         cfg.Namespace,
+		Logger:            log.NewStructuredLogger(logger),
+		DataConverter:     payloads.DataConverter(),
+		MetricsHandler:    metrics, // nil: none
+		ConnectionOptions: connection,
+		Interceptors:      interceptors,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", cfg.Address, err)

@@ -127,3 +127,77 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* TLS to Temporal (temporalTLS): the files' folder in the pods. */}}
+{{- define "consular.temporalTLSDir" -}}
+/etc/consular/temporal-tls
+{{- end }}
+
+{{/* The API's and the worker's env entries for TLS to Temporal (CONSULAR_TEMPORAL_TLS_*). */}}
+{{- define "consular.temporalTLSEnv" -}}
+{{- $dir := include "consular.temporalTLSDir" . }}
+{{- with .Values.temporalTLS }}
+{{- if .secretName }}
+{{- if .caFile }}
+- name: CONSULAR_TEMPORAL_TLS_CA_FILE
+  value: {{ printf "%s/%s" $dir .caFile | quote }}
+{{- end }}
+{{- if .certFile }}
+- name: CONSULAR_TEMPORAL_TLS_CERT_FILE
+  value: {{ printf "%s/%s" $dir .certFile | quote }}
+{{- end }}
+{{- if .keyFile }}
+- name: CONSULAR_TEMPORAL_TLS_KEY_FILE
+  value: {{ printf "%s/%s" $dir .keyFile | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The same for the temporal CLI of the temporal-setup Job (its TEMPORAL_TLS_* variables). */}}
+{{- define "consular.temporalTLSCLIEnv" -}}
+{{- $dir := include "consular.temporalTLSDir" . }}
+{{- $serverName := .Values.config.CONSULAR_TEMPORAL_TLS_SERVER_NAME }}
+{{- with .Values.temporalTLS }}
+{{- if or .secretName $serverName }}
+- name: TEMPORAL_TLS
+  value: "true"
+{{- end }}
+{{- if $serverName }}
+- name: TEMPORAL_TLS_SERVER_NAME
+  value: {{ $serverName | quote }}
+{{- end }}
+{{- if .secretName }}
+{{- if .caFile }}
+- name: TEMPORAL_TLS_SERVER_CA_CERT_PATH
+  value: {{ printf "%s/%s" $dir .caFile | quote }}
+{{- end }}
+{{- if .certFile }}
+- name: TEMPORAL_TLS_CLIENT_CERT_PATH
+  value: {{ printf "%s/%s" $dir .certFile | quote }}
+{{- end }}
+{{- if .keyFile }}
+- name: TEMPORAL_TLS_CLIENT_KEY_PATH
+  value: {{ printf "%s/%s" $dir .keyFile | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The volume mount and the volume of the Temporal TLS Secret, when there is one. */}}
+{{- define "consular.temporalTLSMount" -}}
+{{- if .Values.temporalTLS.secretName }}
+- name: temporal-tls
+  mountPath: {{ include "consular.temporalTLSDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "consular.temporalTLSVolume" -}}
+{{- with .Values.temporalTLS.secretName }}
+- name: temporal-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440 # owner and the pod's fsGroup
+{{- end }}
+{{- end }}
