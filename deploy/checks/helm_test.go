@@ -50,8 +50,9 @@ func fullValues() map[string]any {
 			"nodeSelector": map[string]any{"kubernetes.io/os": "linux"},
 			"topologySpreadConstraints": []any{map[string]any{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
 				"whenUnsatisfiable": "ScheduleAnyway", "labelSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/component": "api"}}}}},
-		"worker": map[string]any{"autoscaling": map[string]any{"backlog": map[string]any{"enabled": true}}},
-		"config": map[string]any{"CONSULAR_RECEIPT_PREVIOUS_KEYS": "r0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		"worker":      map[string]any{"autoscaling": map[string]any{"backlog": map[string]any{"enabled": true}}},
+		"config":      map[string]any{"CONSULAR_RECEIPT_PREVIOUS_KEYS": "r0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		"temporalTLS": map[string]any{"secretName": "consular-temporal-client"}, // mTLS to Temporal, rendered and decoded too
 	}
 }
 
