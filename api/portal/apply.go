@@ -382,8 +382,8 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 			}
 		}
 	}
-	out, created, err := p.Requests.Submit(ctx, app)
-	if !created {
+	out, saved, err := p.Requests.Submit(ctx, app)
+	if !saved {
 		for _, doc := range app.Documents { // a twin submission won: these copies are not needed
 			_ = p.Objects.RemoveObject(ctx, bucket, doc.ObjectKey, minio.RemoveObjectOptions{})
 		}

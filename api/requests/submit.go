@@ -146,15 +146,15 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 		app.Documents = append(app.Documents, StoredDocument{Kind: d.kind, ObjectKey: d.key, FileName: d.doc.Name,
 			Format: d.doc.Format, Size: d.doc.Size, SHA256: d.doc.SHA256})
 	}
-	out, created, err := h.Submit(ctx, app)
-	if !created {
-		h.discard(s) // failed, or a concurrent retry with the same key got there first
+	out, saved, err := h.Submit(ctx, app)
+	if !saved {
+		h.discard(s) // not saved, or a concurrent retry with the same key got there first
 	}
 	if err != nil {
 		return err
 	}
 	status := fiber.StatusOK
-	if created {
+	if saved {
 		status = fiber.StatusCreated
 	}
 	return c.Status(status).JSON(out)
@@ -335,17 +335,20 @@ type StoredDocument struct {
 var ErrNotStarted = fiber.NewError(fiber.StatusServiceUnavailable,
 	"the request was saved but could not be started; retry with the same Idempotency-Key")
 
-// Submit saves the application and starts its workflow. created is false
-// when the key was submitted before: then the earlier request is returned
-// and the caller deletes what it stored for this attempt.
-func (h *Handlers) Submit(ctx context.Context, a Application) (out Submitted, created bool, err error) {
+// Submit saves the application and starts its workflow. saved is true when
+// this application is the one kept, even if its workflow could not be
+// started (a retry with the same key starts it): its documents are then in
+// use and must stay. saved is false when saving failed or the key was
+// submitted before: then the earlier request is returned and the caller
+// deletes what it stored for this attempt.
+func (h *Handlers) Submit(ctx context.Context, a Application) (out Submitted, saved bool, err error) {
 	rec := record{key: a.Key, code: a.Code, service: a.Service, mission: a.Mission, submittedAt: time.Now().UTC().Truncate(time.Second)}
 	winner, err := h.save(ctx, a, rec)
 	if err != nil {
 		return out, false, err
 	}
 	out, err = h.start(ctx, winner)
-	return out, err == nil && winner.code == a.Code, err
+	return out, winner.code == a.Code, err
 }
 
 // record is a saved submission: enough to start (or restart) its workflow.

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -48,7 +49,28 @@ func New(opts Options) *fiber.App {
 	app.Use(requestContext(opts.RequestTimeout))
 	app.Use(accessLog(opts.Logger))
 	app.Use(recover.New())
+	app.Use(finishStreamedBody(opts.BodyLimit))
 	return app
+}
+
+// finishStreamedBody reads what a handler left unread of a streamed body (an
+// upload answered early: a missing header, a refused document, a retry
+// answered from the saved submission) and closes the connection after the
+// answer. Left on the connection, those bytes would be parsed as the next
+// request and answered (fasthttp with StreamRequestBody; see valyala/fasthttp
+// PR 2368). Reading them first lets the client finish sending and read the
+// answer instead of a reset.
+func finishStreamedBody(limit int64) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := c.Next()
+		if c.Request().IsBodyStream() {
+			if stream := c.Context().RequestBodyStream(); stream != nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(stream, limit))
+			}
+			c.Context().SetConnectionClose()
+		}
+		return err
+	}
 }
 
 // requestContext gives each request a context with a deadline and the request
