@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/openconsular/consular/internal/documents"
+)
+
+// The documents of one submission differ from every other's by a JPEG
+// comment: they still pass the documents rule, and the SHA-256 the client
+// notes is the one the API computes.
+func TestUniqueDocumentsPassTheRuleAndDiffer(t *testing.T) {
+	docs, err := makeDocuments(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := &submission{n: 1, email: "a@example.org", nationalID: "0013542419"}, &submission{n: 2, email: "b@example.org", nationalID: "0013542419"}
+	if _, _, err := s1.body(docs, "run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s2.body(docs, "run"); err != nil {
+		t.Fatal(err)
+	}
+	for i, kind := range documentKinds {
+		doc := unique(docs[i], "consular soak run submission 1 "+kind)
+		checked, _, err := documents.Check(kind+".jpg", bytes.NewReader(doc), documents.DefaultRule)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		sum := sha256.Sum256(doc)
+		if checked.SHA256 != hex.EncodeToString(sum[:]) || checked.SHA256 != s1.docs[i].sha256 {
+			t.Errorf("%s: the API would record %s, the client noted %s", kind, checked.SHA256, s1.docs[i].sha256)
+		}
+		if s1.docs[i].sha256 == s2.docs[i].sha256 {
+			t.Errorf("%s: two submissions sent the same bytes", kind)
+		}
+	}
+}
+
+func TestRetriesOnlyWhatARetryCanFix(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		retry  bool
+	}{{0, true}, {500, true}, {503, true}, {429, true}, {201, false}, {200, false}, {400, false}, {422, false}} {
+		if got := (attempt{status: tc.status}).retryable(); got != tc.retry {
+			t.Errorf("status %d: retryable %v, want %v", tc.status, got, tc.retry)
+		}
+	}
+}
+
+// t0 plus seconds.
+func at(t0 time.Time, s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+func answers(t0 time.Time, from, to, every float64, status int, down ...string) []sample {
+	var out []sample
+	for s := from; s < to; s += every {
+		out = append(out, sample{start: at(t0, s), end: at(t0, s+0.05), status: status, down: down})
+	}
+	return out
+}
+
+func TestReadyzOutageAnalysis(t *testing.T) {
+	t0 := time.Now()
+	w := outageWindow{check: "minio", stopAt: at(t0, 10), stoppedAt: at(t0, 10.5), readyAt: at(t0, 40), next: at(t0, 60)}
+	join := func(parts ...[]sample) []sample {
+		var out []sample
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		samples  []sample
+		ok       bool
+		firstAt  float64 // seconds, 0: never
+		recovers bool
+	}{
+		{"named while down, 200 after", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
+			true, 10.85, true},
+		{"never named", answers(t0, 0, 70, 0.25, 200), false, 0, true},
+		{"another dependency named too", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio", "smtp"), answers(t0, 40.2, 70, 0.25, 200)),
+			false, 10.85, true},
+		{"200 for a while although down", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 20, 0.25, 503, "minio"), answers(t0, 20, 70, 0.25, 200)),
+			false, 10.85, true},
+		{"not 200 again before the next fault", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 70, 0.25, 503, "minio")),
+			false, 10.85, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := seen(tc.samples, w)
+			if o.ok() != tc.ok {
+				t.Errorf("ok %v, want %v (%+v)", o.ok(), tc.ok, o)
+			}
+			if tc.firstAt == 0 && !o.firstSeen.IsZero() || tc.firstAt != 0 && !o.firstSeen.Equal(at(t0, tc.firstAt)) {
+				t.Errorf("first seen %v, want +%.2fs", o.firstSeen.Sub(t0), tc.firstAt)
+			}
+			if o.recovered.IsZero() == tc.recovers {
+				t.Errorf("recovered at %v, want recovered %v", o.recovered, tc.recovers)
+			}
+		})
+	}
+}
+
+func TestTransitionsKeepOnlyChanges(t *testing.T) {
+	t0 := time.Now()
+	s := append(answers(t0, 0, 1, 0.25, 200), answers(t0, 1, 2, 0.25, 503, "smtp")...)
+	s = append(s, sample{start: at(t0, 2), end: at(t0, 2.1), err: "connection refused"})
+	s = append(s, answers(t0, 3, 4, 0.25, 200)...)
+	var got []string
+	for _, tr := range transitions(s) {
+		got = append(got, tr.state)
+	}
+	want := []string{"200", "503 naming smtp", "no answer", "200"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
+
+// The submissions are spread to the planned end of the last fault, so some
+// are in flight during each.
+func TestSubmissionsCoverEveryFault(t *testing.T) {
+	faults := planFaults(10*time.Second, 30*time.Second, 15*time.Second, 15*time.Second)
+	window := submissionWindow(faults, 10*time.Second)
+	for _, f := range faults {
+		if f.at+f.down >= window {
+			t.Errorf("%s is due back at %s, after the last submission at %s", f.server, f.at+f.down, window)
+		}
+	}
+	if faults[0].check != "smtp" || faults[1].check != "minio" || faults[2].check != "temporal" {
+		t.Errorf("faults name the checks %s, %s, %s", faults[0].check, faults[1].check, faults[2].check)
+	}
+}
