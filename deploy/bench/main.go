@@ -17,8 +17,19 @@
 // that no slot holds more bookings than seats. Each booking's workflow
 // history says where its time went.
 //
+// The staff queue (queue.go) is measured with a million requests in the
+// projection: staff.List under each of the page's filters next to a
+// primary-key lookup, then the queue and detail pages over HTTP next to
+// GET /healthz; -explain prints the plans of the queue's statements.
+//
+// Open requests (open.go): -open requests (10,000) waiting on their 90-day
+// timers on one worker, its memory against a 300 MB aim, and the time a
+// restarted worker takes to serve them all again. -only tuning (not run by
+// default, long) restarts the worker under each setting of -tuning-grid.
+//
 //	go run ./deploy/launcher test -- go run ./deploy/bench [-duration 8s] [-profile DIR]
-//		[-only submissions,memory,updates,bookings,contended] [-rounds 5]
+//		[-only submissions,memory,updates,bookings,contended,queue,open,tuning] [-rounds 5] [-explain]
+//		[-open 10000] [-tuning-grid wf/act/max/cache,...]
 package main
 
 import (
@@ -56,11 +67,16 @@ type options struct {
 	profileDir string
 	parts      map[string]bool // which parts to run
 	rounds     int             // contended rounds per level
+	explain    bool            // queue: EXPLAIN ANALYZE every filter's statements
 }
 
 // parts of the bench, for -only. Bookings need their ceiling, so "bookings"
 // runs "updates" too.
-var allParts = []string{"submissions", "memory", "updates", "bookings", "contended"}
+var allParts = []string{"submissions", "memory", "updates", "bookings", "contended", "queue", "open", "tuning"}
+
+// notByDefault are parts that run only when -only names them: tuning
+// restarts the worker under every setting of -tuning-grid (long).
+var notByDefault = map[string]bool{"tuning": true}
 
 func (o options) runs(part string) bool { return o.parts[part] }
 
@@ -79,10 +95,11 @@ func main() {
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the API and the worker under 8 clients (submissions and bookings) into this folder")
 	only := flag.String("only", "", "run only these parts, comma-separated: "+strings.Join(allParts, ",")+" (bookings runs updates, their ceiling, too)")
 	flag.IntVar(&o.rounds, "rounds", 5, "contended rounds per level, each on a fresh slot")
+	flag.BoolVar(&o.explain, "explain", false, "queue: print EXPLAIN (ANALYZE, BUFFERS) of the queue's statements under every filter")
 	flag.Parse()
 	o.parts = map[string]bool{}
 	for _, p := range allParts {
-		o.parts[p] = *only == ""
+		o.parts[p] = *only == "" && !notByDefault[p]
 	}
 	if *only != "" {
 		for _, f := range strings.Split(*only, ",") {
@@ -95,6 +112,9 @@ func main() {
 		}
 		if o.parts["bookings"] {
 			o.parts["updates"] = true
+		}
+		if o.parts["tuning"] { // tuning restarts the worker with the open requests waiting
+			o.parts["open"] = true
 		}
 	}
 	if o.rounds < 1 {
@@ -144,6 +164,8 @@ type report struct {
 	booking   []bookingLevel
 	poolSize  int        // idle workflows of ceiling U
 	bProfiles profileSet // under bookings
+	queue     *queueReport
+	open      *openReport
 }
 
 // profileSet is the CPU profiles of the API and the worker under one load.
@@ -313,6 +335,20 @@ func measure(ctx context.Context, o options) (*report, error) {
 		rep.memory = append(rep.memory, m)
 	}
 
+	// Many requests waiting on one worker, which the open part starts anew.
+	if o.runs("open") {
+		if err := measureOpen(ctx, rep, sys, cfg); err != nil {
+			return fail(err)
+		}
+	}
+
+	// Last: a million requests in the projection would weigh on every part after it.
+	if o.runs("queue") {
+		if err := measureQueue(ctx, rep, sys, timed); err != nil {
+			return fail(err)
+		}
+	}
+
 	if rep.profiled {
 		for _, set := range []*profileSet{&rep.profiles, &rep.bProfiles} {
 			if err := set.analyse(ctx); err != nil {
@@ -431,6 +467,10 @@ func (r *report) print(w io.Writer) {
 	r.profiles.print(w, "submissions")
 
 	r.printAppointments(w)
+
+	r.printQueue(w)
+
+	r.printOpen(w)
 
 	if r.profiled && len(r.profiles.files) == 0 && len(r.bProfiles.files) == 0 {
 		p("\nno CPU profiles: -profile captures the %d-client level, and -clients has none\n", aimClients)
