@@ -217,21 +217,6 @@ func queueCases(ctx context.Context, db *pgxpool.Pool, sd *seededQueue, q *queue
 	}, nil
 }
 
-// damm is the Damm algorithm's table, as internal/consular has it (there
-// unexported); codes made with it are checked with consular.ParseTrackingCode.
-var damm = [10][10]byte{
-	{0, 3, 1, 7, 5, 9, 8, 6, 4, 2},
-	{7, 0, 9, 2, 1, 5, 4, 8, 6, 3},
-	{4, 2, 0, 6, 8, 7, 1, 3, 5, 9},
-	{1, 7, 5, 0, 9, 8, 3, 4, 2, 6},
-	{6, 1, 2, 3, 0, 4, 5, 9, 7, 8},
-	{3, 6, 7, 4, 2, 0, 9, 5, 8, 1},
-	{5, 8, 6, 9, 7, 2, 0, 1, 3, 4},
-	{8, 9, 4, 5, 3, 6, 2, 0, 1, 7},
-	{9, 4, 3, 8, 6, 1, 7, 2, 0, 5},
-	{2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
-}
-
 // benchTrackingCode is the i-th seeded code: 13 digits from a bijection of
 // [0, 10^13) (a multiplier prime to 10), so codes never repeat yet look
 // random, and their Damm check digit.
@@ -243,11 +228,7 @@ func benchTrackingCode(i uint64) string {
 		d[k] = byte('0' + n%10)
 		n /= 10
 	}
-	var interim byte
-	for _, c := range d[:13] {
-		interim = damm[interim][c-'0']
-	}
-	d[13] = '0' + interim
+	d[13] = consular.CheckDigit(string(d[:13]))
 	s := string(d[:])
 	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:]
 }

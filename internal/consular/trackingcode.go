@@ -29,7 +29,7 @@ func NewTrackingCode() (TrackingCode, error) {
 	}
 	digits := n.Text(10)
 	digits = strings.Repeat("0", trackingRandomDigits-len(digits)) + digits
-	return formatTracking(digits + string(dammDigit(digits))), nil
+	return formatTracking(digits + string(CheckDigit(digits))), nil
 }
 
 // ParseTrackingCode accepts what a person types: Persian or Arabic-Indic
@@ -46,7 +46,7 @@ func ParseTrackingCode(s string) (TrackingCode, error) {
 		}
 	}
 	d := digits.String()
-	if len(d) != trackingRandomDigits+1 || dammDigit(d) != '0' {
+	if len(d) != trackingRandomDigits+1 || CheckDigit(d) != '0' {
 		return "", ErrTrackingCode
 	}
 	return formatTracking(d), nil
@@ -72,9 +72,9 @@ var damm = [10][10]byte{
 	{2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
 }
 
-// dammDigit returns the check digit of digits; for digits that end in their
-// own check digit it returns '0'.
-func dammDigit(digits string) byte {
+// CheckDigit returns the Damm check digit of digits; for digits that end in
+// their own check digit it returns '0'.
+func CheckDigit(digits string) byte {
 	var interim byte
 	for i := 0; i < len(digits); i++ {
 		interim = damm[interim][digits[i]-'0']
