@@ -9,16 +9,21 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/openconsular/consular/api/health"
 	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/testenv"
 )
 
 // Each dependency in turn runs as a private server of this test, beside the
-// shared test stack for the other three. While it runs, /readyz answers 200;
-// once it is stopped, 503 naming it, and only it.
+// shared test stack for the other three. While it runs, /readyz answers 200
+// "ready"; once it is stopped, the answer names it, and only it: 503
+// "unavailable" for PostgreSQL (this API can serve nothing), 200 "degraded"
+// for the shared others (every replica would leave the load balancer at
+// once), with consular_dependency_up at 0 for it and 1 for the rest.
 func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 	base := testenv.Config(t)
 	tools, err := stack.InstallTools(context.Background(), os.Stderr) // cached: returns at once
@@ -27,15 +32,17 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 	}
 	cases := []struct {
 		dependency string
+		wantCode   int
+		wantStatus string
 		start      func(t *testing.T, dir string, cfg *config.Config) *stack.Process
 	}{
-		{"postgres", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
+		{"postgres", 503, "unavailable", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
 			pg := stack.Postgres{Bin: tools.Postgres, Dir: filepath.Join(dir, "pg"), Port: freePort(t)}
 			p := start(t, func() (*stack.Process, error) { return pg.Start(context.Background(), filepath.Join(dir, "pg.log")) })
 			cfg.Database.URL = pg.URL("postgres")
 			return p
 		}},
-		{"temporal", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
+		{"temporal", 200, "degraded", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
 			tp := stack.Temporal{Bin: tools.Temporal, DBFile: filepath.Join(dir, "temporal.db"), Port: freePort(t),
 				Namespace: cfg.Temporal.Namespace, Headless: true}
 			p := start(t, func() (*stack.Process, error) {
@@ -44,14 +51,14 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 			cfg.Temporal.Address = tp.Address()
 			return p
 		}},
-		{"minio", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
+		{"minio", 200, "degraded", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
 			m := stack.MinIO{Bin: tools.MinIO, Dir: filepath.Join(dir, "minio"), Port: freePort(t), ConsolePort: freePort(t),
 				AccessKey: cfg.Storage.AccessKey, SecretKey: cfg.Storage.SecretKey, Buckets: []string{cfg.Storage.DocumentsBucket, cfg.Storage.ReceiptsBucket}}
 			p := start(t, func() (*stack.Process, error) { return m.Start(context.Background(), filepath.Join(dir, "minio.log")) })
 			cfg.Storage.Endpoint = m.Endpoint()
 			return p
 		}},
-		{"smtp", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
+		{"smtp", 200, "degraded", func(t *testing.T, dir string, cfg *config.Config) *stack.Process {
 			m := stack.Mailpit{Bin: tools.Mailpit, DBFile: filepath.Join(dir, "mailpit.db"), SMTPPort: freePort(t), UIPort: freePort(t)}
 			p := start(t, func() (*stack.Process, error) {
 				return m.Start(context.Background(), filepath.Join(dir, "mailpit.log"))
@@ -88,8 +95,17 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, report = readyz(t, app)
-			if code != 503 || report.Status != "unavailable" {
-				t.Fatalf("with %s stopped: want 503 unavailable, got %d %+v", tc.dependency, code, report)
+			if code != tc.wantCode || report.Status != tc.wantStatus {
+				t.Fatalf("with %s stopped: want %d %s, got %d %+v", tc.dependency, tc.wantCode, tc.wantStatus, code, report)
+			}
+			for name := range report.Checks {
+				want := 1.0
+				if name == tc.dependency {
+					want = 0
+				}
+				if got := testutil.ToFloat64(metrics.DependencyUp.WithLabelValues(name)); got != want {
+					t.Errorf("with %s stopped, consular_dependency_up{dependency=%q} = %v, want %v", tc.dependency, name, got, want)
+				}
 			}
 			for name, st := range report.Checks {
 				want := "ok"

@@ -1,5 +1,13 @@
 // Package health serves the probes: /healthz says the process is alive,
 // /readyz says whether every dependency answers, naming the ones that do not.
+//
+// Only an essential dependency (PostgreSQL: without it no page works) makes
+// /readyz answer 503. The others are shared by every API replica: a 503 for
+// an SMTP, MinIO or Temporal outage would take every replica out of the
+// load balancer at once, and applicants would get the balancer's bare error
+// instead of our page saying what failed and keeping what they typed. So
+// those answer 200 "degraded", still naming the dependency, and
+// consular_dependency_up says it to Prometheus for alerting.
 package health
 
 import (
@@ -9,12 +17,17 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/openconsular/consular/internal/metrics"
 )
 
 // Check probes one dependency; a nil error means it answers.
 type Check struct {
 	Name  string
 	Probe func(context.Context) error
+	// Essential: without it this process can serve nothing, so /readyz
+	// answers 503 and the process leaves the load balancer.
+	Essential bool
 }
 
 // Status is one dependency's line in the /readyz answer.
@@ -25,7 +38,9 @@ type Status struct {
 
 // Report is the /readyz answer.
 type Report struct {
-	Status string            `json:"status"` // "ready" or "unavailable"
+	// "ready"; "degraded" (200) when only dependencies that are not
+	// essential fail; "unavailable" (503) when an essential one does.
+	Status string            `json:"status"`
 	Checks map[string]Status `json:"checks"`
 }
 
@@ -49,7 +64,7 @@ func (h *Handlers) Register(r fiber.Router) {
 func (h *Handlers) ready(c *fiber.Ctx) error {
 	report := h.Probe(c.UserContext())
 	code := fiber.StatusOK
-	if report.Status != "ready" {
+	if report.Status == "unavailable" {
 		code = fiber.StatusServiceUnavailable
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -66,19 +81,25 @@ func (h *Handlers) Probe(ctx context.Context) Report {
 			ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 			defer cancel()
 			err := check.Probe(ctx)
-			st := Status{Status: "ok"}
+			up, st := 1.0, Status{Status: "ok"}
 			if err != nil {
+				up = 0
 				h.Logger.WarnContext(ctx, "dependency unavailable", "dependency", check.Name, "err", err)
 				st.Status = "unavailable"
 				if h.ShowErrors {
 					st.Error = err.Error()
 				}
 			}
+			metrics.DependencyUp.WithLabelValues(check.Name).Set(up)
 			mu.Lock()
 			defer mu.Unlock()
 			report.Checks[check.Name] = st
-			if err != nil {
+			switch {
+			case err == nil:
+			case check.Essential:
 				report.Status = "unavailable"
+			case report.Status == "ready":
+				report.Status = "degraded"
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -10,6 +11,7 @@ import (
 type fault struct {
 	server string        // rig server name
 	check  string        // the /readyz check that should name it while it is down
+	code   int           // /readyz's status code meanwhile: 200 "degraded" for a shared dependency
 	at     time.Duration // planned stop, from the start of the submissions
 	down   time.Duration // how long it stays stopped
 
@@ -23,7 +25,7 @@ type fault struct {
 
 // window is the fault as the /readyz analysis needs it.
 func (f *fault) window(next time.Time) outageWindow {
-	return outageWindow{check: f.check, stopAt: f.stopAt, stoppedAt: f.stoppedAt, readyAt: f.readyAt, next: next}
+	return outageWindow{check: f.check, code: f.code, stopAt: f.stopAt, stoppedAt: f.stoppedAt, readyAt: f.readyAt, next: next}
 }
 
 // done says whether the fault ran to its end: stopped and started again.
@@ -33,9 +35,9 @@ func (f *fault) done() bool { return f.err == nil && !f.readyAt.IsZero() }
 // Mailpit is due back, Temporal gap after MinIO is due back.
 func planFaults(lead, outage, gap, temporalDown time.Duration) []*fault {
 	return []*fault{
-		{server: serverMailpit, check: "smtp", at: lead, down: outage},
-		{server: serverMinIO, check: "minio", at: lead + outage + gap, down: outage},
-		{server: serverTemporal, check: "temporal", at: lead + 2*(outage+gap), down: temporalDown},
+		{server: serverMailpit, check: "smtp", code: http.StatusOK, at: lead, down: outage},
+		{server: serverMinIO, check: "minio", code: http.StatusOK, at: lead + outage + gap, down: outage},
+		{server: serverTemporal, check: "temporal", code: http.StatusOK, at: lead + 2*(outage+gap), down: temporalDown},
 	}
 }
 

@@ -116,21 +116,22 @@ func transitions(samples []sample) []transition {
 // when the next fault began (zero for the last one).
 type outageWindow struct {
 	check                      string // the /readyz check that should name it
+	code                       int    // with this status code
 	stopAt, stoppedAt, readyAt time.Time
 	next                       time.Time
 }
 
 // outageSeen is what /readyz said about one outage.
 type outageSeen struct {
-	firstSeen, lastSeen time.Time // the first and last 503 naming the dependency
+	firstSeen, lastSeen time.Time // the first and last answer naming the dependency, with the expected code
 	inWindow            int       // answers that started and ended while the server was surely down
-	naming              int       // of which 503 naming the dependency
+	naming              int       // of which named the dependency, with the expected code
 	others              []string  // other checks named while it was down
-	recovered           time.Time // the first 200 that started after readyAt; zero when none
+	recovered           time.Time // the first 200 naming nothing that started after readyAt; zero when none
 }
 
-// seen says whether /readyz reported the outage while it lasted and became
-// 200 again afterwards. A margin of one second at both ends of the window
+// seen says whether /readyz reported the outage while it lasted (naming it,
+// with the window's status code) and said ready again afterwards. A margin of one second at both ends of the window
 // leaves out answers racing the stop and the start.
 func seen(samples []sample, w outageWindow) outageSeen {
 	var o outageSeen
@@ -141,7 +142,7 @@ func seen(samples []sample, w outageWindow) outageSeen {
 		if s.start.Before(w.stopAt) {
 			continue
 		}
-		if s.status == http.StatusServiceUnavailable && s.names(w.check) && !s.start.After(w.readyAt.Add(margin)) {
+		if s.status == w.code && s.names(w.check) && !s.start.After(w.readyAt.Add(margin)) {
 			if o.firstSeen.IsZero() {
 				o.firstSeen = s.end
 			}
@@ -149,7 +150,7 @@ func seen(samples []sample, w outageWindow) outageSeen {
 		}
 		if !s.start.Before(from) && !s.end.After(to) {
 			o.inWindow++
-			if s.status == http.StatusServiceUnavailable && s.names(w.check) {
+			if s.status == w.code && s.names(w.check) {
 				o.naming++
 			}
 			for _, d := range s.down {
@@ -158,7 +159,7 @@ func seen(samples []sample, w outageWindow) outageSeen {
 				}
 			}
 		}
-		if o.recovered.IsZero() && s.status == http.StatusOK && !s.start.Before(w.readyAt) &&
+		if o.recovered.IsZero() && s.status == http.StatusOK && len(s.down) == 0 && !s.start.Before(w.readyAt) &&
 			(w.next.IsZero() || s.end.Before(w.next)) {
 			o.recovered = s.end
 		}
@@ -171,7 +172,7 @@ func seen(samples []sample, w outageWindow) outageSeen {
 }
 
 // ok is the verdict: seen at least once, named in every answer while surely
-// down, nothing else named, and 200 again before the next fault.
+// down, nothing else named, and ready again before the next fault.
 func (o outageSeen) ok() bool {
 	return !o.firstSeen.IsZero() && o.inWindow > 0 && o.naming == o.inWindow && len(o.others) == 0 && !o.recovered.IsZero()
 }

@@ -110,7 +110,7 @@ func (r *report) inFlight() check {
 func (r *report) readyzChecks() []check {
 	var out []check
 	for i, f := range r.faults {
-		c := check{name: fmt.Sprintf("/readyz answered 503 naming %s while %s was down, and 200 after", f.check, f.server)}
+		c := check{name: fmt.Sprintf("/readyz answered %d naming %s while %s was down, and ready after", f.code, f.check, f.server)}
 		if !f.done() {
 			c.detail = "the fault did not run to its end"
 			out = append(out, c)
@@ -126,7 +126,7 @@ func (r *report) readyzChecks() []check {
 			c.items = append(c.items, "never named")
 		}
 		if o.recovered.IsZero() {
-			c.items = append(c.items, "no 200 after it was back")
+			c.items = append(c.items, "not ready again after it was back")
 		}
 		out = append(out, c)
 	}
@@ -212,7 +212,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	// Faults and what /readyz said.
-	p("\nfaults                     stopped    gone       back       /readyz first 503   last 503   200 again\n")
+	p("\nfaults                     stopped    gone       back       /readyz first named last named ready again\n")
 	for i, f := range r.faults {
 		if f.stopAt.IsZero() {
 			p("  %-24s not run\n", f.server)
@@ -231,7 +231,7 @@ func (r *report) print(w io.Writer) {
 			p("    failed: %v\n", f.err)
 		}
 	}
-	p("  (first 503: delay from the stop signal; 200 again: delay from the server answering again)\n")
+	p("  (first named: delay from the stop signal; ready again: delay from the server answering again)\n")
 	p("\n/readyz transitions (%d answers, one every %s at most)\n", len(r.samples), o.readyzEvery)
 	for _, t := range transitions(r.samples) {
 		p("  %-9s %s\n", r.at(t.at), t.state)

@@ -65,7 +65,7 @@ func answers(t0 time.Time, from, to, every float64, status int, down ...string) 
 
 func TestReadyzOutageAnalysis(t *testing.T) {
 	t0 := time.Now()
-	w := outageWindow{check: "minio", stopAt: at(t0, 10), stoppedAt: at(t0, 10.5), readyAt: at(t0, 40), next: at(t0, 60)}
+	w := outageWindow{check: "minio", code: 200, stopAt: at(t0, 10), stoppedAt: at(t0, 10.5), readyAt: at(t0, 40), next: at(t0, 60)}
 	join := func(parts ...[]sample) []sample {
 		var out []sample
 		for _, p := range parts {
@@ -80,14 +80,16 @@ func TestReadyzOutageAnalysis(t *testing.T) {
 		firstAt  float64 // seconds, 0: never
 		recovers bool
 	}{
-		{"named while down, 200 after", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
+		{"named while down, ready after", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 200, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
 			true, 10.85, true},
+		{"named with the wrong code", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
+			false, 0, true},
 		{"never named", answers(t0, 0, 70, 0.25, 200), false, 0, true},
-		{"another dependency named too", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio", "smtp"), answers(t0, 40.2, 70, 0.25, 200)),
+		{"another dependency named too", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 200, "minio", "smtp"), answers(t0, 40.2, 70, 0.25, 200)),
 			false, 10.85, true},
-		{"200 for a while although down", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 20, 0.25, 503, "minio"), answers(t0, 20, 70, 0.25, 200)),
+		{"ready for a while although down", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 20, 0.25, 200, "minio"), answers(t0, 20, 70, 0.25, 200)),
 			false, 10.85, true},
-		{"not 200 again before the next fault", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 70, 0.25, 503, "minio")),
+		{"not ready again before the next fault", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 70, 0.25, 200, "minio")),
 			false, 10.85, false},
 	}
 	for _, tc := range cases {

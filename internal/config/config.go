@@ -201,7 +201,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Temporal.TaskQueue = r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests")
 	c.Temporal.TLS = r.temporalTLS("CONSULAR_TEMPORAL_TLS_CA_FILE", "CONSULAR_TEMPORAL_TLS_CERT_FILE",
 		"CONSULAR_TEMPORAL_TLS_KEY_FILE", "CONSULAR_TEMPORAL_TLS_SERVER_NAME")
-	c.Temporal.WorkflowPollers = r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 2)
+	c.Temporal.WorkflowPollers = r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 8)
 	c.Temporal.ActivityPollers = r.count("CONSULAR_WORKER_ACTIVITY_POLLERS", 2)
 	c.Temporal.MaxActivities = r.count("CONSULAR_WORKER_MAX_ACTIVITIES", 50)
 	c.Temporal.StickyCacheSize = r.count("CONSULAR_WORKER_STICKY_CACHE", 2000)

@@ -37,6 +37,10 @@ var (
 	Bookings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "consular_bookings_total", Help: "Appointment bookings, reschedules and cancellations by outcome.",
 	}, []string{"action", "outcome"})
+	// DependencyUp is each dependency's last /readyz probe: 1 answered, 0 not.
+	DependencyUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "consular_dependency_up", Help: "Whether a dependency answered the last readiness probe (1) or not (0).",
+	}, []string{"dependency"})
 	// Transitions counts requests entering each status (archived among them).
 	Transitions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "consular_request_transitions_total", Help: "Requests entering a status.",
@@ -45,7 +49,7 @@ var (
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		HTTPRequests, Emails, Bookings, Transitions)
+		HTTPRequests, Emails, Bookings, Transitions, DependencyUp)
 }
 
 // Handler serves the registry in Prometheus's text format.
