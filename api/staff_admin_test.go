@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/openconsular/consular/api/staff"
 	"github.com/openconsular/consular/internal/testenv"
 )
 
@@ -300,5 +302,97 @@ func TestQueueCountsFollowTheProjection(t *testing.T) {
 	got := counts("SELECT mission_code || '/' || status, n FROM request_counts")
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("kept counts %v, want %v", got, want)
+	}
+}
+
+// The deadline filter lists a mission's open requests whose deadline falls
+// within the days asked, nearest first, and its pages (keyset on deadline
+// and tracking code) visit each exactly once, ties on the deadline too.
+func TestQueueDeadlineFilterListsNearestFirstAcrossPages(t *testing.T) {
+	db, _ := testenv.Database(t)
+	ctx := t.Context()
+	mission := "ZZ-DLN" // this test's own, closed to applicants
+	if _, err := db.Exec(ctx, `INSERT INTO missions (code, kind, name_fa, name_en, country, city_fa, city_en, time_zone, active)
+		VALUES ($1, 'consulate', 'آزمون', 'Test', 'ZZ', 'آزمون', 'Test', 'UTC', false)`, mission); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	type want struct {
+		deadline time.Time
+		code     string
+	}
+	var due []want
+	insert := func(i int, status string, deadline time.Time) string {
+		code := fmt.Sprintf("8%013d", i)
+		// The later the deadline, the later the submission: the newest-first
+		// order is the reverse of the one wanted.
+		if _, err := db.Exec(ctx, `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at)
+			VALUES ($1, $2, 'apostille', $3, $4, $5)`, code, status, mission, now.Add(-time.Duration(100-i)*time.Minute), deadline); err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	for i := range 60 {
+		// Two requests share each deadline, within 1 to 6 days.
+		d := now.Add(24*time.Hour + time.Duration(i/2)*2*time.Hour)
+		due = append(due, want{d, insert(i, []string{"awaiting_appointment", "appointment_booked", "submitted", "attended"}[i%4], d)})
+	}
+	for i := 60; i < 80; i++ {
+		insert(i, "awaiting_appointment", now.Add(30*24*time.Hour)) // not due within 7 days
+	}
+	for i := 80; i < 100; i++ {
+		insert(i, "approved", now.Add(2*24*time.Hour)) // closed: its deadline no longer matters
+	}
+	slices.SortFunc(due, func(a, b want) int {
+		if c := a.deadline.Compare(b.deadline); c != 0 {
+			return c
+		}
+		return strings.Compare(a.code, b.code)
+	})
+
+	f := staff.Filter{Within: 7}
+	var got []string
+	pages := 0
+	for {
+		rows, _, err := staff.List(ctx, db, &mission, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, r := range rows {
+			got = append(got, r.TrackingCode)
+		}
+		if len(rows) < staff.PageSize || pages > 5 {
+			break
+		}
+		f.After = f.Cursor(rows[len(rows)-1])
+	}
+	if pages != 2 || len(got) != len(due) {
+		t.Fatalf("%d pages, %d requests; want 2 pages, %d requests", pages, len(got), len(due))
+	}
+	for i := range due {
+		if got[i] != due[i].code {
+			t.Fatalf("row %d is %s, want %s (deadline %s): not nearest first", i, got[i], due[i].code, due[i].deadline)
+		}
+	}
+
+	// Without the filter: every request of the mission, newest first, also
+	// across pages.
+	f, got = staff.Filter{}, nil
+	for range 5 {
+		rows, _, err := staff.List(ctx, db, &mission, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			got = append(got, r.TrackingCode)
+		}
+		if len(rows) < staff.PageSize {
+			break
+		}
+		f.After = f.Cursor(rows[len(rows)-1])
+	}
+	if len(got) != 100 || got[0] != fmt.Sprintf("8%013d", 99) || got[99] != fmt.Sprintf("8%013d", 0) {
+		t.Fatalf("newest first: %d requests, first %s, last %s", len(got), got[0], got[len(got)-1])
 	}
 }

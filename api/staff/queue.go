@@ -32,7 +32,7 @@ type Filter struct {
 	Status, Service, Code string
 	From, To              string // submission dates, YYYY-MM-DD
 	Day                   string // appointment day, YYYY-MM-DD, in the mission's time zone
-	Within                int    // deadline within N days (open requests only)
+	Within                int    // deadline within N days (open requests only), nearest first
 	After                 string // keyset: the last row of the previous page, "RFC3339|code"
 }
 
@@ -51,12 +51,11 @@ var allStatuses = []consular.Status{consular.StatusSubmitted, consular.StatusAwa
 	consular.StatusAttended, consular.StatusApproved, consular.StatusRejected, consular.StatusCompleted, consular.StatusArchived,
 	consular.StatusWithdrawn, consular.StatusRejectedDocuments}
 
-// queueSQL lists a mission's requests; every filter is optional and each has
-// an index that starts with the mission. Keyset pagination on
-// (submitted_at, tracking_code) keeps deep pages as fast as the first. An
-// appointment day is the mission's calendar day (UTC for admins' all-mission
-// view).
-const queueSQL = `
+// queueWhere selects a mission's requests; every filter is optional and
+// each has an index that starts with the mission. An appointment day is the
+// mission's calendar day (UTC for admins' all-mission view). $8 and $9 are
+// the keyset: the last row of the previous page.
+const queueWhere = `
 WITH scope AS (SELECT COALESCE((SELECT time_zone FROM missions WHERE code = $1), 'UTC') AS zone)
 SELECT tracking_code, status, service_code, mission_code, submitted_at, deadline_at, appointment_at
 FROM requests
@@ -66,12 +65,25 @@ WHERE ($1::text IS NULL OR mission_code = $1)
   AND ($4 = '' OR tracking_code = $4)
   AND ($5::date IS NULL OR submitted_at >= $5::date)
   AND ($6::date IS NULL OR submitted_at < $6::date + 1)
-  AND ($7 = 0 OR (deadline_at < now() + make_interval(days => $7)
-                  AND status IN ('submitted', 'awaiting_appointment', 'appointment_booked', 'attended')))
-  AND ($8::timestamptz IS NULL OR (submitted_at, tracking_code) < ($8, $9))
   AND ($11::date IS NULL OR (appointment_at >= $11::timestamp AT TIME ZONE (SELECT zone FROM scope)
-                         AND appointment_at < ($11 + 1)::timestamp AT TIME ZONE (SELECT zone FROM scope)))
+                         AND appointment_at < ($11 + 1)::timestamp AT TIME ZONE (SELECT zone FROM scope)))`
+
+// queueSQL lists the newest first; keyset pagination on (submitted_at,
+// tracking_code) keeps deep pages as fast as the first.
+const queueSQL = queueWhere + `
+  AND $7 = 0 -- the deadline filter's days: off here (deadlineSQL)
+  AND ($8::timestamptz IS NULL OR (submitted_at, tracking_code) < ($8, $9))
 ORDER BY submitted_at DESC, tracking_code DESC
+LIMIT $10`
+
+// deadlineSQL is the deadline filter's list: open requests whose deadline
+// falls within $7 days, the nearest deadline first (the ones to chase
+// first), along requests_mission_open_deadline_code.
+const deadlineSQL = queueWhere + `
+  AND $7 > 0 AND deadline_at < now() + make_interval(days => $7)
+  AND status IN ('submitted', 'awaiting_appointment', 'appointment_booked', 'attended')
+  AND ($8::timestamptz IS NULL OR (deadline_at, tracking_code) > ($8, $9))
+ORDER BY deadline_at, tracking_code
 LIMIT $10`
 
 // countsSQL reads the counts a trigger keeps beside the projection.
@@ -89,12 +101,22 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 	}
 	data := &queueData{Member: m, Filter: f, Rows: rows, Counts: counts, Status: allStatuses, Services: consular.Services, Title: "staff.queue.title"}
 	if len(rows) == PageSize {
-		last := rows[len(rows)-1]
 		q := c.Context().QueryArgs()
-		q.Set("after", last.SubmittedAt.UTC().Format(time.RFC3339Nano)+"|"+last.TrackingCode)
+		q.Set("after", f.Cursor(rows[len(rows)-1]))
 		data.Next = string(q.QueryString())
 	}
 	return d.Render.Render(c, fiber.StatusOK, "staff_queue", d.page(c, "staff.queue.title", data))
+}
+
+// Cursor is the keyset of the page after the one ending with last: what
+// the list is ordered by (the deadline under the deadline filter, else the
+// submission) and the tracking code.
+func (f Filter) Cursor(last Row) string {
+	at := last.SubmittedAt
+	if f.Within > 0 {
+		at = last.DeadlineAt
+	}
+	return at.UTC().Format(time.RFC3339Nano) + "|" + last.TrackingCode
 }
 
 // List is one page of a mission's queue (every mission's when mission is
@@ -113,7 +135,11 @@ func List(ctx context.Context, db *pgxpool.Pool, mission *string, f Filter) ([]R
 		}
 		return &s
 	}
-	rows, err := db.Query(ctx, queueSQL, mission, f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize, date(f.Day))
+	sql := queueSQL
+	if f.Within > 0 {
+		sql = deadlineSQL
+	}
+	rows, err := db.Query(ctx, sql, mission, f.Status, f.Service, f.Code, date(f.From), date(f.To), f.Within, afterAt, afterCode, PageSize, date(f.Day))
 	if err != nil {
 		return nil, nil, err
 	}
