@@ -13,14 +13,19 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/openconsular/consular/api/requests"
+	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/testenv"
+	"github.com/openconsular/consular/workflows"
 )
 
 // When Temporal cannot be reached, a submission is saved and answered 503
 // "retry with the same Idempotency-Key"; its documents must stay, for the
 // retry that starts the workflow (found by make soak: they were deleted and
-// the request then failed its document check).
+// the request then failed its document check). Without a retry, the API's
+// background sweep starts it once Temporal is back.
 func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	ctx := context.Background()
 	cfg := testenv.Config(t)
@@ -78,6 +83,67 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 		if _, err := d.objects.StatObject(ctx, cfg.Storage.DocumentsBucket, k, minio.StatObjectOptions{}); err != nil {
 			t.Errorf("document %s of the saved submission is gone: %v", k, err)
 		}
+	}
+
+	// The applicant never retries. Once Temporal answers again, the API's
+	// background loop starts the saved request (with its saved documents),
+	// and only once.
+	var pending bool
+	if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil || !pending {
+		t.Fatalf("the saved, unstarted submission is not marked start_pending (%v, %v)", pending, err)
+	}
+	up := testenv.Config(t)
+	up.Temporal.TaskQueue = testenv.TaskQueue(t) // no worker polls it: the start is what is checked
+	temporal := testenv.Temporal(t)
+	h := &requests.Handlers{Config: up, DB: db, Temporal: temporal, Objects: d.objects, Logger: testenv.Logger(t)}
+	if n, err := h.StartPending(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("a submission saved just now was started by the hour-old sweep: %d, %v", n, err)
+	}
+	started := 0
+	for range 10 { // other tests' pending submissions may come first
+		n, err := h.StartPending(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started += n
+		if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if !pending || n == 0 {
+			break
+		}
+	}
+	if pending || started == 0 {
+		t.Fatalf("after the sweep: start_pending %v, %d started", pending, started)
+	}
+	desc, err := temporal.DescribeWorkflowExecution(ctx, code, "")
+	if err != nil {
+		t.Fatalf("no workflow for the saved request after the sweep: %v", err)
+	}
+	t.Cleanup(func() { _ = temporal.TerminateWorkflow(context.Background(), code, "", "test over") })
+	if q := desc.GetExecutionConfig().GetTaskQueue().GetName(); q != up.Temporal.TaskQueue {
+		t.Errorf("started on task queue %q, want %q", q, up.Temporal.TaskQueue)
+	}
+	var input workflows.RequestInput
+	hist := temporal.GetWorkflowHistory(ctx, code, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	first, err := hist.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads, err := codec.New(up.Keys.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := payloads.DataConverter().FromPayloads(first.GetWorkflowExecutionStartedEventAttributes().GetInput(), &input); err != nil {
+		t.Fatal(err)
+	}
+	if input.TrackingCode != code || len(input.Documents) != 3 {
+		t.Errorf("started with %+v, want the saved request and its 3 documents", input)
+	}
+	if n, err := h.StartPending(ctx, 0); err != nil {
+		t.Fatal(err)
+	} else if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil || pending {
+		t.Fatalf("started again (%d) or still pending (%v, %v)", n, pending, err)
 	}
 }
 

@@ -184,7 +184,8 @@ func (d dependencies) close() {
 }
 
 // newApp mounts every route on the shared middleware, and returns the work
-// the API does in the background (the appointments' reconciliation).
+// the API does in the background (the appointments' reconciliation, and
+// starting requests saved while Temporal was unreachable).
 func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App, func(context.Context), error) {
 	messages, err := web.LoadCatalogue()
 	if err != nil {
@@ -211,7 +212,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		ShowErrors: cfg.Env != config.Production,
 		Logger:     logger,
 		Checks: []health.Check{
-			{Name: "postgres", Probe: d.db.Ping},
+			{Name: "postgres", Probe: d.db.Ping, Essential: true},
 			{Name: "temporal", Probe: func(ctx context.Context) error {
 				return temporalclient.Ping(ctx, d.temporal, cfg.Temporal.Namespace)
 			}},
@@ -257,5 +258,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 				Key: "again-" + time.Now().UTC().Format(time.RFC3339Nano), ReceiptKey: activities.ReceiptKey(code)})
 			return err
 		}}).Register(site)
-	return app, func(ctx context.Context) { booker.RunReconciliation(ctx, time.Minute) }, nil
+	return app, func(ctx context.Context) {
+		go submissions.KeepStartingPending(ctx, time.Minute)
+		booker.RunReconciliation(ctx, time.Minute)
+	}, nil
 }

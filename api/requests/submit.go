@@ -367,8 +367,8 @@ func (h *Handlers) save(ctx context.Context, a Application, rec record) (record,
 		return rec, err
 	}
 	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING`,
+	tag, err := tx.Exec(ctx, `INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at, start_pending)
+		VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (idempotency_key) DO NOTHING`,
 		rec.key, string(rec.code), rec.service, rec.mission, rec.submittedAt)
 	if err != nil {
 		return rec, fmt.Errorf("save submission: %w", err)
@@ -448,11 +448,66 @@ func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 		h.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
 		return Submitted{}, ErrNotStarted
 	}
+	// If this write fails the request still runs: StartPending starts it
+	// again later, which finds it running.
+	if _, err := h.DB.Exec(ctx, "UPDATE submissions SET start_pending = false WHERE tracking_code = $1 AND start_pending", string(rec.code)); err != nil {
+		h.Logger.WarnContext(ctx, "mark request started", "tracking_code", rec.code, "err", err)
+	}
 	return Submitted{
 		TrackingCode: string(rec.code),
 		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
 		ReceiptURL:   ReceiptURL(h.Config.Keys.Links, string(rec.code)),
 	}, nil
+}
+
+// StartPending starts the workflows of submissions saved more than
+// olderThan ago whose start failed (Temporal unreachable) and that nobody
+// retried since: the applicant was asked to try again and may not have, but
+// their request and documents are kept, so it starts here and its receipt
+// email tells them it arrived. It returns how many it started, and stops at
+// the first start that fails (Temporal still unreachable).
+func (h *Handlers) StartPending(ctx context.Context, olderThan time.Duration) (int, error) {
+	rows, err := h.DB.Query(ctx, `SELECT idempotency_key FROM submissions
+		WHERE start_pending AND submitted_at < now() - $1::interval ORDER BY submitted_at LIMIT 100`, olderThan)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, key := range keys {
+		rec, err := h.findSubmission(ctx, key)
+		if err != nil {
+			return n, err
+		}
+		if rec == nil {
+			continue
+		}
+		if _, err := h.start(ctx, *rec); err != nil {
+			return n, err
+		}
+		h.Logger.WarnContext(ctx, "started a request saved while Temporal was unreachable", "tracking_code", rec.code, "submitted_at", rec.submittedAt)
+		n++
+	}
+	return n, nil
+}
+
+// KeepStartingPending runs StartPending every interval until ctx ends, for
+// submissions saved at least a minute before (a start in progress is left
+// to finish).
+func (h *Handlers) KeepStartingPending(ctx context.Context, interval time.Duration) {
+	for {
+		if _, err := h.StartPending(ctx, time.Minute); err != nil && ctx.Err() == nil {
+			h.Logger.WarnContext(ctx, "start pending requests", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // ReceiptURL is where the submitter downloads the receipt.
