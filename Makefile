@@ -39,7 +39,7 @@ test-deps:
 
 ## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
 bench:
-	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench
+	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
 
 ## soak: a few hundred submissions while Mailpit, MinIO and Temporal are stopped in turn; checks nothing was lost or sent twice (about 5 minutes, not part of make test)
 soak:

@@ -3,11 +3,15 @@ package activities
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/openconsular/consular/internal/consular"
 )
 
 // Retention purges what a finished request no longer needs: its documents
@@ -78,4 +82,84 @@ func (r *Retention) Purge(ctx context.Context, codes []string) (PurgeResult, err
 		res.Requests++
 	}
 	return res, nil
+}
+
+// OrphansInput asks for documents stored before Before under a tracking
+// code that no submission was saved for, at most Limit of them (0: 1000).
+type OrphansInput struct {
+	Before time.Time
+	Limit  int
+}
+
+// SweepOrphans deletes documents left under a tracking code that no
+// submission owns: an upload cut off half-way (MinIO stopped, the API
+// killed) whose own cleanup could not run. Every saved request has its
+// submissions row for good (the purge keeps it), and uploads are stored
+// under their tracking code only moments before the row is written, so a
+// code without a row after a day is no request's. Drafts' uploads (under
+// uploads/) are not touched. It returns how many documents it deleted.
+func (r *Retention) SweepOrphans(ctx context.Context, in OrphansInput) (int, error) {
+	limit := in.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	deleted, seen := 0, 0
+	candidates := map[string][]string{} // tracking code -> its old objects
+	settle := func() error {
+		if len(candidates) == 0 {
+			return nil
+		}
+		codes := make([]string, 0, len(candidates))
+		for code := range candidates {
+			codes = append(codes, code)
+		}
+		rows, err := r.DB.Query(ctx, `SELECT tracking_code FROM submissions WHERE tracking_code = ANY($1)`, codes)
+		if err != nil {
+			return fmt.Errorf("look up tracking codes: %w", err)
+		}
+		owned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("look up tracking codes: %w", err)
+		}
+		for _, code := range owned {
+			delete(candidates, code)
+		}
+		for _, keys := range candidates {
+			for _, key := range keys {
+				if deleted >= limit {
+					break
+				}
+				if err := r.Objects.RemoveObject(ctx, r.DocumentsBucket, key, minio.RemoveObjectOptions{}); err != nil {
+					return fmt.Errorf("delete %s: %w", key, err)
+				}
+				deleted++
+			}
+		}
+		clear(candidates)
+		activity.RecordHeartbeat(ctx, seen)
+		return nil
+	}
+	for obj := range r.Objects.ListObjects(ctx, r.DocumentsBucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			return deleted, fmt.Errorf("list documents: %w", obj.Err)
+		}
+		seen++
+		prefix, _, ok := strings.Cut(obj.Key, "/")
+		if !ok || !obj.LastModified.Before(in.Before) {
+			continue
+		}
+		if code, err := consular.ParseTrackingCode(prefix); err != nil || string(code) != prefix {
+			continue
+		}
+		candidates[prefix] = append(candidates[prefix], obj.Key)
+		if len(candidates) >= 500 {
+			if err := settle(); err != nil {
+				return deleted, err
+			}
+			if deleted >= limit {
+				return deleted, nil
+			}
+		}
+	}
+	return deleted, settle()
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/openconsular/consular/activities"
@@ -18,6 +19,9 @@ type PurgeInput struct {
 type PurgeResult struct {
 	Requests  int
 	Documents int
+	// Orphaned documents deleted: left under a tracking code no submission
+	// owns by an upload cut off half-way.
+	Orphans int
 }
 
 // PurgeScheduleID is the Temporal Schedule that runs Purge daily.
@@ -29,7 +33,8 @@ var retention *activities.Retention
 // ago than the retention period, in batches; a Temporal Schedule runs it
 // every day. Each batch is idempotent, so a retried or overlapping run only
 // finds less to do. After many batches it continues as new, keeping its
-// history short.
+// history short. Once nothing is left to purge, it deletes documents that
+// uploads cut off half-way left under no request (SweepOrphans).
 func Purge(ctx workflow.Context, in PurgeInput) (PurgeResult, error) {
 	var total PurgeResult
 	before := workflow.Now(ctx).Add(-in.Retention)
@@ -44,6 +49,18 @@ func Purge(ctx workflow.Context, in PurgeInput) (PurgeResult, error) {
 			return total, err
 		}
 		if len(codes) == 0 {
+			if workflow.GetVersion(ctx, "sweep-orphaned-documents", workflow.DefaultVersion, 1) == 1 {
+				sweep := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+					StartToCloseTimeout: time.Hour, // it lists the whole documents bucket
+					HeartbeatTimeout:    2 * time.Minute,
+					RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Minute, MaximumAttempts: 3},
+				})
+				in := activities.OrphansInput{Before: workflow.Now(ctx).Add(-24 * time.Hour), Limit: 1000}
+				if err := workflow.ExecuteActivity(sweep, retention.SweepOrphans, in).Get(ctx, &total.Orphans); err != nil {
+					// Orphans wait for tomorrow's run; the purge itself is done.
+					workflow.GetLogger(ctx).Warn("sweep of orphaned documents failed", "err", err)
+				}
+			}
 			return total, nil
 		}
 		var res activities.PurgeResult

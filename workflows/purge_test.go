@@ -3,6 +3,7 @@ package workflows
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,17 +12,24 @@ import (
 
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/testenv"
 )
 
 // A year after an archived request ended, the purge leaves no document and no
-// personal field of it; the open request beside it is untouched. The purge
-// runs with the real activity on PostgreSQL and MinIO, its clock a year ahead.
+// personal field of it; the open request beside it is untouched. Then it
+// deletes a document left under a tracking code no submission owns, and
+// nothing else. The purge runs with the real activities on PostgreSQL and
+// MinIO (a bucket of its own: to the sweep, every object is a day old), its
+// clock a year ahead.
 func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.Database(t)
 	objects := testenv.Storage(t)
-	bucket := testenv.Config(t).Storage.DocumentsBucket
+	bucket := fmt.Sprintf("purge-%d", time.Now().UnixNano())
+	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now().UTC()
 	codes := map[string]string{}
 	for _, status := range []string{"archived", "awaiting_appointment"} {
@@ -49,6 +57,18 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 		}
 	}
 
+	orphan, _ := consular.NewTrackingCode() // an upload cut off: objects, no submission
+	kept := []string{
+		codes["awaiting_appointment"] + "/passport.jpg", // a request's
+		"uploads/7/draft-1/passport.jpg",                // a draft's
+		"not-a-code/x.jpg",
+	}
+	for _, key := range append([]string{string(orphan) + "/passport.jpg", string(orphan) + "/photo.jpg"}, kept...) {
+		if _, err := objects.PutObject(ctx, bucket, key, bytes.NewReader([]byte("jpg")), 3, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(now.Add(366 * 24 * time.Hour))
@@ -59,8 +79,18 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 	}
 	var res PurgeResult
 	_ = env.GetWorkflowResult(&res)
-	if res.Requests < 1 || res.Documents < 1 {
-		t.Fatalf("purged %+v, want the archived request and its document", res)
+	if res.Requests < 1 || res.Documents < 1 || res.Orphans != 2 {
+		t.Fatalf("purged %+v, want the archived request and its document, and 2 orphans", res)
+	}
+	for _, key := range []string{string(orphan) + "/passport.jpg", string(orphan) + "/photo.jpg"} {
+		if _, err := objects.StatObject(ctx, bucket, key, minio.StatObjectOptions{}); err == nil {
+			t.Errorf("orphaned %s is still there", key)
+		}
+	}
+	for _, key := range kept {
+		if _, err := objects.StatObject(ctx, bucket, key, minio.StatObjectOptions{}); err != nil {
+			t.Errorf("the sweep deleted %s: %v", key, err)
+		}
 	}
 	for status, code := range codes {
 		var people, docs int
