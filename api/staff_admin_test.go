@@ -396,3 +396,23 @@ func TestQueueDeadlineFilterListsNearestFirstAcrossPages(t *testing.T) {
 		t.Fatalf("newest first: %d requests, first %s, last %s", len(got), got[0], got[len(got)-1])
 	}
 }
+
+// An attended request's page asks its workflow whether a decision awaits
+// confirmation; when the workflow cannot answer (here: none runs for it),
+// the page says the answer is unknown instead of showing no proposal.
+func TestDetailSaysWhenTheProposedDecisionCannotBeRead(t *testing.T) {
+	s, logins := newStaffApp(t)
+	supervisor := logins["supervisor"]
+	s.mustSignIn(supervisor)
+	page := body(s.call(supervisor, "GET", "/staff/requests/"+s.code, nil))
+	if strings.Contains(page, `id="proposed-unknown"`) {
+		t.Fatal("awaiting an appointment, the page asked the workflow for a proposal")
+	}
+	if _, err := s.db.Exec(s.ctx, "UPDATE requests SET status = 'attended' WHERE tracking_code = $1", s.code); err != nil {
+		t.Fatal(err)
+	}
+	page = body(s.call(supervisor, "GET", "/staff/requests/"+s.code, nil))
+	if !strings.Contains(page, `id="proposed-unknown"`) || strings.Contains(page, `id="proposed"`) {
+		t.Fatalf("attended, workflow unreachable: want the 'cannot be read' notice and no proposal\n%.3000s", page)
+	}
+}

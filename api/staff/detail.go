@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -50,11 +51,13 @@ type Event struct {
 
 type detailData struct {
 	Proposed string // a decision waiting for a supervisor, from the workflow
-	Member   Member
-	Request  Detail
-	Reasons  []string
-	Refusal  string // the workflow's reason for refusing the last action
-	ActionID string // one per page: a form sent twice is one Update
+	// The workflow could not say whether a decision awaits confirmation.
+	ProposedUnknown bool
+	Member          Member
+	Request         Detail
+	Reasons         []string
+	Refusal         string // the workflow's reason for refusing the last action
+	ActionID        string // one per page: a form sent twice is one Update
 }
 
 // RejectionReasons are the reasons staff choose from (free text may follow).
@@ -147,12 +150,7 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 	d.record(c.UserContext(), c, m, "view", r.TrackingCode, "ok", "")
 	data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, ActionID: randomID()}
 	if r.Status == string(consular.StatusAttended) { // a proposed decision lives in the workflow
-		if value, err := d.Temporal.QueryWorkflow(c.UserContext(), r.TrackingCode, "", workflows.QueryStatus); err == nil {
-			var v workflows.StatusView
-			if value.Get(&v) == nil {
-				data.Proposed = string(v.Proposed)
-			}
-		}
+		data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
 	}
 	pg := d.page(c, "staff.detail.title", data)
 	pg.Notice = strings.Clone(c.Query("notice"))
@@ -160,6 +158,25 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 		pg.Notice = ""
 	}
 	return d.Render.Render(c, fiber.StatusOK, "staff_detail", pg)
+}
+
+// proposed asks the request's workflow for a decision awaiting a
+// supervisor's confirmation. The page must not wait long for it (a query
+// can need a replay on a busy worker, or Temporal be down): after a few
+// seconds it is unknown, and the page says so rather than showing none.
+func (d *Dashboard) proposed(ctx context.Context, code string) (decision string, unknown bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	value, err := d.Temporal.QueryWorkflow(ctx, code, "", workflows.QueryStatus)
+	var v workflows.StatusView
+	if err == nil {
+		err = value.Get(&v)
+	}
+	if err != nil {
+		d.Logger.WarnContext(ctx, "read a proposed decision", "tracking_code", code, "err", err)
+		return "", true
+	}
+	return string(v.Proposed), false
 }
 
 // act sends a staff action as an Update of the request's workflow; the
