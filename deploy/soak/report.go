@@ -280,7 +280,7 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 	if len(r.strays) > 0 {
-		p("\nnote: %d objects in the documents bucket belong to no request (left by attempts that failed mid-upload):\n", len(r.strays))
+		p("\nnote: %d objects in the documents bucket belong to no request (left by attempts that failed mid-upload; the daily retention purge deletes them once a day old):\n", len(r.strays))
 		for _, s := range head(r.strays, 10) {
 			p("  %s\n", s)
 		}
