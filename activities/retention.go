@@ -136,14 +136,15 @@ func (r *Retention) SweepOrphans(ctx context.Context, in OrphansInput) (int, err
 			}
 		}
 		clear(candidates)
-		activity.RecordHeartbeat(ctx, seen)
 		return nil
 	}
 	for obj := range r.Objects.ListObjects(ctx, r.DocumentsBucket, minio.ListObjectsOptions{Recursive: true}) {
 		if obj.Err != nil {
 			return deleted, fmt.Errorf("list documents: %w", obj.Err)
 		}
-		seen++
+		if seen++; seen%1000 == 0 {
+			activity.RecordHeartbeat(ctx, seen) // the listing alone can take minutes
+		}
 		prefix, _, ok := strings.Cut(obj.Key, "/")
 		if !ok || !obj.LastModified.Before(in.Before) {
 			continue

@@ -99,22 +99,11 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	if n, err := h.StartPending(ctx, time.Hour); err != nil || n != 0 {
 		t.Fatalf("a submission saved just now was started by the hour-old sweep: %d, %v", n, err)
 	}
-	started := 0
-	for range 10 { // other tests' pending submissions may come first
-		n, err := h.StartPending(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		started += n
-		if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if !pending || n == 0 {
-			break
-		}
+	if n, err := h.StartPending(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("the sweep started %d requests (%v), want this one", n, err)
 	}
-	if pending || started == 0 {
-		t.Fatalf("after the sweep: start_pending %v, %d started", pending, started)
+	if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil || pending {
+		t.Fatalf("after the sweep: start_pending %v (%v)", pending, err)
 	}
 	desc, err := temporal.DescribeWorkflowExecution(ctx, code, "")
 	if err != nil {
@@ -140,10 +129,12 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	if input.TrackingCode != code || len(input.Documents) != 3 {
 		t.Errorf("started with %+v, want the saved request and its 3 documents", input)
 	}
-	if n, err := h.StartPending(ctx, 0); err != nil {
-		t.Fatal(err)
-	} else if err := db.QueryRow(ctx, "SELECT start_pending FROM submissions WHERE tracking_code = $1", code).Scan(&pending); err != nil || pending {
-		t.Fatalf("started again (%d) or still pending (%v, %v)", n, pending, err)
+	if n, err := h.StartPending(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("a second sweep started %d requests (%v), want none", n, err)
+	}
+	again, err := temporal.DescribeWorkflowExecution(ctx, code, "")
+	if err != nil || again.GetWorkflowExecutionInfo().GetExecution().GetRunId() != desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+		t.Fatalf("after a second sweep the request runs as another run (%v)", err)
 	}
 }
 

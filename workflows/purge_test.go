@@ -108,3 +108,54 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 		}
 	}
 }
+
+// The sweep deletes only what is older than its cut-off (an upload whose
+// submission is still being saved is new), and at most its limit per run.
+func TestSweepSparesRecentUploadsAndStopsAtItsLimit(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	objects := testenv.Storage(t)
+	bucket := fmt.Sprintf("sweep-%d", time.Now().UnixNano())
+	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for range 3 {
+		code, _ := consular.NewTrackingCode()
+		key := string(code) + "/passport.jpg"
+		keys = append(keys, key)
+		if _, err := objects.PutObject(ctx, bucket, key, bytes.NewReader([]byte("jpg")), 3, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func() int {
+		n := 0
+		for _, key := range keys {
+			if _, err := objects.StatObject(ctx, bucket, key, minio.StatObjectOptions{}); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
+	sweep := func(in activities.OrphansInput) int {
+		t.Helper()
+		v, err := env.ExecuteActivity(retention.SweepOrphans, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := v.Get(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := sweep(activities.OrphansInput{Before: time.Now().Add(-24 * time.Hour)}); n != 0 || left() != 3 {
+		t.Fatalf("uploads of a moment ago: %d deleted, %d of 3 left; want none deleted", n, left())
+	}
+	if n := sweep(activities.OrphansInput{Before: time.Now().Add(time.Hour), Limit: 2}); n != 2 || left() != 1 {
+		t.Fatalf("limit 2: %d deleted, %d of 3 left", n, left())
+	}
+}

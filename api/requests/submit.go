@@ -430,6 +430,20 @@ func (h *Handlers) findSubmission(ctx context.Context, key string) (*record, err
 
 // start starts the request's workflow unless it runs or ran already.
 func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
+	if err := h.startWorkflow(ctx, rec); err != nil {
+		h.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
+		return Submitted{}, ErrNotStarted
+	}
+	return Submitted{
+		TrackingCode: string(rec.code),
+		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
+		ReceiptURL:   ReceiptURL(h.Config.Keys.Links, string(rec.code)),
+	}, nil
+}
+
+// startWorkflow starts the request's workflow (one running or run already
+// counts as started) and clears the submission's start_pending.
+func (h *Handlers) startWorkflow(ctx context.Context, rec record) error {
 	policy := workflows.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
 	if svc, ok := consular.ServiceByCode(rec.service); ok {
 		policy.FourEyes = svc.FourEyes
@@ -445,53 +459,68 @@ func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		h.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
-		return Submitted{}, ErrNotStarted
+		return err
 	}
 	// If this write fails the request still runs: StartPending starts it
 	// again later, which finds it running.
 	if _, err := h.DB.Exec(ctx, "UPDATE submissions SET start_pending = false WHERE tracking_code = $1 AND start_pending", string(rec.code)); err != nil {
 		h.Logger.WarnContext(ctx, "mark request started", "tracking_code", rec.code, "err", err)
 	}
-	return Submitted{
-		TrackingCode: string(rec.code),
-		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
-		ReceiptURL:   ReceiptURL(h.Config.Keys.Links, string(rec.code)),
-	}, nil
+	return nil
 }
 
 // StartPending starts the workflows of submissions saved more than
 // olderThan ago whose start failed (Temporal unreachable) and that nobody
 // retried since: the applicant was asked to try again and may not have, but
 // their request and documents are kept, so it starts here and its receipt
-// email tells them it arrived. It returns how many it started, and stops at
-// the first start that fails (Temporal still unreachable).
+// email tells them it arrived. It works in batches of 100, oldest first,
+// until none is left; it stops when Temporal is unreachable, and passes
+// over (logging) a submission whose start fails otherwise, which stays
+// pending for the next round. It returns how many it started.
 func (h *Handlers) StartPending(ctx context.Context, olderThan time.Duration) (int, error) {
-	rows, err := h.DB.Query(ctx, `SELECT idempotency_key FROM submissions
-		WHERE start_pending AND submitted_at < now() - $1::interval ORDER BY submitted_at LIMIT 100`, olderThan)
-	if err != nil {
-		return 0, err
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, key := range keys {
-		rec, err := h.findSubmission(ctx, key)
+	const batch = 100
+	n, failed := 0, 0
+	for {
+		rows, err := h.DB.Query(ctx, `SELECT idempotency_key FROM submissions
+			WHERE start_pending AND submitted_at < now() - $1::interval ORDER BY submitted_at OFFSET $2 LIMIT $3`, olderThan, failed, batch)
 		if err != nil {
 			return n, err
 		}
-		if rec == nil {
-			continue
-		}
-		if _, err := h.start(ctx, *rec); err != nil {
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return n, err
 		}
-		h.Logger.WarnContext(ctx, "started a request saved while Temporal was unreachable", "tracking_code", rec.code, "submitted_at", rec.submittedAt)
-		n++
+		for _, key := range keys {
+			rec, err := h.findSubmission(ctx, key)
+			if err != nil {
+				return n, err
+			}
+			if rec == nil {
+				continue
+			}
+			if err := h.startWorkflow(ctx, *rec); err != nil {
+				if unreachable(ctx, err) {
+					return n, fmt.Errorf("Temporal unreachable: %w", err)
+				}
+				h.Logger.ErrorContext(ctx, "start a pending request", "tracking_code", rec.code, "err", err)
+				failed++ // still pending: the next query passes over it
+				continue
+			}
+			h.Logger.WarnContext(ctx, "started a request saved while Temporal was unreachable", "tracking_code", rec.code, "submitted_at", rec.submittedAt)
+			n++
+		}
+		if len(keys) < batch {
+			return n, nil
+		}
 	}
-	return n, nil
+}
+
+// unreachable says whether a start failed because Temporal could not be
+// reached (or did not answer in time), as opposed to refusing this request.
+func unreachable(ctx context.Context, err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &unavailable) || errors.As(err, &deadline)
 }
 
 // KeepStartingPending runs StartPending every interval until ctx ends, for

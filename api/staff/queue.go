@@ -95,6 +95,7 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 		f.Code = string(code)
 	}
 	f.Within, _ = strconv.Atoi(c.Query("within"))
+	f.Within = min(max(f.Within, 0), 3650) // days: none (off) to ten years
 	rows, counts, err := List(c.UserContext(), d.DB, m.scope(), f)
 	if err != nil {
 		return err
