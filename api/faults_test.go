@@ -32,15 +32,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	db, url := testenv.Database(t)
 	cfg.Database.URL = url
 	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
-	d, err := open(ctx, cfg, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.close)
-	app, _, err := newApp(cfg, testenv.Logger(t), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, d := inProcess(t, cfg, nil)
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	f := drivingLicenceInquiry(t, email(t))

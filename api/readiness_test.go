@@ -77,15 +77,7 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 			cfg := base
 			server := tc.start(t, dir, &cfg)
 
-			d, err := open(context.Background(), cfg, testenv.Logger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.close()
-			app, _, err := newApp(cfg, testenv.Logger(t), d)
-			if err != nil {
-				t.Fatal(err)
-			}
+			app, _ := inProcess(t, cfg, nil)
 
 			code, report := readyz(t, app)
 			if code != 200 || report.Status != "ready" {

@@ -43,15 +43,7 @@ func newStaffApp(t *testing.T) (*staffApp, map[string]*staffLogin) {
 	cfg := testenv.Config(t)
 	db, url := testenv.Database(t)
 	cfg.Database.URL = url
-	d, err := open(ctx, cfg, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.close)
-	app, _, err := newApp(cfg, testenv.Logger(t), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, _ := inProcess(t, cfg, nil)
 	c, _ := consular.NewTrackingCode()
 	code := string(c)
 	now := time.Now().UTC()

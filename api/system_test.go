@@ -16,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/deploy/stack"
+	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/testenv"
+	"github.com/openconsular/consular/internal/tracing"
 )
 
 // system is the API and the worker, built from this tree and run as
@@ -41,6 +44,23 @@ type system struct {
 	queue     string
 	workerURL string   // the worker's /healthz and /metrics
 	environ   []string // the API's and the worker's environment
+}
+
+// inProcess builds the API inside the test's process on cfg (tr: a tracer
+// of the test's, nil for none), its clients open until the test ends; for
+// tests that change the configuration or call the app directly.
+func inProcess(t *testing.T, cfg config.Config, tr *tracing.Tracing) (*fiber.App, dependencies) {
+	t.Helper()
+	d, err := openWith(context.Background(), cfg, testenv.Logger(t), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.close)
+	app, _, err := newApp(cfg, testenv.Logger(t), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, d
 }
 
 // env is the environment the system's processes run with.

@@ -42,15 +42,7 @@ func TestSubmissionIsOneTraceFromHTTPToActivities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := openWith(ctx, cfg, testenv.Logger(t), tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.close)
-	app, _, err := newApp(cfg, testenv.Logger(t), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, d := inProcess(t, cfg, tr)
 	// The worker as workers/register.go builds it, from the same client: the
 	// client's tracing interceptor comes with it.
 	w := worker.New(d.temporal, cfg.Temporal.TaskQueue, worker.Options{})
