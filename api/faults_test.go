@@ -33,20 +33,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	cfg.Database.URL = url
 	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
 	app, d := inProcess(t, cfg, nil)
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	f := drivingLicenceInquiry(t, email(t))
-	for k, v := range f.fields {
-		_ = w.WriteField(k, v)
-	}
-	for _, doc := range f.documents {
-		part, _ := w.CreateFormFile("document."+doc.kind, doc.name)
-		_, _ = part.Write(doc.content)
-	}
-	_ = w.Close()
-	req, _ := http.NewRequest(http.MethodPost, "/api/v1/requests", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Idempotency-Key", "temporal-down-1")
+	req := drivingLicenceInquiry(t, email(t)).request("/api/v1/requests", "temporal-down-1")
 	resp, err := app.Test(req, 60_000)
 	if err != nil {
 		t.Fatal(err)

@@ -168,9 +168,10 @@ func drivingLicenceInquiry(t *testing.T, email string) form {
 	}
 }
 
-// submit posts the form; key is the Idempotency-Key.
-func (s *system) submit(f form, key string) (int, []byte) {
-	s.t.Helper()
+// request is the submission of the form to url (POST /api/v1/requests),
+// multipart as an applicant's client sends it, with key as its
+// Idempotency-Key when not empty.
+func (f form) request(url, key string) *http.Request {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, v := range f.fields {
@@ -181,12 +182,18 @@ func (s *system) submit(f form, key string) (int, []byte) {
 		_, _ = part.Write(d.content)
 	}
 	_ = w.Close()
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/requests", &body)
+	req, _ := http.NewRequest(http.MethodPost, url, &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	return s.do(req)
+	return req
+}
+
+// submit posts the form; key is the Idempotency-Key.
+func (s *system) submit(f form, key string) (int, []byte) {
+	s.t.Helper()
+	return s.do(f.request(s.url+"/api/v1/requests", key))
 }
 
 func (s *system) do(req *http.Request) (int, []byte) {

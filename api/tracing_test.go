@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -59,20 +56,7 @@ func TestSubmissionIsOneTraceFromHTTPToActivities(t *testing.T) {
 	t.Cleanup(w.Stop)
 
 	applicant := email(t)
-	f := drivingLicenceInquiry(t, applicant)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for k, v := range f.fields {
-		_ = mw.WriteField(k, v)
-	}
-	for _, doc := range f.documents {
-		part, _ := mw.CreateFormFile("document."+doc.kind, doc.name)
-		_, _ = part.Write(doc.content)
-	}
-	_ = mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/requests", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Idempotency-Key", fmt.Sprintf("trace-%d", time.Now().UnixNano()))
+	req := drivingLicenceInquiry(t, applicant).request("/api/v1/requests", fmt.Sprintf("trace-%d", time.Now().UnixNano()))
 	resp, err := app.Test(req, 30_000)
 	if err != nil {
 		t.Fatal(err)
