@@ -274,8 +274,9 @@ func TestQueueCountsFollowTheProjection(t *testing.T) {
 		code := fmt.Sprintf("9%013d", i)
 		codes = append(codes, code)
 		mission := []string{"AT-VIE", "FR-PAR"}[i%2]
+		service := []string{"apostille", "passport_renewal", "driving_licence_inquiry"}[i%3]
 		if _, err := db.Exec(ctx, `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at)
-			VALUES ($1, 'submitted', 'apostille', $2, now(), now() + interval '90 days')`, code, mission); err != nil {
+			VALUES ($1, 'submitted', $3, $2, now(), now() + interval '90 days')`, code, mission, service); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -298,8 +299,8 @@ func TestQueueCountsFollowTheProjection(t *testing.T) {
 	if _, err := db.Exec(ctx, "DELETE FROM requests WHERE tracking_code = $1", codes[0]); err != nil {
 		t.Fatal(err)
 	}
-	want := counts("SELECT mission_code || '/' || status, count(*) FROM requests GROUP BY 1")
-	got := counts("SELECT mission_code || '/' || status, n FROM request_counts")
+	want := counts("SELECT mission_code || '/' || service_code || '/' || status, count(*) FROM requests GROUP BY 1")
+	got := counts("SELECT mission_code || '/' || service_code || '/' || status, n FROM request_counts")
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("kept counts %v, want %v", got, want)
 	}

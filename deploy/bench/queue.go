@@ -405,7 +405,7 @@ func seedQueue(ctx context.Context, db *pgxpool.Pool, q *queueReport) (*seededQu
 	// the trigger would have, for the queue's counts.
 	countsBegin := time.Now()
 	if _, err := db.Exec(ctx, `DELETE FROM request_counts;
-		INSERT INTO request_counts SELECT mission_code, status, count(*) FROM requests GROUP BY 1, 2`); err != nil {
+		INSERT INTO request_counts SELECT mission_code, service_code, status, count(*) FROM requests GROUP BY 1, 2, 3`); err != nil {
 		return nil, fmt.Errorf("counts: %w", err)
 	}
 	step("counts per mission and status", countsBegin)

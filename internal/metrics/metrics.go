@@ -71,7 +71,9 @@ func TemporalHandler() client.MetricsHandler {
 }
 
 // RequestsByStatus exposes the projection's counts by service, mission and
-// status as a gauge, read from PostgreSQL at most every 30 seconds.
+// status as a gauge, read from PostgreSQL at most every 30 seconds: from
+// the counts a trigger keeps beside the projection (request_counts), not by
+// counting the projection. A count that fell to zero stays, as 0.
 func RequestsByStatus(db *pgxpool.Pool) prometheus.Collector {
 	return &requestsCollector{db: db, desc: prometheus.NewDesc("consular_requests",
 		"Requests by service, mission and status (from the projection).", []string{"service", "mission", "status"}, nil)}
@@ -98,7 +100,7 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	if time.Since(c.at) > 30*time.Second {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if rows, err := c.db.Query(ctx, `SELECT service_code, mission_code, status, count(*) FROM requests GROUP BY 1, 2, 3`); err == nil {
+		if rows, err := c.db.Query(ctx, `SELECT service_code, mission_code, status, n FROM request_counts`); err == nil {
 			c.rows = c.rows[:0]
 			for rows.Next() {
 				var r requestCount
