@@ -164,3 +164,75 @@ func (r *Retention) SweepOrphans(ctx context.Context, in OrphansInput) (int, err
 	}
 	return deleted, settle()
 }
+
+// DraftsInput asks for unsubmitted drafts untouched since Before (no change
+// to their fields and no document uploaded to them), at most Limit (0: 500).
+type DraftsInput struct {
+	Before time.Time
+	Limit  int
+}
+
+// ExpireDrafts deletes drafts an applicant started and never submitted,
+// untouched since in.Before, with the documents uploaded to them (objects
+// and rows). A submitted draft, and the documents of the applicant's
+// profile, are not touched. It returns how many drafts it deleted.
+func (r *Retention) ExpireDrafts(ctx context.Context, in DraftsInput) (int, error) {
+	limit := in.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := r.DB.Query(ctx, `SELECT d.id::text, d.account_id FROM request_drafts d
+		WHERE d.tracking_code IS NULL AND d.updated_at < $1
+		  AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.account_id = d.account_id AND u.owner = d.id::text AND u.uploaded_at >= $1)
+		ORDER BY d.updated_at LIMIT $2`, in.Before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("find expired drafts: %w", err)
+	}
+	type draft struct {
+		id      string
+		account int64
+	}
+	drafts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (draft, error) {
+		var d draft
+		return d, row.Scan(&d.id, &d.account)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find expired drafts: %w", err)
+	}
+	deleted := 0
+	for _, d := range drafts {
+		rows, err := r.DB.Query(ctx, `SELECT object_key FROM uploads WHERE account_id = $1 AND owner = $2`, d.account, d.id)
+		if err != nil {
+			return deleted, err
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return deleted, err
+		}
+		for _, key := range keys {
+			if err := r.Objects.RemoveObject(ctx, r.DocumentsBucket, key, minio.RemoveObjectOptions{}); err != nil {
+				return deleted, fmt.Errorf("delete %s: %w", key, err)
+			}
+		}
+		tx, err := r.DB.Begin(ctx)
+		if err != nil {
+			return deleted, err
+		}
+		// Touched since it was picked (an upload this very moment): kept.
+		if _, err := tx.Exec(ctx, `DELETE FROM uploads WHERE account_id = $1 AND owner = $2 AND uploaded_at < $3`, d.account, d.id, in.Before); err != nil {
+			tx.Rollback(ctx)
+			return deleted, fmt.Errorf("expire draft %s: %w", d.id, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM request_drafts d WHERE id = $1::uuid AND tracking_code IS NULL AND updated_at < $2
+			AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.account_id = d.account_id AND u.owner = d.id::text)`, d.id, in.Before); err != nil {
+			tx.Rollback(ctx)
+			return deleted, fmt.Errorf("expire draft %s: %w", d.id, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return deleted, err
+		}
+		deleted++
+		activity.RecordHeartbeat(ctx, deleted)
+	}
+	return deleted, nil
+}

@@ -161,7 +161,7 @@ func TestApplicantSignsUpCompletesProfileAndSubmitsADrivingLicenceInquiry(t *tes
 	a.get("/services")
 	a.want(200, "Driving-licence inquiry", "Consular and judicial support")
 	a.get("/services/driving_licence_inquiry/apply")
-	a.want(200, "Licence number", "Include the driving record and violations", "Proof of residence")
+	a.want(200, "Licence number", "Include the driving record and violations", "Proof of residence", "deleted, with its documents, 30 days after your last change")
 	action := regexp.MustCompile(`action="(/services/driving_licence_inquiry/apply\?[^"]+)"`).FindStringSubmatch(a.page)[1]
 	action = strings.ReplaceAll(action, "&amp;", "&")
 	a.postMultipart(action, map[string]string{"mission": "AT-VIE", "licence_number": "12AB"},

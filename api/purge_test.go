@@ -15,8 +15,8 @@ import (
 // The retention purge on the real stack, run by the worker binary: with a
 // retention nothing has outlived, it purges no request and deletes none of
 // an open request's documents, and it sweeps the documents bucket for
-// orphans (none a day old here). Its history is recorded by make histories
-// for the replay test.
+// orphans (none a day old here) and the drafts for abandoned ones. Its
+// history is recorded by make histories for the replay test.
 func TestRetentionPurgeRunsOnTheRealStack(t *testing.T) {
 	s := startSystem(t, nil)
 	ctx := context.Background()
@@ -25,7 +25,7 @@ func TestRetentionPurgeRunsOnTheRealStack(t *testing.T) {
 	before := s.objectsOf(sub.TrackingCode)
 
 	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("purge-%d", time.Now().UnixNano()), TaskQueue: s.queue},
-		workflows.Purge, workflows.PurgeInput{Retention: 100 * 365 * 24 * time.Hour, BatchSize: 10})
+		workflows.Purge, workflows.PurgeInput{Retention: 100 * 365 * 24 * time.Hour, BatchSize: 10, DraftsKept: 100 * 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,9 @@ func TestRetentionPurgeRunsOnTheRealStack(t *testing.T) {
 		t.Errorf("the open request's documents: %v before the purge, %v after", before, after)
 	}
 	history := string(s.history(run.GetID(), "purge"))
-	if !strings.Contains(history, `"SweepOrphans"`) || !strings.Contains(history, `"markerName": "Version"`) {
-		t.Errorf("the purge's history shows no versioned sweep of orphaned documents:\n%.3000s", history)
+	for _, want := range []string{`"markerName": "Version"`, `"SweepOrphans"`, `"ExpireDrafts"`} {
+		if !strings.Contains(history, want) {
+			t.Errorf("the purge's history lacks %s (the versioned sweeps of orphaned documents and abandoned drafts)", want)
+		}
 	}
 }

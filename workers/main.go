@@ -92,7 +92,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		}
 	}()
 	defer probe.Close()
-	if err := ensurePurgeSchedule(ctx, temporal, cfg); err != nil {
+	if err := ensurePurgeSchedule(ctx, temporal, workflows.PurgeScheduleID, cfg); err != nil {
 		logger.Error("retention purge schedule not set up; personal data will not be purged until it is", "err", err)
 	}
 	<-ctx.Done()
@@ -110,17 +110,30 @@ func shutdownTracing(tr *tracing.Tracing) {
 }
 
 // ensurePurgeSchedule creates the daily retention purge's Temporal Schedule
-// unless it exists (operators may have paused or changed it: left as is).
-func ensurePurgeSchedule(ctx context.Context, c client.Client, cfg config.Config) error {
+// (id) unless it exists. An existing one keeps what operators may have
+// changed (paused, other times), but its input follows the configuration:
+// a changed CONSULAR_PURGE_AFTER or CONSULAR_DRAFTS_KEPT applies from the
+// next run.
+func ensurePurgeSchedule(ctx context.Context, c client.Client, id string, cfg config.Config) error {
+	input := workflows.PurgeInput{Retention: cfg.Requests.PurgeAfter, BatchSize: 100, DraftsKept: cfg.Requests.DraftsKept}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:      workflows.PurgeScheduleID,
+		ID:      id,
 		Spec:    client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 3}}}}},
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{ID: "retention-purge", Workflow: workflows.Purge, TaskQueue: cfg.Temporal.TaskQueue,
-			Args: []any{workflows.PurgeInput{Retention: cfg.Requests.PurgeAfter, BatchSize: 100}}},
+			Args: []any{input}},
 	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return nil
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return err
 	}
-	return err
+	return c.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			action, ok := in.Description.Schedule.Action.(*client.ScheduleWorkflowAction)
+			if !ok {
+				return nil, fmt.Errorf("schedule %s does not start a workflow: left as it is", id)
+			}
+			action.Args = []any{input}
+			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+		},
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/sdk/testsuite"
 
@@ -157,5 +158,84 @@ func TestSweepSparesRecentUploadsAndStopsAtItsLimit(t *testing.T) {
 	}
 	if n := sweep(activities.OrphansInput{Before: time.Now().Add(time.Hour), Limit: 2}); n != 2 || left() != 1 {
 		t.Fatalf("limit 2: %d deleted, %d of 3 left", n, left())
+	}
+}
+
+// A draft never submitted and untouched for longer than it is kept goes,
+// with the documents uploaded to it; a draft touched since (a field or an
+// upload), a submitted one and the applicant's profile documents stay.
+func TestExpireDraftsDeletesOnlyAbandonedOnes(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.Database(t)
+	objects := testenv.Storage(t)
+	bucket := fmt.Sprintf("drafts-%d", time.Now().UnixNano())
+	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
+		t.Fatal(err)
+	}
+	var account int64
+	if err := db.QueryRow(ctx, `INSERT INTO accounts (email, national_id) VALUES ('drafts@example.org', '0013542419') RETURNING id`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	draft := func(service string, touched, uploaded time.Time, code *string) string {
+		t.Helper()
+		var id string
+		if err := db.QueryRow(ctx, `INSERT INTO request_drafts (id, account_id, service_code, tracking_code, updated_at)
+			VALUES (gen_random_uuid(), $1, $2, $3, $4) RETURNING id::text`, account, service, code, touched).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		upload(t, db, objects, bucket, account, id, uploaded)
+		return id
+	}
+	submitted := "4821-7730-9152-06"
+	abandoned := draft("apostille", old, old, nil)
+	fieldsTouched := draft("passport_renewal", time.Now(), old, nil)
+	uploadTouched := draft("driving_licence_inquiry", old, time.Now(), nil)
+	sent := draft("nationality", old, old, &submitted)
+	upload(t, db, objects, bucket, account, "profile", old)
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
+	v, err := env.ExecuteActivity(retention.ExpireDrafts, activities.DraftsInput{Before: time.Now().Add(-30 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := v.Get(&n); err != nil || n != 1 {
+		t.Fatalf("expired %d drafts (%v), want the abandoned one", n, err)
+	}
+	for owner, want := range map[string]bool{abandoned: false, fieldsTouched: true, uploadTouched: true, sent: true, "profile": true} {
+		var rows int
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE account_id = $1 AND owner = $2`, account, owner).Scan(&rows)
+		_, statErr := objects.StatObject(ctx, bucket, uploadKey(account, owner), minio.StatObjectOptions{})
+		if kept := rows == 1 && statErr == nil; kept != want {
+			t.Errorf("%s: upload row %d, object %v; want kept %v", owner, rows, statErr, want)
+		}
+		if owner == "profile" {
+			continue
+		}
+		var drafts int
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM request_drafts WHERE id::text = $1`, owner).Scan(&drafts)
+		if (drafts == 1) != want {
+			t.Errorf("draft %s: %d rows, want kept %v", owner, drafts, want)
+		}
+	}
+}
+
+func uploadKey(account int64, owner string) string {
+	return fmt.Sprintf("uploads/%d/%s/passport.jpg", account, owner)
+}
+
+// upload stores a document of the account's, as the portal does, at the time given.
+func upload(t *testing.T, db *pgxpool.Pool, objects *minio.Client, bucket string, account int64, owner string, at time.Time) {
+	t.Helper()
+	key := uploadKey(account, owner)
+	if _, err := objects.PutObject(context.Background(), bucket, key, bytes.NewReader([]byte("jpg")), 3, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(context.Background(), `INSERT INTO uploads (account_id, owner, kind, object_key, file_name, format, size_bytes, sha256, uploaded_at)
+		VALUES ($1, $2, 'passport', $3, 'p.jpg', 'jpeg', 3, 'x', $4)`, account, owner, key, at); err != nil {
+		t.Fatal(err)
 	}
 }

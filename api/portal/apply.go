@@ -53,6 +53,7 @@ type applyData struct {
 	Uploaded  map[string]Upload
 	CaptchaID string
 	Action    string
+	DraftDays int // an unsubmitted draft is deleted this many days after its last change
 }
 
 // draft is a request being filled in: what was typed and uploaded so far.
@@ -187,7 +188,8 @@ func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service,
 	}
 	displayDates(form, serviceSpecs(service), lang)
 	data := &applyData{Service: service, Name: service.Name.In(lang), Draft: d.ID, Documents: service.Documents, Uploaded: uploaded,
-		Fields: append([]web.Spec{missions}, serviceSpecs(service)...), CaptchaID: captchaID}
+		Fields: append([]web.Spec{missions}, serviceSpecs(service)...), CaptchaID: captchaID,
+		DraftDays: int(p.Config.Requests.DraftsKept.Hours() / 24)}
 	pg := p.page(c, "apply.title", data)
 	data.Action = fmt.Sprintf("/services/%s/apply?draft=%s&_csrf=%s", service.Code, d.ID, pg.CSRF)
 	for _, f := range service.Fields {

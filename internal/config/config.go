@@ -88,6 +88,10 @@ type Requests struct {
 	// PurgeAfter is how long a finished request keeps the applicant's
 	// personal data and documents; the daily purge removes them after it.
 	PurgeAfter time.Duration
+	// DraftsKept is how long an unsubmitted draft (and the documents
+	// uploaded to it) is kept after its last change; the daily purge
+	// deletes it after.
+	DraftsKept time.Duration
 }
 
 // Keys are the secrets: payload encryption, receipt signing, link signing, staff API access.
@@ -225,6 +229,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Requests.Reminders = r.durations("CONSULAR_REMINDERS", "720h,168h,24h")
 	c.Requests.Retention = r.duration("CONSULAR_DOCUMENT_RETENTION", 30*24*time.Hour)
 	c.Requests.PurgeAfter = r.duration("CONSULAR_PURGE_AFTER", 365*24*time.Hour)
+	c.Requests.DraftsKept = r.duration("CONSULAR_DRAFTS_KEPT", 30*24*time.Hour)
 
 	c.Keys.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
 	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
