@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}()
 	defer probe.Close()
 	if err := ensurePurgeSchedule(ctx, temporal, workflows.PurgeScheduleID, cfg); err != nil {
-		logger.Error("retention purge schedule not set up; personal data will not be purged until it is", "err", err)
+		logger.Error("retention purge schedule not set up or not brought in line with the configuration (another worker may have updated it at the same moment)", "schedule", workflows.PurgeScheduleID, "err", err)
 	}
 	<-ctx.Done()
 	logger.Info("worker stopping: no new tasks; running activities may finish", "timeout", cfg.HTTP.ShutdownTimeout)
