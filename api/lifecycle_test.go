@@ -87,6 +87,7 @@ func TestSubmittedRequestIsBookedAttendedAndApproved(t *testing.T) {
 		{s.workerURL + "/metrics", `consular_request_transitions_total{status="approved"} 1`},
 		{s.workerURL + "/metrics", `temporal_workflow_completed`},
 		{s.url + "/metrics", `consular_requests{mission="AT-VIE",service="driving_licence_inquiry",status="approved"} 1`},
+		{s.url + "/metrics", "\nconsular_submissions_start_pending 0\n"},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, m.url, nil)
 		if status, page := s.do(req); status != 200 || !strings.Contains(string(page), m.want) {

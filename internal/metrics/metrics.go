@@ -74,17 +74,26 @@ func TemporalHandler() client.MetricsHandler {
 // status as a gauge, read from PostgreSQL at most every 30 seconds: from
 // the counts a trigger keeps beside the projection (request_counts), not by
 // counting the projection. A count that fell to zero stays, as 0.
+//
+// With it, consular_submissions_start_pending: submissions saved whose
+// workflow has not started (Temporal was unreachable); the API starts them
+// once it answers, so a number that stays above zero wants a look.
 func RequestsByStatus(db *pgxpool.Pool) prometheus.Collector {
-	return &requestsCollector{db: db, desc: prometheus.NewDesc("consular_requests",
-		"Requests by service, mission and status (from the projection).", []string{"service", "mission", "status"}, nil)}
+	return &requestsCollector{db: db,
+		desc: prometheus.NewDesc("consular_requests",
+			"Requests by service, mission and status (from the projection).", []string{"service", "mission", "status"}, nil),
+		pendingDesc: prometheus.NewDesc("consular_submissions_start_pending",
+			"Submissions saved whose workflow has not started yet (Temporal unreachable).", nil, nil)}
 }
 
 type requestsCollector struct {
-	db   *pgxpool.Pool
-	desc *prometheus.Desc
-	mu   sync.Mutex
-	at   time.Time
-	rows []requestCount
+	db          *pgxpool.Pool
+	desc        *prometheus.Desc
+	pendingDesc *prometheus.Desc
+	mu          sync.Mutex
+	at          time.Time
+	rows        []requestCount
+	pending     float64
 }
 
 type requestCount struct {
@@ -92,7 +101,10 @@ type requestCount struct {
 	n                        float64
 }
 
-func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.pendingDesc
+}
 
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
@@ -111,8 +123,10 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 			rows.Close()
 			c.at = time.Now()
 		}
+		_ = c.db.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE start_pending`).Scan(&c.pending)
 	}
 	for _, r := range c.rows {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, r.n, r.service, r.mission, r.status)
 	}
+	ch <- prometheus.MustNewConstMetric(c.pendingDesc, prometheus.GaugeValue, c.pending)
 }
