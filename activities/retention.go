@@ -181,9 +181,12 @@ func (r *Retention) ExpireDrafts(ctx context.Context, in DraftsInput) (int, erro
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := r.DB.Query(ctx, `SELECT d.id::text, d.account_id FROM request_drafts d
+	// Each draft with the keys of its documents; touched means a field
+	// saved or a document uploaded since Before.
+	rows, err := r.DB.Query(ctx, `SELECT d.id::text, d.account_id, array_remove(array_agg(u.object_key), NULL)
+		FROM request_drafts d LEFT JOIN uploads u ON u.account_id = d.account_id AND u.owner = d.id::text
 		WHERE d.tracking_code IS NULL AND d.updated_at < $1
-		  AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.account_id = d.account_id AND u.owner = d.id::text AND u.uploaded_at >= $1)
+		GROUP BY d.id HAVING coalesce(max(u.uploaded_at) < $1, true)
 		ORDER BY d.updated_at LIMIT $2`, in.Before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("find expired drafts: %w", err)
@@ -191,48 +194,45 @@ func (r *Retention) ExpireDrafts(ctx context.Context, in DraftsInput) (int, erro
 	type draft struct {
 		id      string
 		account int64
+		keys    []string
 	}
 	drafts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (draft, error) {
 		var d draft
-		return d, row.Scan(&d.id, &d.account)
+		return d, row.Scan(&d.id, &d.account, &d.keys)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("find expired drafts: %w", err)
 	}
 	deleted := 0
 	for _, d := range drafts {
-		rows, err := r.DB.Query(ctx, `SELECT object_key FROM uploads WHERE account_id = $1 AND owner = $2`, d.account, d.id)
-		if err != nil {
-			return deleted, err
-		}
-		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return deleted, err
-		}
-		for _, key := range keys {
+		for _, key := range d.keys {
 			if err := r.Objects.RemoveObject(ctx, r.DocumentsBucket, key, minio.RemoveObjectOptions{}); err != nil {
 				return deleted, fmt.Errorf("delete %s: %w", key, err)
 			}
 		}
-		tx, err := r.DB.Begin(ctx)
-		if err != nil {
-			return deleted, err
-		}
-		// Touched since it was picked (an upload this very moment): kept.
-		if _, err := tx.Exec(ctx, `DELETE FROM uploads WHERE account_id = $1 AND owner = $2 AND uploaded_at < $3`, d.account, d.id, in.Before); err != nil {
-			tx.Rollback(ctx)
+		if err := r.forgetDraft(ctx, d.id, d.account, in.Before); err != nil {
 			return deleted, fmt.Errorf("expire draft %s: %w", d.id, err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM request_drafts d WHERE id = $1::uuid AND tracking_code IS NULL AND updated_at < $2
-			AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.account_id = d.account_id AND u.owner = d.id::text)`, d.id, in.Before); err != nil {
-			tx.Rollback(ctx)
-			return deleted, fmt.Errorf("expire draft %s: %w", d.id, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return deleted, err
 		}
 		deleted++
 		activity.RecordHeartbeat(ctx, deleted)
 	}
 	return deleted, nil
+}
+
+// forgetDraft deletes a draft's rows and its uploads' rows, unless it was
+// touched since before (an upload this very moment): then it stays.
+func (r *Retention) forgetDraft(ctx context.Context, id string, account int64, before time.Time) error {
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `DELETE FROM uploads WHERE account_id = $1 AND owner = $2 AND uploaded_at < $3`, account, id, before); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM request_drafts d WHERE id = $1::uuid AND tracking_code IS NULL AND updated_at < $2
+		AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.account_id = d.account_id AND u.owner = d.id::text)`, id, before); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

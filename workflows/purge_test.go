@@ -25,12 +25,8 @@ import (
 // clock a year ahead.
 func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T) {
 	ctx := context.Background()
-	db, _ := testenv.Database(t)
-	objects := testenv.Storage(t)
-	bucket := fmt.Sprintf("purge-%d", time.Now().UnixNano())
-	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
-		t.Fatal(err)
-	}
+	r := newRetention(t, "purge")
+	db, objects, bucket := r.DB, r.Objects, r.DocumentsBucket
 	now := time.Now().UTC()
 	codes := map[string]string{}
 	for _, status := range []string{"archived", "awaiting_appointment"} {
@@ -73,7 +69,7 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(now.Add(366 * 24 * time.Hour))
-	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
+	env.RegisterActivity(r)
 	env.ExecuteWorkflow(Purge, PurgeInput{Retention: 365 * 24 * time.Hour, BatchSize: 1})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -114,12 +110,8 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 // submission is still being saved is new), and at most its limit per run.
 func TestSweepSparesRecentUploadsAndStopsAtItsLimit(t *testing.T) {
 	ctx := context.Background()
-	db, _ := testenv.Database(t)
-	objects := testenv.Storage(t)
-	bucket := fmt.Sprintf("sweep-%d", time.Now().UnixNano())
-	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
-		t.Fatal(err)
-	}
+	r := newRetention(t, "sweep")
+	objects, bucket := r.Objects, r.DocumentsBucket
 	var keys []string
 	for range 3 {
 		code, _ := consular.NewTrackingCode()
@@ -138,21 +130,7 @@ func TestSweepSparesRecentUploadsAndStopsAtItsLimit(t *testing.T) {
 		}
 		return n
 	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
-	sweep := func(in activities.OrphansInput) int {
-		t.Helper()
-		v, err := env.ExecuteActivity(retention.SweepOrphans, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int
-		if err := v.Get(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sweep := func(in activities.OrphansInput) int { return count(t, r, retention.SweepOrphans, in) }
 	if n := sweep(activities.OrphansInput{Before: time.Now().Add(-24 * time.Hour)}); n != 0 || left() != 3 {
 		t.Fatalf("uploads of a moment ago: %d deleted, %d of 3 left; want none deleted", n, left())
 	}
@@ -166,12 +144,8 @@ func TestSweepSparesRecentUploadsAndStopsAtItsLimit(t *testing.T) {
 // upload), a submitted one and the applicant's profile documents stay.
 func TestExpireDraftsDeletesOnlyAbandonedOnes(t *testing.T) {
 	ctx := context.Background()
-	db, _ := testenv.Database(t)
-	objects := testenv.Storage(t)
-	bucket := fmt.Sprintf("drafts-%d", time.Now().UnixNano())
-	if err := storage.EnsureBuckets(ctx, objects, bucket); err != nil {
-		t.Fatal(err)
-	}
+	r := newRetention(t, "drafts")
+	db, objects, bucket := r.DB, r.Objects, r.DocumentsBucket
 	var account int64
 	if err := db.QueryRow(ctx, `INSERT INTO accounts (email, national_id) VALUES ('drafts@example.org', '0013542419') RETURNING id`).Scan(&account); err != nil {
 		t.Fatal(err)
@@ -194,16 +168,8 @@ func TestExpireDraftsDeletesOnlyAbandonedOnes(t *testing.T) {
 	sent := draft("nationality", old, old, &submitted)
 	upload(t, db, objects, bucket, account, "profile", old)
 
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket})
-	v, err := env.ExecuteActivity(retention.ExpireDrafts, activities.DraftsInput{Before: time.Now().Add(-30 * 24 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := v.Get(&n); err != nil || n != 1 {
-		t.Fatalf("expired %d drafts (%v), want the abandoned one", n, err)
+	if n := count(t, r, retention.ExpireDrafts, activities.DraftsInput{Before: time.Now().Add(-30 * 24 * time.Hour)}); n != 1 {
+		t.Fatalf("expired %d drafts, want the abandoned one", n)
 	}
 	for owner, want := range map[string]bool{abandoned: false, fieldsTouched: true, uploadTouched: true, sent: true, "profile": true} {
 		var rows int
@@ -238,4 +204,35 @@ func upload(t *testing.T, db *pgxpool.Pool, objects *minio.Client, bucket string
 		VALUES ($1, $2, 'passport', $3, 'p.jpg', 'jpeg', 3, 'x', $4)`, account, owner, key, at); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newRetention is the retention activities on the test's own database and
+// a documents bucket of their own (to a sweep, any other test's object
+// would be fair game).
+func newRetention(t *testing.T, name string) *activities.Retention {
+	t.Helper()
+	db, _ := testenv.Database(t)
+	objects := testenv.Storage(t)
+	bucket := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	if err := storage.EnsureBuckets(context.Background(), objects, bucket); err != nil {
+		t.Fatal(err)
+	}
+	return &activities.Retention{DB: db, Objects: objects, DocumentsBucket: bucket}
+}
+
+// count runs one of r's activities that returns a count, as a worker would.
+func count[In any](t *testing.T, r *activities.Retention, activity func(context.Context, In) (int, error), in In) int {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(r)
+	v, err := env.ExecuteActivity(activity, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := v.Get(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
