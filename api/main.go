@@ -202,7 +202,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		Limits:   &web.Limiter{DB: d.db},
 	}
 	pages.Sessions.Expired = pages.SignInAgain
-	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout,
+	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, TrustedProxies: cfg.HTTP.TrustedProxies, HSTS: cfg.Env == config.Production,
 		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10, HTMLErrors: pages.ErrorPage})
 	if d.tracing != nil {
 		app.Use(fibertracing.Middleware(d.tracing)) // after server.New's, which set the request's context

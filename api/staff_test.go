@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
 )
@@ -29,6 +30,8 @@ type staffApp struct {
 	code string
 	ctx  context.Context
 	db   *pgxpool.Pool
+	// headers go with every call (e.g. X-Forwarded-For from an ingress).
+	headers map[string]string
 }
 
 type staffLogin struct {
@@ -39,10 +42,16 @@ type staffLogin struct {
 }
 
 func newStaffApp(t *testing.T) (*staffApp, map[string]*staffLogin) {
+	return newStaffAppWith(t, func(*config.Config) {})
+}
+
+// newStaffAppWith is newStaffApp on a configuration changed by configure.
+func newStaffAppWith(t *testing.T, configure func(*config.Config)) (*staffApp, map[string]*staffLogin) {
 	ctx := context.Background()
 	cfg := testenv.Config(t)
 	db, url := testenv.Database(t)
 	cfg.Database.URL = url
+	configure(&cfg)
 	app, _ := inProcess(t, cfg, nil)
 	c, _ := consular.NewTrackingCode()
 	code := string(c)
@@ -91,6 +100,9 @@ func (s *staffApp) call(l *staffLogin, method, path string, form url.Values) *ht
 	req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "text/html")
+	for k, v := range s.headers {
+		req.Header.Set(k, v)
+	}
 	if l != nil {
 		for _, c := range l.cookies {
 			req.AddCookie(c)

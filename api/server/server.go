@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,13 @@ type Options struct {
 	Logger         *slog.Logger
 	RequestTimeout time.Duration // deadline of each request's context
 	BodyLimit      int64         // bytes; larger bodies are refused before they are read
+	// HSTS asks browsers to use HTTPS only for this host (production:
+	// TLS terminates at the ingress, and a first plain request could be
+	// intercepted).
+	HSTS bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (the
+	// ingress); c.IP() is then the client behind them, else the peer.
+	TrustedProxies []netip.Prefix
 	// HTMLErrors renders an error as a page for browsers (paths outside
 	// /api/ whose client accepts HTML); the JSON shape serves the rest.
 	HTMLErrors func(c *fiber.Ctx, code int) error
@@ -44,7 +52,12 @@ func New(opts Options) *fiber.App {
 		ReadTimeout:                  opts.RequestTimeout,
 		WriteTimeout:                 opts.RequestTimeout,
 		IdleTimeout:                  2 * time.Minute,
+		// c.IP() reads the address clientAddress decided, never a
+		// client's header: see clientAddress.
+		ProxyHeader: clientAddressHeader,
 	})
+	app.Use(clientAddress(opts.TrustedProxies))
+	app.Use(securityHeaders(opts.HSTS))
 	app.Use(requestid.New())
 	app.Use(requestContext(opts.RequestTimeout))
 	app.Use(accessLog(opts.Logger))
@@ -71,6 +84,80 @@ func finishStreamedBody(limit int64) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// securityHeaders go with every answer, JSON, files and errors included:
+// nothing is sniffed, framed or given a referrer, and what is not a page
+// may load nothing (pages set their own policy, web.SecurityHeaders).
+func securityHeaders(hsts bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set("X-Content-Type-Options", "nosniff")
+		c.Set("X-Frame-Options", "DENY")
+		c.Set("Referrer-Policy", "same-origin")
+		c.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		if hsts {
+			c.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		return c.Next()
+	}
+}
+
+// clientAddressHeader carries the client's address as clientAddress decided
+// it. Fiber's c.IP() reads it (Config.ProxyHeader), so rate limits, audit
+// lines and logs all see the same address through the one obvious call.
+const clientAddressHeader = "X-Consular-Client-Address"
+
+// clientAddress decides who the client is, before anything else runs: the
+// peer, or, when the peer is a trusted proxy, the address that proxy (and
+// any trusted proxy before it) says it served. Whatever a client sent in
+// clientAddressHeader itself is overwritten.
+func clientAddress(trusted []netip.Prefix) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+		h := &c.Request().Header
+		var forwarded []string
+		if len(trusted) > 0 {
+			for _, v := range h.PeekAll(fiber.HeaderXForwardedFor) {
+				forwarded = append(forwarded, string(v))
+			}
+		}
+		h.Del(clientAddressHeader)
+		h.Set(clientAddressHeader, ClientAddress(peer, forwarded, trusted).String())
+		return c.Next()
+	}
+}
+
+// ClientAddress is the client's address: X-Forwarded-For read from the
+// right, believed only as far as each hop that reported it is trusted. A
+// client can put anything at the left of the header; the entry written by
+// the first trusted proxy it reached is the address that proxy saw.
+func ClientAddress(peer netip.Addr, forwardedFor []string, trusted []netip.Prefix) netip.Addr {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	var hops []string
+	for _, line := range forwardedFor {
+		hops = append(hops, strings.Split(line, ",")...)
+	}
+	client := peer.Unmap()
+	for i := len(hops) - 1; i >= 0 && isTrusted(client); i-- {
+		hop := strings.TrimSpace(hops[i])
+		reported, err := netip.ParseAddr(hop)
+		if err != nil {
+			withPort, perr := netip.ParseAddrPort(hop) // some load balancers add the port
+			if perr != nil {
+				break // a proxy wrote something we cannot read: stop at the last hop we know
+			}
+			reported = withPort.Addr()
+		}
+		client = reported.Unmap()
+	}
+	return client
 }
 
 // requestContext gives each request a context with a deadline and the request
@@ -103,7 +190,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 		}
 		took := time.Since(start)
 		logger.Log(c.UserContext(), level, "http request",
-			"method", c.Method(), "route", c.Route().Path, "status", status, "took", took)
+			"method", c.Method(), "route", c.Route().Path, "status", status, "took", took, "client", c.IP())
 		// Copies: Fiber's strings point into buffers it reuses, and the
 		// metric keeps its labels.
 		metrics.HTTPRequests.WithLabelValues(utils.CopyString(c.Method()), utils.CopyString(c.Route().Path), strconv.Itoa(status)).

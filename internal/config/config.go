@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -115,6 +116,10 @@ type HTTP struct {
 	PublicURL       string        // how applicants reach the API; used in emails and receipts
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish on SIGTERM
 	RequestTimeout  time.Duration // deadline of each request's context
+	// TrustedProxies are the reverse proxies (ingress, load balancer) whose
+	// X-Forwarded-For is believed; from any other peer the header is
+	// ignored. Empty: the peer itself is the client.
+	TrustedProxies []netip.Prefix
 }
 
 type Database struct {
@@ -182,7 +187,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 
 func loadWith(r *reader) (Config, error) {
 	var c Config
-	c.Env = Environment(r.oneOf("CONSULAR_ENV", string(Development), string(Development), string(Test), string(Production)))
+	// No default: a forgotten variable must not quietly mean "development",
+	// whose keys derive from strings anyone can read in this repository.
+	c.Env = Environment(r.oneOf("CONSULAR_ENV", "", string(Development), string(Test), string(Production)))
 	r.production = c.Env == Production
 
 	defaultFormat := "text"
@@ -197,6 +204,7 @@ func loadWith(r *reader) (Config, error) {
 	c.HTTP.WorkerAddr = r.hostPort("CONSULAR_WORKER_HTTP_ADDR", "127.0.0.1:8081")
 	c.HTTP.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTP.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
+	c.HTTP.TrustedProxies = r.prefixes("CONSULAR_TRUSTED_PROXIES")
 
 	c.Database.URL = r.url("CONSULAR_DATABASE_URL", "postgres://postgres@127.0.0.1:55432/consular?sslmode=disable")
 
@@ -235,9 +243,8 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
 		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
 	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
-	c.Keys.StaffAPI = r.string("CONSULAR_STAFF_API_KEY", "dev-staff-key")
-	if r.production {
-		c.Keys.StaffAPI = "" // staff use their own tokens in production
+	if !r.production { // staff use their own tokens in production
+		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
 	}
 	c.Keys.Operator = r.secret("CONSULAR_OPERATOR_TOKEN", "dev-operator-token")
 	c.Temporal.UIOrigin = strings.TrimSuffix(r.url("CONSULAR_TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233"), "/")
@@ -267,6 +274,17 @@ func loadWith(r *reader) (Config, error) {
 		r.fail("CONSULAR_COOKIE_SECURE", "false", "production cookies must be Secure (HTTPS only)")
 	}
 
+	// Development defaults are public: fine on this machine's loopback,
+	// never on a port others can reach.
+	if len(r.devDefaults) > 0 {
+		for _, listener := range []struct{ name, addr string }{{"CONSULAR_HTTP_ADDR", c.HTTP.Addr}, {"CONSULAR_WORKER_HTTP_ADDR", c.HTTP.WorkerAddr}} {
+			if !loopback(listener.addr) {
+				r.fail(listener.name, listener.addr, "listens beyond this machine while "+strings.Join(r.devDefaults, ", ")+
+					" use development defaults that anyone can read in the source: set them (and CONSULAR_ENV=production), or listen on 127.0.0.1")
+			}
+		}
+	}
+
 	if r.production && c.Mail.Encryption == "none" {
 		r.fail("CONSULAR_SMTP_ENCRYPTION", c.Mail.Encryption, "production mail must be encrypted (starttls or tls)")
 	}
@@ -275,9 +293,10 @@ func loadWith(r *reader) (Config, error) {
 
 // reader collects every bad variable, so one start reports them all.
 type reader struct {
-	lookup     func(string) (string, bool)
-	production bool
-	errs       []error
+	lookup      func(string) (string, bool)
+	production  bool
+	devDefaults []string // secrets left at their development default
+	errs        []error
 	names      []string // every variable read, in order; the README documents each
 }
 
@@ -302,7 +321,21 @@ func (r *reader) secret(name, devDefault string) string {
 	if r.production {
 		r.fail(name, "", "must be set in production")
 	}
+	r.devDefaults = append(r.devDefaults, name)
 	return devDefault
+}
+
+// loopback says whether a host:port listens on this machine only.
+func loopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (r *reader) oneOf(name, def string, allowed ...string) string {
@@ -312,7 +345,11 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 			return v
 		}
 	}
-	r.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
+	if v == "" {
+		r.fail(name, v, "must be set, to one of "+strings.Join(allowed, ", "))
+	} else {
+		r.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
+	}
 	return def
 }
 
@@ -488,6 +525,28 @@ func (r *reader) temporalTLS(caName, certName, keyName, serverName string) Tempo
 		}
 	}
 	return t
+}
+
+// prefixes reads a comma-separated list of CIDRs; a bare address stands for itself.
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, item := range strings.Split(r.string(name, ""), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				r.fail(name, item, "must be a comma-separated list of CIDRs or addresses, such as 10.0.0.0/8,192.168.1.10")
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func (r *reader) bool(name string, def bool) bool {

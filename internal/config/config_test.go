@@ -16,8 +16,45 @@ import (
 	"time"
 )
 
+// env is a process environment of kv, in development unless kv says otherwise.
 func env(kv map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	return func(k string) (string, bool) {
+		v, ok := kv[k]
+		if !ok && k == "CONSULAR_ENV" {
+			return string(Development), true
+		}
+		return v, ok
+	}
+}
+
+func TestStartingWithoutAnEnvironmentIsRefused(t *testing.T) {
+	_, err := Load(func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "CONSULAR_ENV") {
+		t.Fatalf("no CONSULAR_ENV: %v, want an error naming it", err)
+	}
+}
+
+func TestDevelopmentKeysAreRefusedBeyondLoopback(t *testing.T) {
+	for _, name := range []string{"CONSULAR_HTTP_ADDR", "CONSULAR_WORKER_HTTP_ADDR"} {
+		_, err := Load(env(map[string]string{name: "0.0.0.0:8080"}))
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "CONSULAR_LINK_KEY") {
+			t.Errorf("development defaults on %s=0.0.0.0: %v, want an error naming it and the default keys", name, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:8080", "[::1]:8080", "localhost:8080"} {
+		if _, err := Load(env(map[string]string{"CONSULAR_HTTP_ADDR": addr})); err != nil {
+			t.Errorf("development on loopback %s refused: %v", addr, err)
+		}
+	}
+	// Every secret set: any address will do, in development too (compose).
+	secrets := map[string]string{"CONSULAR_HTTP_ADDR": "0.0.0.0:8080",
+		"CONSULAR_MINIO_ACCESS_KEY": "k", "CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_STAFF_API_KEY": "staff", "CONSULAR_OPERATOR_TOKEN": "op",
+		"CONSULAR_PAYLOAD_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"CONSULAR_LINK_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32))}
+	if _, err := Load(env(secrets)); err != nil {
+		t.Errorf("development with its own secrets on 0.0.0.0 refused: %v", err)
+	}
 }
 
 func TestDefaultsAreTheDevStacks(t *testing.T) {
