@@ -65,4 +65,4 @@ tools:
 
 ## migrate: apply the database migrations to CONSULAR_DATABASE_URL
 migrate:
-	$(GO) run ./api migrate
+	CONSULAR_ENV=$${CONSULAR_ENV:-development} $(GO) run ./api migrate

@@ -38,6 +38,11 @@ func main() {
 	// The launcher reads the same variables as the API and the worker, so a
 	// namespace, bucket or credential set in the environment is the one the
 	// stack is built with.
+	// The stacks it starts listen on loopback only: development unless said
+	// otherwise (the API and the worker themselves refuse to guess).
+	if _, set := os.LookupEnv("CONSULAR_ENV"); !set {
+		_ = os.Setenv("CONSULAR_ENV", string(config.Development))
+	}
 	base, err := config.FromEnvironment()
 	if err != nil {
 		fail(fmt.Errorf("configuration:\n%w", err))

@@ -105,6 +105,11 @@ func progress(format string, args ...any) {
 // stops everything, whatever happened. The report is returned even when the
 // run broke off, with what was seen until then.
 func run(ctx context.Context, o options) (rep *report, err error) {
+	// The stacks it starts listen on loopback only: development unless said
+	// otherwise (the API and the worker themselves refuse to guess).
+	if _, set := os.LookupEnv("CONSULAR_ENV"); !set {
+		_ = os.Setenv("CONSULAR_ENV", string(config.Development))
+	}
 	base, err := config.FromEnvironment()
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
