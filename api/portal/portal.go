@@ -89,13 +89,35 @@ func (p *Portal) switchLanguage(c *fiber.Ctx) error {
 	return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
 }
 
-// localPath keeps redirects on this site.
+// localPath keeps redirects on this site: next if it is one of our own
+// paths, else "/". It is judged as a browser would read it, after every
+// layer of percent-decoding (a browser treats "\\" as "/", drops tabs and
+// newlines, and "//host" is another site), so only plain path characters
+// pass: letters, digits and "/_.-", no "//" and no "..".
 func localPath(next string) string {
-	u, err := url.Parse(next)
-	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+	decoded := next
+	for range 4 {
+		d, err := url.PathUnescape(decoded)
+		if err != nil {
+			return "/"
+		}
+		if d == decoded {
+			break
+		}
+		decoded = d
+	}
+	if decoded != next && strings.Contains(decoded, "%") {
+		return "/" // still encoded after four layers: nobody links like that
+	}
+	if !strings.HasPrefix(decoded, "/") || strings.Contains(decoded, "//") || strings.Contains(decoded, "..") {
 		return "/"
 	}
-	return u.Path
+	for _, r := range decoded {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r)) {
+			return "/"
+		}
+	}
+	return decoded
 }
 
 // signedIn lets only signed-in applicants through; others go to sign in.
