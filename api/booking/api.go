@@ -33,10 +33,12 @@ type credentials struct {
 	StartsAt     time.Time `json:"starts_at"`
 }
 
-// RequestView is a request as the appointment API shows it: no personal data.
+// RequestView is a request as the appointment API shows it: no personal
+// data, and of its state only whether it can be booked (Request.Bookable);
+// a request that cannot shows no appointment and no slots.
 type RequestView struct {
 	TrackingCode string           `json:"tracking_code"`
-	Status       string           `json:"status"`
+	Bookable     bool             `json:"bookable"`
 	Mission      string           `json:"mission"`
 	TimeZone     string           `json:"time_zone"`
 	Deadline     time.Time        `json:"deadline"`
@@ -66,8 +68,11 @@ func (a *API) find(c *fiber.Ctx) (Request, credentials, error) {
 }
 
 func (a *API) view(c *fiber.Ctx, r Request, withSlots bool) error {
-	v := RequestView{TrackingCode: r.TrackingCode, Status: string(r.Status), Mission: r.MissionCode,
+	v := RequestView{TrackingCode: r.TrackingCode, Bookable: r.Bookable(), Mission: r.MissionCode,
 		TimeZone: r.Location.String(), Deadline: r.Deadline.In(r.Location)}
+	if !v.Bookable {
+		return c.JSON(v)
+	}
 	if r.Appointment != nil {
 		v.Appointment = &AppointmentView{StartsAt: r.Appointment.StartsAt, EndsAt: r.Appointment.EndsAt}
 	}
@@ -148,7 +153,7 @@ func httpError(err error) error {
 		return fiber.NewError(fiber.StatusTooManyRequests, locked.Error())
 	case errors.As(err, &refused):
 		return fiber.NewError(fiber.StatusConflict, refused.Reason)
-	case errors.Is(err, ErrSlotFull), errors.Is(err, ErrInFlight):
+	case errors.Is(err, ErrSlotFull), errors.Is(err, ErrInFlight), errors.Is(err, ErrClosed):
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	case errors.Is(err, ErrNoSlot):
 		return fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())

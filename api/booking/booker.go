@@ -50,6 +50,15 @@ type Request struct {
 	Appointment  *Appointment // the booked one, if any
 }
 
+// Bookable says whether the applicant may book or change an appointment
+// online. It is all the appointment system ever tells of a request's state:
+// a decision, a withdrawal or an archive all read "not bookable" alike, so a
+// national ID and a tracking code never reveal an outcome that travels by
+// email only.
+func (r Request) Bookable() bool {
+	return r.Status == consular.StatusAwaitingAppointment || r.Status == consular.StatusAppointmentBooked
+}
+
 // Appointment is a booked appointment.
 type Appointment struct {
 	ID       int64
@@ -71,6 +80,9 @@ var (
 	ErrNoSlot   = errors.New("this time is not offered for the request")
 	ErrInFlight = errors.New("another change to this appointment is in progress; try again in a moment")
 	ErrPending  = errors.New("the booking is saved and being confirmed; you will receive an email")
+	// ErrClosed is every "no" that depends on the request's state, worded
+	// alike whatever the state is (see Request.Bookable).
+	ErrClosed = errors.New("this request takes no appointments or changes online; if you have a question, contact the mission")
 )
 
 // LockedError says lookups are refused for a while after too many attempts.
@@ -292,6 +304,9 @@ func (b *Booker) offered(ctx context.Context, r Request, startsAt time.Time) (sc
 // Book takes a seat in the slot and asks the request's workflow to accept
 // the appointment; if it refuses, the seat is given back at once.
 func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
+	if !r.Bookable() {
+		return Appointment{}, ErrClosed
+	}
 	if r.Appointment != nil {
 		return Appointment{}, RefusedError{Reason: "the request already has an appointment; reschedule or cancel it instead"}
 	}
@@ -302,8 +317,14 @@ func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appoi
 
 // Reschedule moves the booked appointment to another slot, within the limits.
 func (b *Booker) Reschedule(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
+	if !r.Bookable() {
+		return Appointment{}, ErrClosed
+	}
 	if r.Appointment == nil {
 		return Appointment{}, RefusedError{Reason: "the request has no appointment to reschedule"}
+	}
+	if r.Appointment.StartsAt.Equal(startsAt) {
+		return Appointment{}, RefusedError{Reason: "the appointment is already at that time"}
 	}
 	if err := b.changeable(ctx, r); err != nil {
 		return Appointment{}, err
@@ -435,6 +456,9 @@ func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 
 // Cancel cancels the booked appointment and offers its seat again at once.
 func (b *Booker) Cancel(ctx context.Context, r Request) error {
+	if !r.Bookable() {
+		return ErrClosed
+	}
 	if r.Appointment == nil {
 		return RefusedError{Reason: "the request has no appointment to cancel"}
 	}
@@ -451,11 +475,16 @@ func (b *Booker) Cancel(ctx context.Context, r Request) error {
 
 // Withdraw withdraws the request; its appointment is released by the projection.
 func (b *Booker) Withdraw(ctx context.Context, r Request) error {
+	if !r.Bookable() {
+		return ErrClosed
+	}
 	return b.update(ctx, r.TrackingCode, workflows.UpdateWithdraw, "withdraw:"+r.TrackingCode, workflows.WithdrawInput{})
 }
 
-// update sends an update and waits for its outcome; a refusal by the
-// workflow (or a request whose workflow has ended) is a RefusedError.
+// update sends an update and waits for its outcome. The workflow's own
+// reason for a refusal names the request's state, which is for staff: the
+// applicant hears ErrClosed (their common refusals are checked here before
+// the workflow is asked, so this is a race with a state change).
 func (b *Booker) update(ctx context.Context, code, name, id string, arg any) error {
 	handle, err := b.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: code, UpdateID: id, UpdateName: name,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -466,9 +495,10 @@ func (b *Booker) update(ctx context.Context, code, name, id string, arg any) err
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal:
-		return RefusedError{Reason: appErr.Message()}
+		b.Logger.InfoContext(ctx, "workflow refused an applicant's change", "tracking_code", code, "update", name, "reason", appErr.Message())
+		return ErrClosed
 	case errors.As(err, &notFound):
-		return RefusedError{Reason: "the request is closed; nothing more can be done with it"}
+		return ErrClosed
 	}
 	return err
 }

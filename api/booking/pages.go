@@ -156,8 +156,10 @@ func (p *Pages) slots(c *fiber.Ctx) error {
 }
 
 func (p *Pages) renderSlots(c *fiber.Ctx, status int, r Request, form *web.Form, notice string) error {
-	data := &slotsData{Request: r, Booked: r.Appointment,
-		Open: r.Status == consular.StatusAwaitingAppointment || r.Status == consular.StatusAppointmentBooked}
+	data := &slotsData{Request: r, Open: r.Bookable()}
+	if data.Open {
+		data.Booked = r.Appointment
+	}
 	if data.Open {
 		slots, err := p.Booker.Slots(c.UserContext(), r)
 		if err != nil {
@@ -283,6 +285,8 @@ func refusalKey(err error) string {
 		return "booking.no_slot"
 	case errors.Is(err, ErrInFlight):
 		return "booking.in_flight"
+	case errors.Is(err, ErrClosed):
+		return "booking.closed"
 	case errors.As(err, &refused):
 		return "booking.refused"
 	}
