@@ -47,11 +47,21 @@ type Report struct {
 // Handlers serves the two probes. Details of a failure are logged always and
 // shown in the answer only when ShowErrors is set (not in production, where
 // they would tell strangers our internal addresses).
+//
+// /readyz answers from the last probe while it is younger than MaxAge, and
+// callers arriving while a probe runs share it: anyone on the internet can
+// call /readyz, and each probe opens an SMTP session and a MinIO request.
 type Handlers struct {
 	Checks     []Check
 	Timeout    time.Duration
+	MaxAge     time.Duration // how long a probe's result answers; 0: 2 s
 	ShowErrors bool
 	Logger     *slog.Logger
+
+	mu      sync.Mutex
+	last    Report
+	at      time.Time
+	probing chan struct{} // closed when the running probe ends; nil when none runs
 }
 
 func (h *Handlers) Register(r fiber.Router) {
@@ -62,13 +72,51 @@ func (h *Handlers) Register(r fiber.Router) {
 }
 
 func (h *Handlers) ready(c *fiber.Ctx) error {
-	report := h.Probe(c.UserContext())
+	report := h.Current(c.UserContext())
 	code := fiber.StatusOK
 	if report.Status == "unavailable" {
 		code = fiber.StatusServiceUnavailable
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(code).JSON(report)
+}
+
+// Current is the latest probe's report: a fresh one when the last is older
+// than MaxAge, shared with every caller asking meanwhile.
+func (h *Handlers) Current(ctx context.Context) Report {
+	maxAge := h.MaxAge
+	if maxAge == 0 {
+		maxAge = 2 * time.Second
+	}
+	h.mu.Lock()
+	if !h.at.IsZero() && time.Since(h.at) < maxAge {
+		defer h.mu.Unlock()
+		return h.last
+	}
+	if running := h.probing; running != nil {
+		h.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.at.IsZero() { // the first probe has not finished yet
+			return Report{Status: "unavailable", Checks: map[string]Status{}}
+		}
+		return h.last
+	}
+	done := make(chan struct{})
+	h.probing = done
+	h.mu.Unlock()
+	// Not the caller's context: a caller who leaves must not cut short the
+	// probe others wait for.
+	report := h.Probe(context.WithoutCancel(ctx))
+	h.mu.Lock()
+	h.last, h.at, h.probing = report, time.Now(), nil
+	h.mu.Unlock()
+	close(done)
+	return report
 }
 
 // Probe runs every check at once, each within the timeout.
