@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/config"
@@ -35,10 +36,17 @@ func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger, metr
 		}
 	}
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:          cfg.Address,
-		Namespace:         cfg.Namespace,
-		Logger:            log.NewStructuredLogger(logger),
-		DataConverter:     payloads.DataConverter(),
+		HostPort:      cfg.Address,
+		Namespace:     cfg.Namespace,
+		Logger:        log.NewStructuredLogger(logger),
+		DataConverter: payloads.DataConverter(),
+		// Failure messages and stack traces go through the same encryption:
+		// an activity's error may quote what it was working on (an SMTP
+		// refusal names the recipient). The Web UI decodes them through the
+		// codec endpoint like any payload.
+		FailureConverter: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+			DataConverter: payloads.DataConverter(), EncodeCommonAttributes: true,
+		}),
 		MetricsHandler:    metrics, // nil: none
 		ConnectionOptions: connection,
 		Interceptors:      interceptors,
