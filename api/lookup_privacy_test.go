@@ -16,7 +16,7 @@ import (
 // tell anyone a decision. Every state but "waiting for a visit" answers the
 // same, in the JSON API and on the pages.
 func TestLookupsRevealNoDecision(t *testing.T) {
-	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha})
+	s := startSystem(t, map[string]string{"CONSULAR_CAPTCHA_TEST_ANSWER": testCaptcha, "CONSULAR_BOOKING_LOOKUPS_PER_IP": "1000"})
 	ctx := context.Background()
 	deadline := time.Now().UTC().Add(40 * 24 * time.Hour).Truncate(24 * time.Hour)
 	words := []string{"submitted", "rejected", "attended", "approved", "completed", "archived", "withdrawn", "decision", "status"}
