@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -115,9 +116,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	go background(ctx)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- app.Listen(cfg.HTTP.Addr) }()
 	logger.Info("api listening", "addr", cfg.HTTP.Addr, "public_url", cfg.HTTP.PublicURL)
+	if cfg.HTTP.MetricsAddr != "" {
+		// Prometheus scrapes this listener; the public one has no /metrics.
+		internal := &http.Server{Addr: cfg.HTTP.MetricsAddr, Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- internal.ListenAndServe() }()
+		defer internal.Close()
+		logger.Info("api metrics listening", "addr", cfg.HTTP.MetricsAddr)
+	}
 
 	select {
 	case err := <-errc:
@@ -223,11 +231,12 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		},
 	}
 	probes.Register(app)
-	// Prometheus scrapes /metrics; keep it off the public network (ingress rules).
 	if err := metrics.Registry.Register(metrics.RequestsByStatus(d.db)); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 		return nil, nil, err
 	}
-	app.Get("/metrics", adaptor.HTTPHandler(metrics.Handler()))
+	if cfg.HTTP.MetricsAddr == "" { // development: on the public listener, which is loopback there
+		app.Get("/metrics", adaptor.HTTPHandler(metrics.Handler()))
+	}
 	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}

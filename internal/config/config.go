@@ -111,8 +111,11 @@ type Log struct {
 }
 
 type HTTP struct {
-	Addr            string        // where the API listens
-	WorkerAddr      string        // where the worker serves /healthz and /metrics
+	Addr       string // where the API listens
+	WorkerAddr string // where the worker serves /healthz and /metrics
+	// MetricsAddr is the API's own listener for /metrics, apart from the
+	// public one; empty: /metrics on the public listener (development only).
+	MetricsAddr     string
 	PublicURL       string        // how applicants reach the API; used in emails and receipts
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish on SIGTERM
 	RequestTimeout  time.Duration // deadline of each request's context
@@ -205,6 +208,17 @@ func loadWith(r *reader) (Config, error) {
 	c.HTTP.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTP.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
 	c.HTTP.TrustedProxies = r.prefixes("CONSULAR_TRUSTED_PROXIES")
+	defaultMetrics := ""
+	if r.production {
+		defaultMetrics = "0.0.0.0:9090"
+	}
+	if c.HTTP.MetricsAddr = r.string("CONSULAR_METRICS_ADDR", defaultMetrics); c.HTTP.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.HTTP.MetricsAddr); err != nil || port == "" {
+			r.fail("CONSULAR_METRICS_ADDR", c.HTTP.MetricsAddr, "must be host:port")
+		} else if c.HTTP.MetricsAddr == c.HTTP.Addr {
+			r.fail("CONSULAR_METRICS_ADDR", c.HTTP.MetricsAddr, "must differ from CONSULAR_HTTP_ADDR: /metrics stays off the public listener")
+		}
+	}
 
 	c.Database.URL = r.url("CONSULAR_DATABASE_URL", "postgres://postgres@127.0.0.1:55432/consular?sslmode=disable")
 
@@ -297,7 +311,7 @@ type reader struct {
 	production  bool
 	devDefaults []string // secrets left at their development default
 	errs        []error
-	names      []string // every variable read, in order; the README documents each
+	names       []string // every variable read, in order; the README documents each
 }
 
 func (r *reader) fail(name, value, why string) {

@@ -49,9 +49,9 @@ func TestDevelopmentKeysAreRefusedBeyondLoopback(t *testing.T) {
 	// Every secret set: any address will do, in development too (compose).
 	secrets := map[string]string{"CONSULAR_HTTP_ADDR": "0.0.0.0:8080",
 		"CONSULAR_MINIO_ACCESS_KEY": "k", "CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_STAFF_API_KEY": "staff", "CONSULAR_OPERATOR_TOKEN": "op",
-		"CONSULAR_PAYLOAD_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"CONSULAR_PAYLOAD_KEYS":        "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		"CONSULAR_LINK_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32))}
+		"CONSULAR_LINK_KEY":            base64.StdEncoding.EncodeToString(make([]byte, 32))}
 	if _, err := Load(env(secrets)); err != nil {
 		t.Errorf("development with its own secrets on 0.0.0.0 refused: %v", err)
 	}
