@@ -35,8 +35,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/apiclients"
+	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
