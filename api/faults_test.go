@@ -33,7 +33,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	cfg.Database.URL = url
 	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
 	app, d := inProcess(t, cfg, nil)
-	req := drivingLicenceInquiry(t, email(t)).request("/api/v1/requests", "temporal-down-1")
+	req := drivingLicenceInquiry(t, email(t)).request("/api/v1/requests", "temporal-down-1", testenv.APIClient(t, db))
 	resp, err := app.Test(req, 60_000)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	}
 }
 
-// An upload answered before its body is read (here: no Idempotency-Key)
+// An upload answered before its body is read (here: no client token)
 // gets one answer; the rest of its body is not taken for another request
 // (found by make soak: fasthttp answered the JPEG bytes as a second request).
 func TestUploadAnsweredEarlyGetsOneAnswer(t *testing.T) {
@@ -143,8 +143,8 @@ func TestUploadAnsweredEarlyGetsOneAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Body.Close()
-	if first.StatusCode != http.StatusBadRequest {
-		t.Fatalf("no Idempotency-Key: %d, want 400", first.StatusCode)
+	if first.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %d, want 401", first.StatusCode)
 	}
 	if second, err := http.ReadResponse(r, nil); err == nil {
 		t.Fatalf("a second answer on the connection, to a request nobody sent: %d", second.StatusCode)

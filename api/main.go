@@ -44,13 +44,18 @@ import (
 	"github.com/openconsular/consular/internal/tracing/fibertracing"
 )
 
-const usage = `usage: api [serve | migrate | schedules | closures | verify-receipt [-keys FILE|URL] LINK]
+const usage = `usage: api [serve | migrate | staff | clients | schedules | closures | verify-receipt [-keys FILE|URL] LINK]
   serve           serve HTTP (the default)
   migrate         apply the database migrations and exit
   staff add --email E --role officer|supervisor|admin [--mission CODE]
                   add a staff member; prints the first password and the TOTP secret
   staff token --email E
                   a new API token for the JSON staff endpoints (printed once)
+  clients add --name N --missions A,B [--per-hour N]
+                  register an API client (a mission's kiosk) that may submit
+                  requests to those missions; prints its token once
+  clients list | clients revoke --id ID
+                  list the API clients, or revoke one's token at once
   schedules set MISSION FILE.json
                   replace a mission's weekly templates (lists bookings they no longer cover)
   closures add MISSION YYYY-MM-DD [HH:MM HH:MM] REASON
@@ -81,6 +86,8 @@ func main() {
 		err = database.Migrate(ctx, cfg.Database.URL, logger)
 	case "staff":
 		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return addStaff(ctx, os.Stdout, db, os.Args[2:]) })
+	case "clients":
+		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return clients(ctx, os.Stdout, db, os.Args[2:]) })
 	case "schedules", "closures":
 		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return schedules(ctx, os.Stdout, db, os.Args[2:]) })
 	case "verify-receipt":
@@ -203,11 +210,12 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	if err != nil {
 		return nil, nil, err
 	}
-	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
+	limits := &web.Limiter{DB: d.db}
+	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Limits: limits, Logger: logger}
 	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
 		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Secure: cfg.Portal.CookieSecure},
 		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
-		Limits:   &web.Limiter{DB: d.db},
+		Limits:   limits,
 	}
 	pages.Sessions.Expired = pages.SignInAgain
 	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, TrustedProxies: cfg.HTTP.TrustedProxies, HSTS: cfg.Env == config.Production,

@@ -180,6 +180,13 @@ func TestApplicantSignsUpCompletesProfileAndSubmitsADrivingLicenceInquiry(t *tes
 	if n != 1 {
 		t.Fatalf("%d submissions, want 1", n)
 	}
+	// The draft's key belongs to the applicant's account, nobody else's.
+	var caller, owner string
+	_ = s.db.QueryRow(context.Background(), "SELECT caller, 'account:' || (SELECT id FROM accounts WHERE email = $2) FROM submissions WHERE tracking_code = $1",
+		code, a.email).Scan(&caller, &owner)
+	if caller == "" || caller != owner {
+		t.Fatalf("the submission's caller is %q, want the applicant's %q", caller, owner)
+	}
 	var form, identityCopy string
 	_ = s.db.QueryRow(context.Background(), "SELECT form->>'licence_number', identity->>'first_name_en' FROM request_applicants WHERE tracking_code = $1", code).Scan(&form, &identityCopy)
 	if form != "12345678" || identityCopy != "Sara" {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/openconsular/consular/internal/apiclients"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
@@ -165,6 +166,11 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = 'officer@mfa.example'").Scan(&officerID)
 	_ = s.db.QueryRow(s.ctx, "SELECT id FROM staff WHERE email = 'foreign-officer@mfa.example'").Scan(&foreignID)
 	adminOnly := map[string]bool{"admin": true}
+	// Revoking asks first: the matrix's post (not confirmed) revokes nothing.
+	client, _, err := apiclients.Create(s.ctx, s.db, apiclients.Spec{Name: "kiosk", Missions: []string{"AT-VIE"}, PerHour: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	closure := func() string { // a fresh closure of AT-VIE for each attempt to remove one
 		var id int64
 		if err := s.db.QueryRow(s.ctx, "INSERT INTO closures (mission_code, day, reason) VALUES ('AT-VIE', '2030-01-01', 'x') RETURNING id").Scan(&id); err != nil {
@@ -191,6 +197,9 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		{"POST", "/staff/members", "/staff/members", overseers, nil},
 		{"POST", "/staff/members/:id/:change", fmt.Sprintf("/staff/members/%d/unlock", officerID), overseers, nil},
 		{"POST", "/staff/members/:id/:change", fmt.Sprintf("/staff/members/%d/unlock", foreignID), adminOnly, nil},
+		{"GET", "/staff/clients", "/staff/clients", adminOnly, nil},
+		{"POST", "/staff/clients", "/staff/clients", adminOnly, nil},
+		{"POST", "/staff/clients/:id/revoke", fmt.Sprintf("/staff/clients/%d/revoke", client.ID), adminOnly, nil},
 		{"GET", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
 		{"POST", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
 		{"POST", "/staff/schedule/closures", "/staff/schedule/closures?mission=AT-VIE", overseers, nil},

@@ -44,6 +44,7 @@ type system struct {
 	queue     string
 	workerURL string   // the worker's /healthz and /metrics
 	environ   []string // the API's and the worker's environment
+	client    string   // a registered API client's token, for every mission
 }
 
 // inProcess builds the API inside the test's process on cfg (tr: a tracer
@@ -97,7 +98,7 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	cfg := testenv.Config(t)
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 	s := &system{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), db: db, objects: testenv.Storage(t),
-		documents: "e2e-docs-" + suffix, temporal: testenv.Temporal(t), logs: t.TempDir()}
+		documents: "e2e-docs-" + suffix, temporal: testenv.Temporal(t), logs: t.TempDir(), client: testenv.APIClient(t, db)}
 	receipts := "e2e-receipts-" + suffix
 	if err := storage.EnsureBuckets(context.Background(), s.objects, s.documents, receipts); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ type form struct {
 func drivingLicenceInquiry(t *testing.T, email string) form {
 	return form{
 		fields: map[string]string{"service": "driving_licence_inquiry", "mission": "AT-VIE", "full_name": "Sara Ahmadi",
-			"email": email, "national_id": "۰۰۱۳۵۴۲۴۱۹", "language": "fa"},
+			"email": email, "national_id": "۰۰۱۳۵۴۲۴۱۹", "language": "fa", "field.licence_number": "۱۲۳۴۵۶۷۸"},
 		documents: []document{
 			{"licence", "licence.jpg", testenv.JPEG(t)},
 			{"residence_proof", "meldezettel.jpg", testenv.JPEG(t)},
@@ -169,9 +170,9 @@ func drivingLicenceInquiry(t *testing.T, email string) form {
 }
 
 // request is the submission of the form to url (POST /api/v1/requests),
-// multipart as an applicant's client sends it, with key as its
-// Idempotency-Key when not empty.
-func (f form) request(url, key string) *http.Request {
+// multipart as a registered API client sends it, with key as its
+// Idempotency-Key and token as its bearer token when not empty.
+func (f form) request(url, key, token string) *http.Request {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, v := range f.fields {
@@ -187,13 +188,16 @@ func (f form) request(url, key string) *http.Request {
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	return req
 }
 
-// submit posts the form; key is the Idempotency-Key.
+// submit posts the form as the system's API client; key is the Idempotency-Key.
 func (s *system) submit(f form, key string) (int, []byte) {
 	s.t.Helper()
-	return s.do(f.request(s.url+"/api/v1/requests", key))
+	return s.do(f.request(s.url+"/api/v1/requests", key, s.client))
 }
 
 func (s *system) do(req *http.Request) (int, []byte) {

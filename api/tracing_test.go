@@ -28,7 +28,7 @@ import (
 func TestSubmissionIsOneTraceFromHTTPToActivities(t *testing.T) {
 	ctx := context.Background()
 	cfg := testenv.Config(t)
-	_, dbURL := testenv.Database(t)
+	db, dbURL := testenv.Database(t)
 	cfg.Database.URL = dbURL
 	cfg.Temporal.TaskQueue = testenv.TaskQueue(t)
 
@@ -56,7 +56,7 @@ func TestSubmissionIsOneTraceFromHTTPToActivities(t *testing.T) {
 	t.Cleanup(w.Stop)
 
 	applicant := email(t)
-	req := drivingLicenceInquiry(t, applicant).request("/api/v1/requests", fmt.Sprintf("trace-%d", time.Now().UnixNano()))
+	req := drivingLicenceInquiry(t, applicant).request("/api/v1/requests", fmt.Sprintf("trace-%d", time.Now().UnixNano()), testenv.APIClient(t, db))
 	resp, err := app.Test(req, 30_000)
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/i18n"
 )
 
@@ -229,16 +229,18 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	form := web.NewForm()
-	stored := p.checkService(ctx, form, service, mf.Values, lang)
-	if !p.Captchas.Verify(ctx, mf.Values["captcha_id"], mf.Values["captcha"]) {
-		form.Fail("captcha", "error.captcha")
-	}
 	uploaded, err := p.uploads(ctx, accountID, d.ID)
 	if err != nil {
 		return err
 	}
-	checkDocuments(form, service.Documents, mf.Problems, uploaded, lang)
+	form := web.NewForm()
+	stored, err := p.checkService(ctx, form, service, mf.Values, uploaded, mf.Problems, lang)
+	if err != nil {
+		return err
+	}
+	if !p.Captchas.Verify(ctx, mf.Values["captcha_id"], mf.Values["captcha"]) {
+		form.Fail("captcha", "error.captcha")
+	}
 	fields, _ := json.Marshal(stored)
 	if _, err := p.DB.Exec(ctx, "UPDATE request_drafts SET fields = $2, updated_at = now() WHERE id = $1", d.ID, fields); err != nil {
 		return err
@@ -247,6 +249,11 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form, "")
 	}
 	code, err := p.submit(ctx, accountID, lang, service, d, stored, uploaded)
+	var refused *requests.Refused
+	if errors.As(err, &refused) { // the mission closed since the check
+		failAll(form, refused.Problems)
+		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form, "")
+	}
 	if errors.Is(err, requests.ErrNotStarted) {
 		form.Fail("captcha", "error.try_again")
 		return p.renderApply(c, fiber.StatusServiceUnavailable, service, d, form, "")
@@ -257,77 +264,62 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 	return c.Redirect(p.submittedURL(code), fiber.StatusSeeOther)
 }
 
-// checkService validates the mission and the service's own fields.
-func (p *Portal) checkService(ctx context.Context, form *web.Form, service consular.Service, values map[string]string, lang string) map[string]string {
-	stored := map[string]string{}
+// checkService checks the mission, the service's fields and its documents
+// with the check every submission passes (requests.Handlers.Validate runs
+// it again on submitting), and words the problems from the catalogue. It
+// returns the fields as they are kept, with the mission.
+func (p *Portal) checkService(ctx context.Context, form *web.Form, service consular.Service, values map[string]string,
+	uploaded map[string]Upload, refused map[string]*documents.Problem, lang string) (map[string]string, error) {
 	mission := values["mission"]
 	form.Values["mission"] = mission
-	var active bool
-	if err := p.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", mission).Scan(&active); err != nil || !active {
-		form.Fail("mission", "error.mission")
+	var open bool
+	if err := p.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", mission).Scan(&open); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	answers := map[string]string{}
+	for _, f := range service.Fields {
+		answers[f.Name] = values[f.Name]
+		form.Values[f.Name] = strings.TrimSpace(values[f.Name])
+	}
+	var kinds []string
+	for kind := range uploaded {
+		kinds = append(kinds, kind)
+	}
+	for kind := range refused {
+		kinds = append(kinds, kind) // named below, with the reason it was refused
+	}
+	stored, problems := service.Check(consular.Application{Mission: mission, MissionOpen: open, Fields: answers, Documents: kinds,
+		ParseDate: func(v string) (time.Time, error) { return i18n.ParseDate(v, lang) }})
+	failAll(form, problems)
+	for _, doc := range service.Documents {
+		if pr, ok := refused[doc.Kind]; ok {
+			form.Fail("document."+doc.Kind, "error.document", pr.Message(orDefault(lang)))
+		}
 	}
 	stored["mission"] = mission
-	for _, f := range service.Fields {
-		v := strings.TrimSpace(values[f.Name])
-		form.Values[f.Name] = v
-		if v == "" {
-			if f.Required {
-				form.Fail(f.Name, "error.required")
-			}
-			continue
+	return stored, nil
+}
+
+// failAll words the check's problems with the catalogue's keys.
+func failAll(form *web.Form, problems []consular.Problem) {
+	keys := map[string]string{consular.ReasonChoose: "error.choose", consular.ReasonNumber: "error.number",
+		consular.ReasonNationalID: "error.national_id", consular.ReasonDate: "error.date", consular.ReasonDateFuture: "error.date_future",
+		consular.ReasonDatePast: "error.date_past", consular.ReasonTooLong: "error.too_long", consular.ReasonPattern: "error.pattern",
+		consular.ReasonMission: "error.mission"}
+	for _, pr := range problems {
+		key, ok := keys[pr.Reason]
+		switch {
+		case strings.HasPrefix(pr.Field, "document.") && pr.Reason == consular.ReasonRequired:
+			key = "error.document_required"
+		case !ok:
+			key = "error.required"
 		}
-		ascii := strings.ToUpper(consular.NormalizeDigits(v))
-		switch f.Type {
-		case "checkbox":
-			v = "yes"
-		case "select":
-			ok := false
-			for _, o := range f.Options {
-				ok = ok || o.Value == v
-			}
-			if !ok {
-				form.Fail(f.Name, "error.choose")
-			}
-		case "number":
-			if n, err := strconv.Atoi(ascii); err != nil || n < 1 || n > 10 {
-				form.Fail(f.Name, "error.number", 1, 10)
-			}
-			v = ascii
-		case "year":
-			if n, err := strconv.Atoi(ascii); err != nil || n < 1950 || n > time.Now().Year() {
-				form.Fail(f.Name, "error.number", 1950, time.Now().Year())
-			}
-			v = ascii
-		case "national_id":
-			id, err := consular.ParseNationalID(v)
-			if err != nil {
-				form.Fail(f.Name, "error.national_id")
-			}
-			v = id
-		case "date", "future_date", "date_any":
-			day, err := i18n.ParseDate(v, lang)
-			switch {
-			case err != nil:
-				form.Fail(f.Name, "error.date")
-			case f.Type == "date" && day.After(time.Now()):
-				form.Fail(f.Name, "error.date_future")
-			case f.Type == "future_date" && day.Before(time.Now()):
-				form.Fail(f.Name, "error.date_past")
-			default:
-				v = day.Format("2006-01-02")
-			}
+		args := make([]any, len(pr.Args))
+		for i, a := range pr.Args {
+			args[i] = a
 		}
-		if f.MaxLength > 0 && len([]rune(v)) > f.MaxLength {
-			form.Fail(f.Name, "error.too_long", f.MaxLength)
-		}
-		if f.Pattern != "" && !regexp.MustCompile(f.Pattern).MatchString(ascii) {
-			form.Fail(f.Name, "error.pattern")
-		} else if f.Pattern != "" {
-			v = ascii
-		}
-		stored[f.Name] = v
+		form.Fail(pr.Field, key, args...)
 	}
-	return stored
 }
 
 // submit copies the documents under the new request, with the profile's
@@ -356,37 +348,37 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 	}
 	mission := fields["mission"]
 	delete(fields, "mission")
-	app := requests.Application{Key: "draft:" + d.ID, Code: code, Service: service.Code, Mission: mission,
+	app := requests.Application{Caller: requests.AccountCaller(accountID), Key: "draft:" + d.ID, Code: code, Service: service.Code, Mission: mission,
 		Applicant: requests.Applicant{NationalID: nationalID, Email: email, FullName: name, Language: lang,
 			Identity: pr.Identity, Residence: pr.Residence, Form: fields}}
 	bucket := p.Config.Storage.DocumentsBucket
-	copyIn := func(kind string, u Upload) error {
+	copyIn := func(into *[]requests.StoredDocument, kind string, u Upload) error {
 		key := string(code) + "/" + kind + path.Ext(u.ObjectKey)
 		if _, err := p.Objects.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: key},
 			minio.CopySrcOptions{Bucket: bucket, Object: u.ObjectKey}); err != nil {
 			return fmt.Errorf("copy %s into the request: %w", kind, err)
 		}
-		app.Documents = append(app.Documents, requests.StoredDocument{Kind: kind, ObjectKey: key, FileName: u.FileName,
+		*into = append(*into, requests.StoredDocument{Kind: kind, ObjectKey: key, FileName: u.FileName,
 			Format: u.Format, Size: u.Size, SHA256: u.SHA256})
 		return nil
 	}
 	for _, doc := range service.Documents {
 		if u, ok := uploaded[doc.Kind]; ok {
-			if err := copyIn(doc.Kind, u); err != nil {
+			if err := copyIn(&app.Documents, doc.Kind, u); err != nil {
 				return "", err
 			}
 		}
 	}
 	for _, doc := range identityDocuments {
 		if u, ok := identityDocs[doc.Kind]; ok {
-			if err := copyIn("identity_"+doc.Kind, u); err != nil {
+			if err := copyIn(&app.ProfileDocuments, "identity_"+doc.Kind, u); err != nil {
 				return "", err
 			}
 		}
 	}
 	out, saved, err := p.Requests.Submit(ctx, app)
 	if !saved {
-		for _, doc := range app.Documents { // a twin submission won: these copies are not needed
+		for _, doc := range slices.Concat(app.Documents, app.ProfileDocuments) { // a twin submission won, or the check refused: these copies are not needed
 			_ = p.Objects.RemoveObject(ctx, bucket, doc.ObjectKey, minio.RemoveObjectOptions{})
 		}
 	}

@@ -311,7 +311,8 @@ type AuditFilter struct {
 
 // auditActions are the actions the log records, for the page's filter.
 var auditActions = []string{"sign_in", "enrol", "record_attendance", "mark_no_show", "decide", "confirm_decision", "extend_deadline", "note",
-	"staff_add", "staff_disable", "staff_enable", "staff_unlock", "staff_reinvite", "staff_invite", "schedule_set", "closure_add", "closure_remove"}
+	"staff_add", "staff_disable", "staff_enable", "staff_unlock", "staff_reinvite", "staff_invite", "schedule_set", "closure_add", "closure_remove",
+	"api_client_add", "api_client_revoke", "submit"}
 
 const auditPage = 100
 

@@ -64,6 +64,7 @@ var submissionFields = [][2]string{
 	{"email", "bench@example.org"},
 	{"national_id", "0013542419"},
 	{"language", "en"},
+	{"field.licence_number", "12345678"},
 }
 
 var documentKinds = []string{"licence", "residence_proof", "passport"}

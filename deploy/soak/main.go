@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openconsular/consular/internal/apiclients"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
 	"github.com/openconsular/consular/internal/storage"
@@ -143,6 +144,11 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 		return nil, err
 	}
 	defer db.Close()
+	// Submissions come from a registered API client, as an admin would create one.
+	_, token, err := apiclients.Create(ctx, db, apiclients.Spec{Name: "soak " + time.Now().UTC().Format(time.RFC3339Nano), Missions: []string{"AT-VIE"}, PerHour: apiclients.MaxPerHour})
+	if err != nil {
+		return nil, fmt.Errorf("register the soak's API client: %w", err)
+	}
 	objects, err := storage.New(r.cfg.Storage)
 	if err != nil {
 		return nil, err
@@ -181,7 +187,7 @@ func run(ctx context.Context, o options) (rep *report, err error) {
 		o.requests, o.clients, rep.window.Round(time.Second), rep.faults[0].at, rep.faults[1].at, rep.faults[2].at)
 	faultsDone := make(chan error, 1)
 	go func() { faultsDone <- runFaults(ctx, r, mp, rep.faults, rep.begin, 5*time.Second) }()
-	submitAll(ctx, r.url, rep.subs, docs, runID, clientOptions{clients: o.clients, window: rep.window, giveUp: o.giveUp, httpTimeout: time.Minute}, rep.begin)
+	submitAll(ctx, r.url, token, rep.subs, docs, runID, clientOptions{clients: o.clients, window: rep.window, giveUp: o.giveUp, httpTimeout: time.Minute}, rep.begin)
 	rep.submitted = time.Now()
 	progress("submissions done: %d accepted of %d", len(accepted(rep.subs)), len(rep.subs))
 	if err := <-faultsDone; err != nil {

@@ -137,7 +137,7 @@ func (s *submission) body(docs documentSet, runID string) ([]byte, string, error
 	w := multipart.NewWriter(&b)
 	for _, f := range [][2]string{
 		{"service", "driving_licence_inquiry"}, {"mission", "AT-VIE"}, {"full_name", "Soak Applicant"},
-		{"email", s.email}, {"national_id", s.nationalID}, {"language", "en"},
+		{"email", s.email}, {"national_id", s.nationalID}, {"language", "en"}, {"field.licence_number", "12345678"},
 	} {
 		if err := w.WriteField(f[0], f[1]); err != nil {
 			return nil, "", err
@@ -184,14 +184,14 @@ func newSubmissions(n int, runID string) []*submission {
 // is due at begin + i*window/n, and goes out as soon as one of the clients
 // is free. A client retries a failed attempt with the same Idempotency-Key,
 // backing off from 0.5 s to 5 s, as a real client would, until giveUp.
-func submitAll(ctx context.Context, api string, subs []*submission, docs documentSet, runID string, o clientOptions, begin time.Time) {
+func submitAll(ctx context.Context, api, token string, subs []*submission, docs documentSet, runID string, o clientOptions, begin time.Time) {
 	httpc := &http.Client{Timeout: o.httpTimeout}
 	due := make(chan *submission)
 	var wg sync.WaitGroup
 	for range o.clients {
 		wg.Go(func() {
 			for s := range due {
-				submitOne(ctx, httpc, api, s, docs, runID, o.giveUp)
+				submitOne(ctx, httpc, api, token, s, docs, runID, o.giveUp)
 			}
 		})
 	}
@@ -210,7 +210,7 @@ func submitAll(ctx context.Context, api string, subs []*submission, docs documen
 	wg.Wait()
 }
 
-func submitOne(ctx context.Context, httpc *http.Client, api string, s *submission, docs documentSet, runID string, giveUp time.Duration) {
+func submitOne(ctx context.Context, httpc *http.Client, api, token string, s *submission, docs documentSet, runID string, giveUp time.Duration) {
 	data, contentType, err := s.body(docs, runID)
 	if err != nil {
 		s.failure = "build the body: " + err.Error()
@@ -219,7 +219,7 @@ func submitOne(ctx context.Context, httpc *http.Client, api string, s *submissio
 	first := time.Now()
 	backoff := 500 * time.Millisecond
 	for {
-		a := post(ctx, httpc, api, s.key, data, contentType)
+		a := post(ctx, httpc, api, token, s.key, data, contentType)
 		s.attempts = append(s.attempts, a)
 		if a.ok() {
 			var out struct {
@@ -250,7 +250,7 @@ func submitOne(ctx context.Context, httpc *http.Client, api string, s *submissio
 }
 
 // post sends one attempt; the answer's body comes back in detail.
-func post(ctx context.Context, httpc *http.Client, api, key string, data []byte, contentType string) attempt {
+func post(ctx context.Context, httpc *http.Client, api, token, key string, data []byte, contentType string) attempt {
 	a := attempt{start: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v1/requests", bytes.NewReader(data))
 	if err != nil {
@@ -259,6 +259,7 @@ func post(ctx context.Context, httpc *http.Client, api, key string, data []byte,
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := httpc.Do(req)
 	if err != nil {
 		a.detail, a.end = err.Error(), time.Now()

@@ -2,9 +2,13 @@ package database_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -46,5 +50,64 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 	}
 	if v, err := provider.GetDBVersion(ctx); err != nil || v != latest {
 		t.Fatalf("up again ends at version %d (%v), want %d", v, err, latest)
+	}
+}
+
+// Migration 00016 gives every saved submission its caller: the portal's
+// (keys "draft:<id>") their draft's account, so a resubmitted draft still
+// finds its request; the anonymous API's "anonymous". Two callers may then
+// use one key.
+func TestSubmissionsSavedBeforeCallersKeepTheirKeys(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testenv.Database(t)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	fsys, err := fs.Sub(database.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.DownTo(ctx, 15); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var account int64
+	if err := pool.QueryRow(ctx, "INSERT INTO accounts (email, national_id) VALUES ('a@example.org', '0013542419') RETURNING id").Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	draft := "6f1c1f2e-8d3a-4b7e-9c55-2a0f1e3d4c5b"
+	for _, q := range []string{
+		"INSERT INTO request_drafts (id, account_id, service_code, tracking_code) VALUES ('" + draft + "', $1, 'apostille', '1111-1111-1111-11')",
+		"INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at) VALUES ('draft:" + draft + "', '1111-1111-1111-11', 'apostille', 'AT-VIE', now())",
+		"INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at) VALUES ('kiosk-1', '2222-2222-2222-22', 'apostille', 'AT-VIE', now())",
+	} {
+		args := []any{}
+		if strings.Contains(q, "$1") {
+			args = append(args, account)
+		}
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := provider.UpTo(ctx, 16); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	rows, err := pool.Query(ctx, "SELECT idempotency_key || ' ' || caller FROM submissions ORDER BY tracking_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf("draft:%s account:%d", draft, account), "kiosk-1 anonymous"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("callers %q, want %q", got, want)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO submissions (caller, idempotency_key, tracking_code, service_code, mission_code, submitted_at)
+		VALUES ('client:1', 'kiosk-1', '3333-3333-3333-33', 'apostille', 'AT-VIE', now())`); err != nil {
+		t.Fatalf("another caller's same key: %v", err)
 	}
 }
