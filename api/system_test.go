@@ -184,6 +184,9 @@ func (f form) request(url, key, token string) *http.Request {
 	}
 	_ = w.Close()
 	req, _ := http.NewRequest(http.MethodPost, url, &body)
+	if req.Host == "" { // a path for app.Test: HTTP/1.1 (and fasthttp) require a Host
+		req.Host = "consular.test"
+	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
