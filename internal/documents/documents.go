@@ -334,8 +334,11 @@ func (r Rule) withDefaults() Rule {
 // validate catches a misconfigured service; it is the operator's error, not
 // the applicant's, so it is not a Problem.
 func (r Rule) validate() error {
-	// A document larger than the reading budget could never be read.
-	if r.MinBytes < 0 || r.MaxBytes < r.MinBytes || r.MaxBytes >= ReadingBudget || r.MaxSide < 0 || r.MaxPixels < 0 {
+	// A document larger than the reading budget could never be read; sides
+	// beyond JPEG's 65,535 and pixels beyond 2^31 are no document, and
+	// keep the cost arithmetic far from overflowing.
+	if r.MinBytes < 0 || r.MaxBytes < r.MinBytes || r.MaxBytes >= ReadingBudget ||
+		r.MaxSide < 0 || r.MaxSide > 65535 || r.MaxPixels < 0 || int64(r.MaxPixels) > 1<<31 {
 		return errors.New("documents: invalid rule: " + fmt.Sprint(r))
 	}
 	return nil

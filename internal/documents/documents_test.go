@@ -394,6 +394,8 @@ func TestFailuresThatAreNotTheApplicantsAreNotProblems(t *testing.T) {
 	}{
 		{"read error", io.MultiReader(bytes.NewReader([]byte{0xFF, 0xD8}), iotest.ErrReader(readErr)), DefaultRule},
 		{"minimum above maximum", bytes.NewReader(nil), Rule{MinBytes: 10, MaxBytes: 5}},
+		{"maximum beyond the reading budget", bytes.NewReader(nil), Rule{MaxBytes: ReadingBudget}},
+		{"sides no JPEG can have", bytes.NewReader(nil), Rule{MaxSide: 70000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
