@@ -2,10 +2,10 @@
 // document is acceptable: its size, its real format (JPEG or BMP, judged by
 // content), its dimensions, what decoding it will cost (read from the header
 // and kept within a per-process memory budget), whether it decodes, the file
-// name used as its
-// label, and the SHA-256 of the exact bytes that were checked. Both the HTTP
-// submit endpoint and the Temporal activity call Check, so a document is
-// judged the same way wherever it arrives. Pure logic: no network, no database.
+// name used as its label, and the SHA-256 of the exact bytes that were
+// checked. Both the HTTP submit endpoint and the Temporal activity call
+// Check, so a document is judged the same way wherever it arrives. Pure
+// logic: no network, no database.
 package documents
 
 import (
