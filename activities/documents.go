@@ -62,7 +62,7 @@ func (d *Documents) Validate(ctx context.Context, in ValidateInput) error {
 		if err != nil {
 			return fmt.Errorf("get document %s: %w", ref.ObjectKey, err)
 		}
-		checked, _, err := documents.Check(path.Base(ref.ObjectKey), obj, documents.DefaultRule)
+		checked, _, err := documents.CheckContext(ctx, path.Base(ref.ObjectKey), obj, documents.DefaultRule)
 		obj.Close()
 		var problem *documents.Problem
 		switch {

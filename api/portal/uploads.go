@@ -65,7 +65,7 @@ func (p *Portal) readMultipart(c *fiber.Ctx, accountID int64, owner string, allo
 			_, _ = io.Copy(io.Discard, part)
 			continue
 		}
-		doc, content, err := documents.Check(disposition["filename"], part, documents.DefaultRule)
+		doc, content, err := documents.CheckContext(c.UserContext(), disposition["filename"], part, documents.DefaultRule)
 		var problem *documents.Problem
 		if errors.As(err, &problem) {
 			form.Problems[kind] = problem

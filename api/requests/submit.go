@@ -318,7 +318,7 @@ func (h *Handlers) store(ctx context.Context, s *submission, kind string, part *
 	// The name as the client sent it: part.FileName() would quietly strip a
 	// path such as ../../x.jpg, and the applicant deserves to hear it is refused.
 	_, disposition, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-	doc, content, err := documents.Check(disposition["filename"], part, documents.DefaultRule)
+	doc, content, err := documents.CheckContext(ctx, disposition["filename"], part, documents.DefaultRule)
 	var problem *documents.Problem
 	if errors.As(err, &problem) {
 		s.problems = append(s.problems, FieldError{Field: "document." + kind, Reason: problem.Reason,

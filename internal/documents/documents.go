@@ -1,13 +1,16 @@
 // Package documents owns the decision whether an applicant's uploaded
 // document is acceptable: its size, its real format (JPEG or BMP, judged by
-// content), its dimensions, whether it decodes, the file name used as its
-// label, and the SHA-256 of the exact bytes that were checked. Both the HTTP
-// submit endpoint and the Temporal activity call Check, so a document is
-// judged the same way wherever it arrives. Pure logic: no network, no database.
+// content), its dimensions, what decoding it will cost (read from the header
+// and kept within a per-process memory budget), whether it decodes, the file
+// name used as its label, and the SHA-256 of the exact bytes that were
+// checked. Both the HTTP submit endpoint and the Temporal activity call
+// Check, so a document is judged the same way wherever it arrives. Pure
+// logic: no network, no database.
 package documents
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -17,7 +20,6 @@ import (
 	"image/jpeg"
 	"io"
 	"path"
-	"runtime"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -33,8 +35,12 @@ const (
 	ReasonTooLarge   = "too_large"
 	ReasonFormat     = "format"
 	ReasonDimensions = "dimensions"
-	ReasonCorrupt    = "corrupt"
-	ReasonName       = "name"
+	// ReasonTooManyPixels: within the pixel limits, but saved in a way
+	// (progressive JPEG, say) that would take more than DocumentBudget to
+	// decode.
+	ReasonTooManyPixels = "too_many_pixels"
+	ReasonCorrupt       = "corrupt"
+	ReasonName          = "name"
 )
 
 // Formats of an accepted document, as decided from its content.
@@ -55,14 +61,20 @@ type Rule struct {
 	MaxPixels          int   // width × height (inclusive)
 }
 
-// DefaultRule accepts 100-300 KB, and at most 8000 px a side and 40 megapixels,
-// which is far beyond any scan or photo of that size but keeps a crafted
-// header from making the decoder allocate gigabytes.
+// DefaultRule accepts 100-300 KB, at most 5,000 pixels a side and 12.5
+// megapixels. A document is a page: an A4 page scanned at 300 dpi is 2,480 ×
+// 3,508 pixels (8.7 megapixels), US Legal 2,550 × 4,200, A3 3,508 × 4,961; a
+// 12-megapixel phone photo of a page is 4,032 × 3,024. Anything larger in
+// 300 KB is not a scan: at 0.2 bits a pixel nothing is legible, but a blank
+// image costs a bit per block, which is how a 234 KB file claims 40
+// megapixels and half a gigabyte to decode. What decoding may cost is
+// bounded separately (DocumentBudget), because that depends on how the
+// image is saved as well as on its pixels.
 var DefaultRule = Rule{
 	MinBytes:  100 << 10,
 	MaxBytes:  300 << 10,
-	MaxSide:   8000,
-	MaxPixels: 40_000_000,
+	MaxSide:   5000,
+	MaxPixels: 12_500_000,
 }
 
 // Document describes a document that passed every check.
@@ -88,6 +100,7 @@ type Problem struct {
 	size          int64
 	rule          Rule
 	width, height int
+	limit         int // pixels, for ReasonTooManyPixels
 }
 
 func (p *Problem) Error() string {
@@ -104,22 +117,24 @@ const (
 	nameBadExtension
 )
 
-// checking bounds the checks running at once in this process.
-var checking = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+// Check is CheckContext without a deadline: waiting for the process's
+// memory budget lasts as long as it takes.
+func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
+	return CheckContext(context.Background(), name, r, rule)
+}
 
-// Check reads one document from r and decides whether it is acceptable under
-// rule. It returns the bytes it read, so the caller stores exactly what was
-// checked. A refusal is a *Problem; any other error is an I/O failure reading
-// r (worth retrying, unlike a Problem).
+// CheckContext reads one document from r and decides whether it is
+// acceptable under rule. It returns the bytes it read, so the caller stores
+// exactly what was checked. A refusal is a *Problem; any other error is an
+// I/O failure reading r, or ctx ending while the check waited for memory
+// (worth retrying, unlike a Problem).
 //
 // At most rule.MaxBytes+1 bytes are read, so an oversized stream is refused
-// without being read to the end.
-func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
-	// A few checks at a time per process: reading and decoding a document
-	// takes its bytes and an image's worth of memory, so fifty uploads at
-	// once wait here, their bodies unread, instead of growing the heap.
-	checking <- struct{}{}
-	defer func() { <-checking }()
+// without being read to the end. The check waits for its bytes and then for
+// its decoding cost within the process's budgets (ReadingBudget,
+// DecodingBudget), so fifty uploads at once wait, their bodies unread,
+// instead of growing the heap.
+func CheckContext(ctx context.Context, name string, r io.Reader, rule Rule) (Document, []byte, error) {
 	rule = rule.withDefaults()
 	if err := rule.validate(); err != nil {
 		return Document{}, nil, err
@@ -128,10 +143,17 @@ func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
 		return Document{}, nil, p
 	}
 
-	data, err := io.ReadAll(io.LimitReader(r, rule.MaxBytes+1))
-	if err != nil {
+	held := rule.MaxBytes + 1
+	if err := reading.Acquire(ctx, held); err != nil {
+		return Document{}, nil, fmt.Errorf("wait to read document: %w", err)
+	}
+	defer reading.Release(held)
+	buf := make([]byte, held)
+	n, err := io.ReadFull(r, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return Document{}, nil, fmt.Errorf("read document: %w", err)
 	}
+	data := buf[:n:n]
 	size := int64(len(data))
 	refuse := func(reason, detail string) (Document, []byte, error) {
 		return Document{}, data, &Problem{Reason: reason, Detail: detail, name: name, size: size, rule: rule}
@@ -155,37 +177,68 @@ func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
 		return refuse(ReasonTooSmall, fmt.Sprintf("file is %d bytes, minimum %d", size, rule.MinBytes))
 	}
 
-	// Call the format's own decoder rather than image.DecodeConfig: other
-	// packages in the binary (gopdf, for one) register decoders globally,
-	// and whichever matches first would otherwise decide what we accept.
-	dec := decoders[format]
-	cfg, err := dec.config(bytes.NewReader(data))
-	if err != nil {
-		return refuse(ReasonCorrupt, fmt.Sprintf("%s header does not decode: %v", format, err))
+	// The header says what decoding will cost before any pixel is decoded.
+	// Our own readers, not image.DecodeConfig: other packages in the binary
+	// (gopdf, for one) register decoders globally, and whichever matches
+	// first would otherwise decide what we accept.
+	var hdr header
+	switch format {
+	case FormatJPEG:
+		var hp *headerProblem
+		if hdr, hp = jpegHeader(data); hp != nil {
+			return refuse(hp.reason, hp.detail)
+		}
+	case FormatBMP:
+		cfg, err := bmp.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return refuse(ReasonCorrupt, fmt.Sprintf("bmp header does not decode: %v", err))
+		}
+		if cfg.Width > 0 && cfg.Height > 0 {
+			hdr = bmpHeader(data, cfg)
+		}
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return refuse(ReasonCorrupt, fmt.Sprintf("%s header claims %dx%d pixels", format, cfg.Width, cfg.Height))
+	if hdr.width <= 0 || hdr.height <= 0 {
+		return refuse(ReasonCorrupt, fmt.Sprintf("%s header claims %dx%d pixels", format, hdr.width, hdr.height))
 	}
-	if cfg.Width > rule.MaxSide || cfg.Height > rule.MaxSide ||
-		int64(cfg.Width)*int64(cfg.Height) > int64(rule.MaxPixels) {
+	pixels := int64(hdr.width) * int64(hdr.height)
+	if hdr.width > rule.MaxSide || hdr.height > rule.MaxSide || pixels > int64(rule.MaxPixels) {
 		p := &Problem{
 			Reason: ReasonDimensions,
-			Detail: fmt.Sprintf("%dx%d pixels exceeds %d a side or %d in total", cfg.Width, cfg.Height, rule.MaxSide, rule.MaxPixels),
-			name:   name, size: size, rule: rule, width: cfg.Width, height: cfg.Height,
+			Detail: fmt.Sprintf("%dx%d pixels exceeds %d a side or %d in total", hdr.width, hdr.height, rule.MaxSide, rule.MaxPixels),
+			name:   name, size: size, rule: rule, width: hdr.width, height: hdr.height,
+		}
+		return Document{}, data, p
+	}
+	// Within the pixel limits, the way an image is saved can still make it
+	// too dear to decode: progressive JPEG keeps 4 bytes per pixel per
+	// component. The applicant is told the limit for an image saved that way.
+	if hdr.cost > DocumentBudget {
+		limit := min(int64(rule.MaxPixels), DocumentBudget*pixels/hdr.cost)
+		p := &Problem{
+			Reason: ReasonTooManyPixels,
+			Detail: fmt.Sprintf("%dx%d %s would take %d bytes to decode, more than %d", hdr.width, hdr.height, format, hdr.cost, int64(DocumentBudget)),
+			name:   name, size: size, rule: rule, width: hdr.width, height: hdr.height, limit: int(limit),
 		}
 		return Document{}, data, p
 	}
 	// The BMP decoder allocates the whole image before reading a single row,
-	// so a small file claiming 8000x5000 would cost 160 MB to find out it is
+	// so a small file claiming 2000x2000 would cost 16 MB to find out it is
 	// truncated. BMP pixel data is uncompressed: its length is known.
 	if format == FormatBMP {
-		if need, ok := bmpLength(data, cfg); !ok || size < need {
+		if need, ok := bmpLength(data, hdr); !ok || size < need {
 			return refuse(ReasonCorrupt, fmt.Sprintf("bmp pixel data is truncated: %d bytes, header needs %d", size, need))
 		}
 	}
-	// Dimensions are within bounds: now decode every pixel, so a truncated
-	// or damaged file is refused here rather than by a consular officer.
-	if _, err := dec.decode(bytes.NewReader(data)); err != nil {
+
+	// Dimensions and cost are within bounds: now decode every pixel, so a
+	// truncated or damaged file is refused here rather than by a consular
+	// officer.
+	if err := decoding.acquire(ctx, hdr.cost); err != nil {
+		return Document{}, data, fmt.Errorf("wait to decode document: %w", err)
+	}
+	_, err = decoders[format](bytes.NewReader(data))
+	decoding.release(hdr.cost)
+	if err != nil {
 		return refuse(ReasonCorrupt, fmt.Sprintf("%s does not decode: %v", format, err))
 	}
 
@@ -194,20 +247,15 @@ func Check(name string, r io.Reader, rule Rule) (Document, []byte, error) {
 		Name:   name,
 		Format: format,
 		Size:   size,
-		Width:  cfg.Width,
-		Height: cfg.Height,
+		Width:  hdr.width,
+		Height: hdr.height,
 		SHA256: hex.EncodeToString(sum[:]),
 	}, data, nil
 }
 
-type decoder struct {
-	config func(io.Reader) (image.Config, error)
-	decode func(io.Reader) (image.Image, error)
-}
-
-var decoders = map[string]decoder{
-	FormatJPEG: {jpeg.DecodeConfig, jpeg.Decode},
-	FormatBMP:  {bmp.DecodeConfig, bmp.Decode},
+var decoders = map[string]func(io.Reader) (image.Image, error){
+	FormatJPEG: jpeg.Decode,
+	FormatBMP:  bmp.Decode,
 }
 
 func sniff(data []byte) string {
@@ -223,14 +271,14 @@ func sniff(data []byte) string {
 // bmpLength is the file length a BMP's header implies: pixel data offset plus
 // rows padded to four bytes. Only called after bmp.DecodeConfig accepted the
 // header, so the header is complete.
-func bmpLength(data []byte, cfg image.Config) (int64, bool) {
+func bmpLength(data []byte, cfg header) (int64, bool) {
 	if len(data) < 30 {
 		return 0, false
 	}
 	offset := int64(binary.LittleEndian.Uint32(data[10:14]))
 	bpp := int64(binary.LittleEndian.Uint16(data[28:30]))
-	row := (int64(cfg.Width)*bpp + 31) / 32 * 4
-	return offset + row*int64(cfg.Height), true
+	row := (int64(cfg.width)*bpp + 31) / 32 * 4
+	return offset + row*int64(cfg.height), true
 }
 
 var extensions = map[string]bool{".jpg": true, ".jpeg": true, ".bmp": true}
@@ -288,7 +336,11 @@ func (r Rule) withDefaults() Rule {
 // validate catches a misconfigured service; it is the operator's error, not
 // the applicant's, so it is not a Problem.
 func (r Rule) validate() error {
-	if r.MinBytes < 0 || r.MaxBytes < r.MinBytes || r.MaxSide < 0 || r.MaxPixels < 0 {
+	// A document larger than the reading budget could never be read; sides
+	// beyond JPEG's 65,535 and pixels beyond 2^31 are no document, and
+	// keep the cost arithmetic far from overflowing.
+	if r.MinBytes < 0 || r.MaxBytes < r.MinBytes || r.MaxBytes >= ReadingBudget ||
+		r.MaxSide < 0 || r.MaxSide > 65535 || r.MaxPixels < 0 || int64(r.MaxPixels) > 1<<31 {
 		return errors.New("documents: invalid rule: " + fmt.Sprint(r))
 	}
 	return nil

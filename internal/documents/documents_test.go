@@ -233,8 +233,8 @@ func TestRefusesContentThatIsNotAGoodJPEGOrBMP(t *testing.T) {
 }
 
 // A header is enough to refuse a file that could never be decoded in the
-// memory it implies: 60000×60000 would need 14 GB, and 8000×5000 (within the
-// limits) would need 160 MB only to find that 150 KB cannot hold its pixels.
+// memory it implies: 60000×60000 would need 14 GB, and 4000×3000 (within the
+// limits) would need 48 MB only to find that 150 KB cannot hold its pixels.
 // Both must be refused quickly and without allocating the image.
 func TestRefusesFromTheHeaderWithoutAllocatingPixels(t *testing.T) {
 	tests := []struct {
@@ -243,7 +243,7 @@ func TestRefusesFromTheHeaderWithoutAllocatingPixels(t *testing.T) {
 		reason string
 	}{
 		{"60000×60000", bmpClaiming(60000, 60000, 150_000), ReasonDimensions},
-		{"8000×5000 in 150 KB", bmpClaiming(8000, 5000, 150_000), ReasonCorrupt},
+		{"4000×3000 in 150 KB", bmpClaiming(4000, 3000, 150_000), ReasonCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -394,6 +394,8 @@ func TestFailuresThatAreNotTheApplicantsAreNotProblems(t *testing.T) {
 	}{
 		{"read error", io.MultiReader(bytes.NewReader([]byte{0xFF, 0xD8}), iotest.ErrReader(readErr)), DefaultRule},
 		{"minimum above maximum", bytes.NewReader(nil), Rule{MinBytes: 10, MaxBytes: 5}},
+		{"maximum beyond the reading budget", bytes.NewReader(nil), Rule{MaxBytes: ReadingBudget}},
+		{"sides no JPEG can have", bytes.NewReader(nil), Rule{MaxSide: 70000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,12 +475,12 @@ func TestTooSmallMessageStatesSizeAndRange(t *testing.T) {
 func TestDimensionsMessageStatesLimits(t *testing.T) {
 	_, _, err := Check("scan.bmp", bytes.NewReader(bmpClaiming(60000, 60000, 150_000)), DefaultRule)
 	p := problemOf(t, err)
-	for _, want := range []string{"60000 × 60000", "8000 pixels", "40 megapixels"} {
+	for _, want := range []string{"60000 × 60000", "5000 pixels", "12.5 megapixels"} {
 		if !strings.Contains(p.Message("en"), want) {
 			t.Errorf("en %q lacks %q", p.Message("en"), want)
 		}
 	}
-	for _, want := range []string{"۶۰۰۰۰ × ۶۰۰۰۰", "۸۰۰۰ پیکسل", "۴۰ مگاپیکسل"} {
+	for _, want := range []string{"۶۰۰۰۰ × ۶۰۰۰۰", "۵۰۰۰ پیکسل", "۱۲٫۵ مگاپیکسل"} {
 		if !strings.Contains(p.Message("fa"), want) {
 			t.Errorf("fa %q lacks %q", p.Message("fa"), want)
 		}

@@ -54,9 +54,17 @@ func (p *Problem) Message(lang string) string {
 		w, h, side := num(p.width), num(p.height), num(p.rule.MaxSide)
 		mp := megapixels(p.rule.MaxPixels)
 		if fa {
-			return fmt.Sprintf("ابعاد تصویر «%s» %s × %s پیکسل است؛ هر ضلع حداکثر %s پیکسل و کل تصویر حداکثر %s مگاپیکسل می‌تواند باشد. لطفاً اندازهٔ تصویر را کوچک کنید و دوباره بارگذاری کنید.", p.name, w, h, side, persianDigits(mp))
+			return fmt.Sprintf("ابعاد تصویر «%s» %s × %s پیکسل است؛ هر ضلع حداکثر %s پیکسل و کل تصویر حداکثر %s مگاپیکسل می‌تواند باشد، که برای اسکن یک سند کافی است. لطفاً اندازهٔ تصویر را کوچک کنید و دوباره بارگذاری کنید.", p.name, w, h, side, persianDigits(mp))
 		}
-		return fmt.Sprintf("The image “%s” is %s × %s pixels; it may be at most %s pixels on each side and %s megapixels in total. Please resize the image and upload it again.", p.name, w, h, side, mp)
+		return fmt.Sprintf("The image “%s” is %s × %s pixels; it may be at most %s pixels on each side and %s megapixels in total, which is enough for a scan of a document. Please resize the image and upload it again.", p.name, w, h, side, mp)
+
+	case ReasonTooManyPixels:
+		w, h := num(p.width), num(p.height)
+		mp := megapixels(p.limit)
+		if fa {
+			return fmt.Sprintf("ابعاد تصویر «%s» %s × %s پیکسل است؛ تصویری که به این شکل ذخیره شده (برای نمونه JPEG پیشرونده یا progressive) حداکثر %s مگاپیکسل می‌تواند باشد. لطفاً اندازهٔ تصویر را کوچک کنید یا آن را به‌صورت JPEG معمولی ذخیره کنید و دوباره بارگذاری کنید.", p.name, w, h, persianDigits(mp))
+		}
+		return fmt.Sprintf("The image “%s” is %s × %s pixels; saved the way it is (a progressive JPEG, for example), it may be at most %s megapixels. Please resize the image or save it as an ordinary JPEG, and upload it again.", p.name, w, h, mp)
 
 	case ReasonCorrupt:
 		if fa {
