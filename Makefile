@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench soak test-deps histories deploy-check images
+.PHONY: dev test check tools migrate bench soak fuzz test-deps histories deploy-check images
 
 # Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
 TEST_PACKAGES := poppler-utils zbar-tools
@@ -40,6 +40,10 @@ test-deps:
 ## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
 bench:
 	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
+
+## fuzz: every Go fuzz target for FUZZTIME each (default 30s); the seed corpora also run in make test
+fuzz:
+	bash deploy/fuzz.sh
 
 ## soak: a few hundred submissions while Mailpit, MinIO and Temporal are stopped in turn; checks nothing was lost or sent twice (about 5 minutes, not part of make test)
 soak:
