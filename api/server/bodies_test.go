@@ -212,7 +212,8 @@ func TestFormValueNeverParsesMultipart(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	addr := serve(t)
-	body := "--x\r\nContent-Disposition: form-data; name=\"x\"; filename=\"f\"\r\n\r\n" + strings.Repeat("f", 500) + "\r\n--x--\r\n"
+	body := "--x\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nparsed\r\n" +
+		"--x\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + strings.Repeat("f", 500) + "\r\n--x--\r\n"
 	_, got, _, _ := exchange(t, addr, fmt.Sprintf("POST /multipart-value HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n%s",
 		len(body), body), nil)
 	if string(got) != "x=" {
