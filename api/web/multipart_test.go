@@ -131,7 +131,6 @@ type failing struct{ err error }
 
 func (f failing) Read([]byte) (int, error) { return 0, f.err }
 
-
 // FuzzFormReader: whatever the body, the reader never panics, every part it
 // hands out is within the limits, a file only under a name that takes one,
 // and it fails only with a FormError (the body itself never fails here),
