@@ -34,7 +34,6 @@ import (
 	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
-	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/logging"
 	"github.com/openconsular/consular/internal/mail"
 	"github.com/openconsular/consular/internal/metrics"
@@ -218,8 +217,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		Limits:   limits,
 	}
 	pages.Sessions.Expired = pages.SignInAgain
-	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, TrustedProxies: cfg.HTTP.TrustedProxies, HSTS: cfg.Env == config.Production,
-		BodyLimit: requests.MaxDocuments*documents.DefaultRule.MaxBytes + 64<<10, HTMLErrors: pages.ErrorPage})
+	app := server.New(server.Options{Logger: logger, RequestTimeout: cfg.HTTP.RequestTimeout, TrustedProxies: cfg.HTTP.TrustedProxies,
+		HSTS: cfg.Env == config.Production, Bodies: bodyLimits(), HTMLErrors: pages.ErrorPage})
 	if d.tracing != nil {
 		app.Use(fibertracing.Middleware(d.tracing)) // after server.New's, which set the request's context
 	}

@@ -151,9 +151,14 @@ func resumeKey(path string) string { return "resume:" + path }
 func postedFields(c *fiber.Ctx) map[string]string {
 	kept := map[string]string{}
 	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
-		if form, err := c.MultipartForm(); err == nil {
-			for k, v := range form.Value {
-				kept[k] = v[0]
+		// Text fields only, within the form limits; files are skipped unread
+		// (c.MultipartForm would read the whole body and write it to disk).
+		isFile := func(name string) bool { return strings.HasPrefix(name, "document.") }
+		if fr, err := web.NewFormReader(c, isFile, web.DefaultFormLimits); err == nil {
+			for part, err := fr.Next(); err == nil; part, err = fr.Next() {
+				if !part.IsFile {
+					kept[part.Name] = part.Value
+				}
 			}
 		}
 	} else {

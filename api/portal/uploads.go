@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,50 +25,43 @@ type multipartForm struct {
 	Problems map[string]*documents.Problem // by document kind
 }
 
-// readMultipart streams a multipart form: text fields are kept (1 KB each
-// at most), each file "document.<kind>" of an allowed kind is checked with
+// readMultipart streams a multipart form within web.DefaultFormLimits:
+// text fields are kept (a field too long, or too many, refuse the form
+// with 413), each file "document.<kind>" of an allowed kind is checked with
 // the documents' rules and stored at once, replacing the applicant's earlier
-// upload of that kind. An empty file input keeps the earlier upload, so a
-// form shown again after an error loses nothing already accepted.
+// upload of that kind; a file under any other name refuses the form (400).
+// An empty file input keeps the earlier upload, so a form shown again after
+// an error loses nothing already accepted.
 func (p *Portal) readMultipart(c *fiber.Ctx, accountID int64, owner string, allowed map[string]bool) (*multipartForm, error) {
-	_, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	if err != nil || params["boundary"] == "" {
-		return nil, fiber.NewError(fiber.StatusBadRequest, "multipart/form-data expected")
-	}
-	body := c.Context().RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(c.Body())
+	fr, err := web.NewFormReader(c, func(name string) bool {
+		kind, ok := strings.CutPrefix(name, "document.")
+		return ok && allowed[kind]
+	}, web.DefaultFormLimits)
+	if err != nil {
+		return nil, err
 	}
 	form := &multipartForm{Values: map[string]string{}, Problems: map[string]*documents.Problem{}}
-	mr := multipart.NewReader(body, params["boundary"])
 	for {
-		part, err := mr.NextPart()
+		part, err := fr.Next()
 		if errors.Is(err, io.EOF) {
 			return form, nil
 		}
 		if err != nil {
-			return nil, fiber.NewError(fiber.StatusBadRequest, "malformed form")
+			return nil, err
 		}
-		kind, isFile := strings.CutPrefix(part.FormName(), "document.")
-		if !isFile {
-			v, err := io.ReadAll(io.LimitReader(part, 2048))
-			if err != nil {
-				return nil, fiber.NewError(fiber.StatusBadRequest, "malformed form")
-			}
-			form.Values[part.FormName()] = strings.TrimSpace(string(v))
+		if !part.IsFile {
+			form.Values[part.Name] = strings.TrimSpace(part.Value)
 			continue
 		}
-		_, disposition, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-		if !allowed[kind] || disposition["filename"] == "" {
-			_, _ = io.Copy(io.Discard, part)
-			continue
+		if part.FileName == "" {
+			continue // an empty file input: the earlier upload stays
 		}
-		doc, content, err := documents.CheckContext(c.UserContext(), disposition["filename"], part, documents.DefaultRule)
+		kind := strings.TrimPrefix(part.Name, "document.")
+		doc, content, err := documents.CheckContext(c.UserContext(), part.FileName, part.File, documents.DefaultRule)
 		var problem *documents.Problem
 		if errors.As(err, &problem) {
 			form.Problems[kind] = problem
-			_, _ = io.Copy(io.Discard, part)
-			continue
+			continue // the reader skips the rest of the file
 		}
 		if err != nil {
 			return nil, err

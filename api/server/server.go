@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -25,7 +24,7 @@ import (
 type Options struct {
 	Logger         *slog.Logger
 	RequestTimeout time.Duration // deadline of each request's context
-	BodyLimit      int64         // bytes; larger bodies are refused before they are read
+	Bodies         BodyLimits    // each request's body limit; larger bodies are refused before they are read
 	// HSTS asks browsers to use HTTPS only for this host (production:
 	// TLS terminates at the ingress, and a first plain request could be
 	// intercepted).
@@ -38,11 +37,18 @@ type Options struct {
 	HTMLErrors func(c *fiber.Ctx, code int) error
 }
 
-// New returns the application with the shared middleware installed.
+// New returns the application with the shared middleware installed. It
+// panics on body limits that cannot be right (a table in the code, not
+// configuration).
 func New(opts Options) *fiber.App {
+	if err := opts.Bodies.validate(); err != nil {
+		panic(err)
+	}
 	app := fiber.New(fiber.Config{
-		AppName:           "consular",
-		BodyLimit:         int(opts.BodyLimit),
+		AppName: "consular",
+		// fasthttp's own limit does not refuse a streamed body (it streams
+		// it), so limitBodies applies each route's limit.
+		BodyLimit:         int(opts.Bodies.largest()),
 		StreamRequestBody: true, // uploads are read part by part, not held whole...
 		// ...which needs this too: otherwise fasthttp reads a multipart body
 		// whole, and parses it, before the handler runs.
@@ -56,34 +62,18 @@ func New(opts Options) *fiber.App {
 		// client's header: see clientAddress.
 		ProxyHeader: clientAddressHeader,
 	})
+	// A body over its limit is refused before fasthttp reads any of it;
+	// FormValue never parses a multipart body.
+	app.Server().HeaderReceived = headerReceived(opts.Bodies)
+	app.Server().FormValueFunc = formValue
 	app.Use(clientAddress(opts.TrustedProxies))
 	app.Use(securityHeaders(opts.HSTS))
 	app.Use(requestid.New())
 	app.Use(requestContext(opts.RequestTimeout))
 	app.Use(accessLog(opts.Logger))
 	app.Use(recover.New())
-	app.Use(finishStreamedBody(opts.BodyLimit))
+	app.Use(limitBodies(opts.Bodies))
 	return app
-}
-
-// finishStreamedBody reads what a handler left unread of a streamed body (an
-// upload answered early: a missing header, a refused document, a retry
-// answered from the saved submission) and closes the connection after the
-// answer. Left on the connection, those bytes would be parsed as the next
-// request and answered (fasthttp with StreamRequestBody; see valyala/fasthttp
-// PR 2368). Reading them first lets the client finish sending and read the
-// answer instead of a reset.
-func finishStreamedBody(limit int64) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		err := c.Next()
-		if c.Request().IsBodyStream() {
-			if stream := c.Context().RequestBodyStream(); stream != nil {
-				_, _ = io.Copy(io.Discard, io.LimitReader(stream, limit))
-			}
-			c.Context().SetConnectionClose()
-		}
-		return err
-	}
 }
 
 // securityHeaders go with every answer, JSON, files and errors included:
@@ -207,6 +197,7 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	Fa      string `json:"message_fa,omitempty"` // Persian, where the answer has it
 }
 
 func errorHandler(logger *slog.Logger, html func(*fiber.Ctx, int) error) fiber.ErrorHandler {
@@ -214,7 +205,11 @@ func errorHandler(logger *slog.Logger, html func(*fiber.Ctx, int) error) fiber.E
 		code := fiber.StatusInternalServerError
 		message := "internal error"
 		var fe *fiber.Error
-		if errors.As(err, &fe) {
+		var refusal refused
+		fa := ""
+		if errors.As(err, &refusal) {
+			code, message, fa = refusal.Status(), refusal.Error(), refusal.Persian()
+		} else if errors.As(err, &fe) {
 			code, message = fe.Code, fe.Message
 		} else {
 			logger.ErrorContext(c.UserContext(), "request failed", "err", err)
@@ -224,6 +219,6 @@ func errorHandler(logger *slog.Logger, html func(*fiber.Ctx, int) error) fiber.E
 				return nil
 			}
 		}
-		return c.Status(code).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
+		return c.Status(code).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: message, Fa: fa}})
 	}
 }

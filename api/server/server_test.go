@@ -46,7 +46,7 @@ func TestClientAddressBelievesOnlyTrustedHops(t *testing.T) {
 // and audit line uses, and a client cannot set it by any header.
 func TestIPIsTheClientBehindATrustedProxyAndThePeerOtherwise(t *testing.T) {
 	serve := func(trusted []netip.Prefix) string {
-		app := New(Options{Logger: slog.New(slog.DiscardHandler), RequestTimeout: 5 * time.Second, BodyLimit: 1 << 10, TrustedProxies: trusted})
+		app := New(Options{Logger: slog.New(slog.DiscardHandler), RequestTimeout: 5 * time.Second, Bodies: BodyLimits{Form: 1 << 10, JSON: 1 << 10}, TrustedProxies: trusted})
 		app.Get("/ip", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -78,11 +78,16 @@ func (m *Sessions) Middleware(c *fiber.Ctx) error {
 	}
 	c.Locals(sessionLocal, s)
 	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		token := c.FormValue("_csrf")
-		if isMultipart(c) {
-			token = c.Query("_csrf") // multipart bodies are streamed; the token rides in the form's action URL
+		// Multipart bodies are streamed to their handler: the token rides in
+		// the form's action URL, and the body is not touched here (fasthttp's
+		// FormValue would parse it whole, writing files to disk). An
+		// urlencoded body has been read whole already, within its limit
+		// (server.BodyLimits), before this runs.
+		token := []byte(c.Query("_csrf"))
+		if len(token) == 0 && !isMultipart(c) {
+			token = c.Request().PostArgs().Peek("_csrf")
 		}
-		if subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) != 1 {
+		if subtle.ConstantTimeCompare(token, []byte(s.CSRF)) != 1 {
 			if expired && m.Expired != nil {
 				err = m.Expired(c) // nothing is done but keeping the typed fields
 			} else {
