@@ -12,8 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"mime"
-	"mime/multipart"
 	"net/mail"
 	"slices"
 	"strconv"
@@ -254,42 +252,32 @@ func fieldNames(problems []FieldError) string {
 // read walks the multipart body; problems with single fields or documents
 // are collected, while a body that is not multipart at all is a 400.
 func (h *Handlers) read(c *fiber.Ctx, s *submission) error {
-	_, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	if err != nil || params["boundary"] == "" {
-		return fiber.NewError(fiber.StatusBadRequest, "send the request as multipart/form-data")
+	form, err := web.NewFormReader(c, func(name string) bool { return strings.HasPrefix(name, "document.") }, web.DefaultFormLimits)
+	if err != nil {
+		return err // 400: not multipart
 	}
-	body := c.Context().RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(c.Body())
-	}
-	mr := multipart.NewReader(body, params["boundary"])
 	fields := map[string]string{}
 	seen := map[string]bool{}
 	for {
-		part, err := mr.NextPart()
+		part, err := form.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fiber.NewError(fiber.StatusBadRequest, "the multipart body is malformed: "+err.Error())
+			return err // 400 malformed, 413 over a bound (English and Persian)
 		}
-		name := part.FormName()
-		kind, isDocument := strings.CutPrefix(name, "document.")
-		if !isDocument {
-			value, err := io.ReadAll(io.LimitReader(part, 1024))
-			if err != nil {
-				return fiber.NewError(fiber.StatusBadRequest, "the multipart body is malformed: "+err.Error())
-			}
-			fields[name] = strings.TrimSpace(string(value))
+		if !part.IsFile {
+			fields[part.Name] = strings.TrimSpace(part.Value)
 			continue
 		}
+		kind := strings.TrimPrefix(part.Name, "document.")
 		if seen[kind] || len(seen) >= MaxDocuments {
-			s.problems = append(s.problems, FieldError{Field: name, Reason: "duplicate",
+			s.problems = append(s.problems, FieldError{Field: part.Name, Reason: "duplicate",
 				Message: "Send each document once, at most 8 in all.", Fa: "هر مدرک را یک بار بفرستید، حداکثر ۸ مدرک."})
 			continue
 		}
 		seen[kind] = true
-		if err := h.store(c.UserContext(), s, kind, part); err != nil {
+		if err := h.store(c.UserContext(), s, kind, part.FileName, part.File); err != nil {
 			return err
 		}
 	}
@@ -314,24 +302,22 @@ func (h *Handlers) read(c *fiber.Ctx, s *submission) error {
 const FieldPrefix = "field."
 
 // store checks one document and, if it passes, puts it in MinIO.
-func (h *Handlers) store(ctx context.Context, s *submission, kind string, part *multipart.Part) error {
-	// The name as the client sent it: part.FileName() would quietly strip a
-	// path such as ../../x.jpg, and the applicant deserves to hear it is refused.
-	_, disposition, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-	doc, content, err := documents.CheckContext(ctx, disposition["filename"], part, documents.DefaultRule)
+func (h *Handlers) store(ctx context.Context, s *submission, kind, fileName string, content io.Reader) error {
+	// fileName is as the client sent it, path included: a name such as
+	// ../../x.jpg is refused, and the applicant deserves to hear why.
+	doc, data, err := documents.CheckContext(ctx, fileName, content, documents.DefaultRule)
 	var problem *documents.Problem
 	if errors.As(err, &problem) {
 		s.problems = append(s.problems, FieldError{Field: "document." + kind, Reason: problem.Reason,
 			Message: problem.Message("en"), Fa: problem.Message("fa")})
-		_, _ = io.Copy(io.Discard, part) // go on to the next part
-		return nil
+		return nil // the reader skips what is left of the part
 	}
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "could not read document "+kind+": "+err.Error())
 	}
 	ext := map[string]string{documents.FormatJPEG: ".jpg", documents.FormatBMP: ".bmp"}[doc.Format]
 	objectKey := string(s.code) + "/" + kind + ext
-	if _, err := h.Objects.PutObject(ctx, h.Config.Storage.DocumentsBucket, objectKey, bytes.NewReader(content), int64(len(content)),
+	if _, err := h.Objects.PutObject(ctx, h.Config.Storage.DocumentsBucket, objectKey, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "image/" + doc.Format}); err != nil {
 		return fmt.Errorf("store document: %w", err)
 	}
