@@ -23,8 +23,9 @@ import (
 const Slots = 2
 
 // Wait is how long a caller waits for a slot before ErrBusy: a queue of a
-// few dozen sign-ins drains in about a second on two cores.
-const Wait = 2 * time.Second
+// few dozen checks drains in a second or two on two free cores, and a
+// person waits a few seconds rather than send the form again.
+const Wait = 5 * time.Second
 
 // RetryAfter is what a busy answer tells the client to wait, in seconds.
 const RetryAfter = 5
