@@ -101,8 +101,8 @@ func TestThirtyConcurrentPasswordSignInsStayWithinTheMemoryLimit(t *testing.T) {
 	if counts[http.StatusSeeOther]+counts[http.StatusTooManyRequests] != n || counts[http.StatusSeeOther] == 0 {
 		t.Errorf("answers %v: want every one signed in (303) or asked to come back (429), and some signed in", counts)
 	}
-	if peak > 400<<20 {
-		t.Fatalf("API peak RSS %d MiB, want under 400 MiB (its memory limit is 768 MiB)", peak>>20)
+	if peak > 300<<20 {
+		t.Fatalf("API peak RSS %d MiB, want under 300 MiB (its memory limit is 768 MiB)", peak>>20)
 	}
 }
 
@@ -114,10 +114,25 @@ func normalisedPage(page, email string) string {
 	return regexp.MustCompile(`/captcha/[^."]+`).ReplaceAllString(page, "/captcha/X")
 }
 
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+// alike says whether two sets of answer times tell nothing apart. On this
+// kind of shared machine a single answer takes anything from 0.1 to 2 s and
+// noise only adds time, so the fastest quarters, the steadier measure of the
+// work done, must agree within 20 %, and the medians within 50 % (before the
+// dummy check, a missing account answered 16 times faster: 2.6 ms against
+// 42 ms).
+func alike(t *testing.T, what string, a, b []time.Duration) {
+	t.Helper()
+	at := func(d []time.Duration, q float64) time.Duration {
+		s := append([]time.Duration(nil), d...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s[int(float64(len(s)-1)*q)]
+	}
+	within := func(x, y time.Duration, f float64) bool { r := float64(y) / float64(x); return r >= 1/f && r <= f }
+	m1, m2, q1, q2 := at(a, 0.5), at(b, 0.5), at(a, 0.25), at(b, 0.25)
+	t.Logf("%s: medians %s and %s, fastest quarters %s and %s", what, m1, m2, q1, q2)
+	if !within(q1, q2, 1.2) || !within(m1, m2, 1.5) {
+		t.Errorf("%s: medians %s and %s, fastest quarters %s and %s: want within 50 %% and 20 %%\n%v\n%v", what, m1, m2, q1, q2, a, b)
+	}
 }
 
 // A wrong password for an account that has one, and any password for an
@@ -128,8 +143,12 @@ func TestPasswordSignInAnswersAlikeWithAndWithoutAnAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	existing, missing := "has-password-"+email(t), "nobody-"+email(t)
-	withPassword(t, s, existing, hash)
+	// Two of each: an address may try 10 times in 15 minutes, a client 30.
+	existing := []string{"has-password-1-" + email(t), "has-password-2-" + email(t)}
+	missing := []string{"nobody-1-" + email(t), "nobody-2-" + email(t)}
+	for _, e := range existing {
+		withPassword(t, s, e, hash)
+	}
 	a := newApplicant(t, s)
 	try := func(address string) (int, string, time.Duration) {
 		a.get("/lang/en?next=/signin")
@@ -139,26 +158,30 @@ func TestPasswordSignInAnswersAlikeWithAndWithoutAnAccount(t *testing.T) {
 		return a.status, normalisedPage(a.page, address), time.Since(start)
 	}
 	var withAccount, without []time.Duration
-	var first [2]string
-	for i := 0; i < 7; i++ { // the per-address limit is 10 in 15 minutes
-		st1, page1, d1 := try(existing)
-		st2, page2, d2 := try(missing)
+	var first string
+	for i := 0; i < 15; i++ {
+		var st1, st2 int
+		var page1, page2 string
+		var d1, d2 time.Duration
+		if i%2 == 0 { // half the time each goes first
+			st1, page1, d1 = try(existing[i%2])
+			st2, page2, d2 = try(missing[i%2])
+		} else {
+			st2, page2, d2 = try(missing[i%2])
+			st1, page1, d1 = try(existing[i%2])
+		}
 		if st1 != http.StatusUnprocessableEntity || st1 != st2 || page1 != page2 {
 			t.Fatalf("wrong password %d, no account %d; pages differ: %v\n%s", st1, st2, page1 != page2, page1)
 		}
 		if i == 0 {
-			first = [2]string{page1, page2}
+			first = page1
 		}
 		withAccount, without = append(withAccount, d1), append(without, d2)
 	}
-	if !strings.Contains(first[0], "The email, password or security code is not right.") {
-		t.Fatalf("the answer does not say sign-in failed:\n%.2000s", first[0])
+	if !strings.Contains(first, "The email, password or security code is not right.") {
+		t.Fatalf("the answer does not say sign-in failed:\n%.2000s", first)
 	}
-	m1, m2 := median(withAccount), median(without)
-	t.Logf("median sign-in answer: %s with an account and a password, %s without an account", m1, m2)
-	if r := float64(m2) / float64(m1); r < 0.8 || r > 1.25 {
-		t.Fatalf("median %s with an account, %s without: want within 20%%", m1, m2)
-	}
+	alike(t, "password sign-in with an account and a password, and without an account", withAccount, without)
 }
 
 // staffAttempt is one staff sign-in: its own session (a GET of the form for
@@ -329,9 +352,17 @@ func TestStaffSignInAnswersAlikeForUnknownWrongAndLocked(t *testing.T) {
 	code, _ := totp.GenerateCode(locked.secret, time.Now())
 	stLocked, pageLocked, _ := answer(locked.email, locked.password, code)
 	var wrongTimes, unknownTimes []time.Duration
-	for i := 0; i < 11; i++ {
-		stWrong, pageWrong, d1 := answer(officer.email, "wrong password", "123456")
-		stUnknown, pageUnknown, d2 := answer(unknown, "wrong password", "123456")
+	for i := 0; i < 15; i++ {
+		var stWrong, stUnknown int
+		var pageWrong, pageUnknown string
+		var d1, d2 time.Duration
+		if i%2 == 0 { // half the time each goes first
+			stWrong, pageWrong, d1 = answer(officer.email, "wrong password", "123456")
+			stUnknown, pageUnknown, d2 = answer(unknown, "wrong password", "123456")
+		} else {
+			stUnknown, pageUnknown, d2 = answer(unknown, "wrong password", "123456")
+			stWrong, pageWrong, d1 = answer(officer.email, "wrong password", "123456")
+		}
 		if stWrong != http.StatusUnprocessableEntity || stUnknown != stWrong || stLocked != stWrong {
 			t.Fatalf("wrong password %d, unknown email %d, locked %d: want all 422", stWrong, stUnknown, stLocked)
 		}
@@ -340,9 +371,5 @@ func TestStaffSignInAnswersAlikeForUnknownWrongAndLocked(t *testing.T) {
 		}
 		wrongTimes, unknownTimes = append(wrongTimes, d1), append(unknownTimes, d2)
 	}
-	m1, m2 := median(wrongTimes), median(unknownTimes)
-	t.Logf("median staff sign-in answer: %s for a wrong password, %s for an unknown email", m1, m2)
-	if r := float64(m2) / float64(m1); r < 0.8 || r > 1.25 {
-		t.Fatalf("median %s for a wrong password, %s for an unknown email: want within 20%%", m1, m2)
-	}
+	alike(t, "staff sign-in with a wrong password, and with an unknown email", wrongTimes, unknownTimes)
 }

@@ -1,8 +1,7 @@
 // Package passwords owns password hashing (argon2id) for applicants and
 // staff. Each argon2id computation holds 64 MiB for its duration, so a
-// process runs at most a fixed few at once: a caller waits briefly for a
-// slot and otherwise gets ErrBusy (the handlers answer 429 with
-// Retry-After). Checking a password against a missing hash does the same
+// process runs one at a time: a caller waits briefly for the slot and
+// otherwise gets ErrBusy (the handlers answer 429 with Retry-After). Checking a password against a missing hash does the same
 // work against a fixed dummy hash, so the time taken does not tell whether
 // an account has a password.
 package passwords
@@ -16,11 +15,15 @@ import (
 	"github.com/alexedwards/argon2id"
 )
 
-// Slots is how many argon2id computations one process runs at once. Two
-// hold 128 MiB, well inside the API's 768 MiB limit beside uploads and
-// everything else; with two lanes each they already keep two cores busy,
-// so more would add memory, not throughput.
-const Slots = 2
+// Slots is how many argon2id computations one process runs at once: one.
+// Each holds 64 MiB, and Go's collector lets a finished one's 64 MiB linger
+// while the next allocates, so a slot costs about 130 MiB at peak (measured:
+// 135 MB for one slot, 267 MB for two, 398 MB for three, thirty checks
+// queued in an otherwise idle process); one keeps the API far inside its
+// 768 MiB beside document checks. With two lanes per computation one slot
+// already keeps two cores busy: a second added memory, not throughput, on
+// the two cores an API replica has (about 24 checks a second at 42 ms).
+const Slots = 1
 
 // Wait is how long a caller waits for a slot before ErrBusy: a queue of a
 // few dozen checks drains in a second or two on two free cores, and a
