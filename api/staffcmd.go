@@ -11,11 +11,11 @@ import (
 	"io"
 	"strings"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/openconsular/consular/api/staff"
+	"github.com/openconsular/consular/internal/passwords"
 )
 
 // addStaff is `api staff add --email E --role R [--mission M]`: it creates a
@@ -55,7 +55,7 @@ func addStaff(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []strin
 		return err
 	}
 	password := base64.RawURLEncoding.EncodeToString(raw)
-	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+	hash, err := passwords.Hash(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/passwords"
 )
 
 // The rules of signing in.
@@ -304,6 +304,7 @@ func (p *Portal) signin(c *fiber.Ctx) error {
 	if form.OK() && !captchaOK {
 		form.Fail("captcha", "error.captcha")
 	}
+	status := fiber.StatusUnprocessableEntity
 	if form.OK() {
 		var id int64
 		var hash *string
@@ -311,20 +312,37 @@ func (p *Portal) signin(c *fiber.Ctx) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		match := false
+		// No account and no password cost the same check as a wrong
+		// password: the time taken tells nobody which it was.
+		stored := ""
 		if hash != nil {
-			match, _ = argon2id.ComparePasswordAndHash(c.FormValue("password"), *hash)
+			stored = *hash
 		}
-		if match {
+		match, err := passwords.Verify(ctx, c.FormValue("password"), stored)
+		switch {
+		case errors.Is(err, passwords.ErrBusy):
+			status = busy(c, form)
+		case err != nil:
+			return err
+		case match:
 			return p.signedInAs(c, id, next)
+		default:
+			form.Fail("password", "error.signin")
 		}
-		form.Fail("password", "error.signin")
 	}
 	pg, err := p.captchaPage(c, "signin.title", form, &captchaData{Next: next})
 	if err != nil {
 		return err
 	}
-	return p.Render.Render(c, fiber.StatusUnprocessableEntity, "signin", pg)
+	return p.Render.Render(c, status, "signin", pg)
+}
+
+// busy marks the form as turned away because too many passwords are being
+// checked at once, and says when to try again.
+func busy(c *fiber.Ctx, form *web.Form) int {
+	c.Set(fiber.HeaderRetryAfter, fmt.Sprint(passwords.RetryAfter))
+	form.Fail("password", "error.busy", passwords.RetryAfter)
+	return fiber.StatusTooManyRequests
 }
 
 func (p *Portal) signout(c *fiber.Ctx) error {
@@ -364,7 +382,12 @@ func (p *Portal) setPassword(c *fiber.Ctx) error {
 		pg.Form = form
 		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "password", pg)
 	}
-	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+	hash, err := passwords.Hash(c.UserContext(), password)
+	if errors.Is(err, passwords.ErrBusy) {
+		pg := p.page(c, "password.title", nil)
+		pg.Form = form
+		return p.Render.Render(c, busy(c, form), "password", pg)
+	}
 	if err != nil {
 		return err
 	}

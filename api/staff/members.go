@@ -16,13 +16,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/passwords"
 )
 
 // An invitation link works this long; a new one can be sent at any time.
@@ -362,7 +362,12 @@ func (d *Dashboard) enrol(c *fiber.Ctx) error {
 	if !form.OK() {
 		return d.renderEnrol(c, fiber.StatusUnprocessableEntity, email, secret, form)
 	}
-	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+	hash, err := passwords.Hash(c.UserContext(), password)
+	if errors.Is(err, passwords.ErrBusy) {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(passwords.RetryAfter))
+		form.Fail("staff_password", "error.busy", passwords.RetryAfter)
+		return d.renderEnrol(c, fiber.StatusTooManyRequests, email, secret, form)
+	}
 	if err != nil {
 		return err
 	}

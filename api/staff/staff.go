@@ -2,19 +2,19 @@
 // a TOTP code, the mission's queue of requests, a request's detail with its
 // documents and timeline, and the actions that become Updates of the
 // request's workflow. Every query is scoped in SQL to the staff member's
-// mission (admins see all), and every sign-in and action is written to the
-// append-only audit log.
+// mission (admins see all), and every action, sign-in and lockout is written
+// to the append-only audit log (failed sign-ins are counted per hour apart).
 package staff
 
 import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +26,7 @@ import (
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/passwords"
 )
 
 // Roles.
@@ -35,10 +36,17 @@ const (
 	Admin      = "admin"      // every mission
 )
 
-// Lockout after repeated failed sign-ins.
+// Lockout after repeated failed sign-ins: every fifth failure locks the
+// account, for a minute the first time and twice as long each time after,
+// up to a quarter of an hour; a success resets. Locks end by themselves, so
+// nobody can lock a member out for good, and keeping one locked takes five
+// guesses per lock from addresses that are each limited too.
 const (
-	maxFailures = 5
-	lockFor     = 15 * time.Minute
+	maxFailures  = 5
+	firstLock    = time.Minute
+	longestLock  = 15 * time.Minute
+	signinPerIP  = 50 // attempts per address per window: a mission's staff share one address
+	signinWindow = 15 * time.Minute
 )
 
 // Dashboard serves /staff.
@@ -148,80 +156,166 @@ func (d *Dashboard) signinForm(c *fiber.Ctx) error {
 	return d.Render.Render(c, fiber.StatusOK, "staff_signin", pg)
 }
 
-// signin checks password and TOTP code; five failures lock the account
-// for a quarter of an hour. Every attempt is audited.
+// signin checks password and TOTP code. Whatever is wrong (the email, the
+// password, the code, a lock, a disabled account) the answer is the same
+// page, after the same argon2 work, so it tells nobody which.
 func (d *Dashboard) signin(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	form := web.NewForm()
 	form.Values["email"] = email
-	var m Member
-	var mission *string
-	var hash *string // none until the invitation is accepted
-	var secret string
-	var failures int
-	var locked *time.Time
-	var disabled bool
-	err := d.DB.QueryRow(ctx, `SELECT id, role, mission_code, password_hash, totp_secret, failed_attempts, locked_until, disabled_at IS NOT NULL
-		FROM staff WHERE email = $1`, email).
-		Scan(&m.ID, &m.Role, &mission, &hash, &secret, &failures, &locked, &disabled)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	// Per address first: locks can then be kept on only at this pace.
+	if ok, until, err := (&web.Limiter{DB: d.DB}).Allow(ctx, "staff-signin:ip:"+c.IP(), signinPerIP, signinWindow); err != nil {
+		return err
+	} else if !ok {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(time.Until(until).Seconds())+1))
+		form.Fail("email", "error.rate_limited", until.UTC().Format("15:04")+" UTC")
+		return d.signinAgain(c, fiber.StatusTooManyRequests, form)
+	}
+	var a attempt
+	ok, err := passwords.VerifyWith(ctx, c.FormValue("password"), func(ctx context.Context) (string, error) {
+		var err error
+		a, err = d.countAttempt(ctx, email)
+		if err != nil || !a.checked() {
+			return "", err // the dummy: same work as a real check
+		}
+		return *a.hash, nil
+	})
+	if errors.Is(err, passwords.ErrBusy) { // not counted: nothing was checked
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(passwords.RetryAfter))
+		form.Fail("password", "error.busy", passwords.RetryAfter)
+		return d.signinAgain(c, fiber.StatusTooManyRequests, form)
+	}
+	if err != nil {
 		return err
 	}
-	m.Email = email
-	if mission != nil {
-		m.Mission = *mission
-	}
-	outcome := "failed"
-	switch {
-	case m.ID != 0 && locked != nil && locked.After(time.Now()):
-		form.Fail("email", "staff.locked")
-		outcome = "locked"
-	case m.ID == 0 || hash == nil:
-		form.Fail("password", "staff.signin_failed")
-	case disabled: // said no differently from a wrong password
-		form.Fail("password", "staff.signin_failed")
-		outcome = "disabled"
-	default:
-		ok, _ := argon2id.ComparePasswordAndHash(c.FormValue("password"), *hash)
-		step, valid := totpStep(c.FormValue("totp"), secret, time.Now())
-		if ok && valid {
+	if ok {
+		step, valid := totpStep(c.FormValue("totp"), a.secret, time.Now())
+		ok = valid
+		if valid {
 			// A code works once: one seen on the way (over a shoulder, by a
 			// proxy) does not open a second session.
-			tag, err := d.DB.Exec(ctx, "UPDATE staff SET totp_step = $2 WHERE id = $1 AND (totp_step IS NULL OR totp_step < $2)", m.ID, step)
+			tag, err := d.DB.Exec(ctx, "UPDATE staff SET totp_step = $2 WHERE id = $1 AND (totp_step IS NULL OR totp_step < $2)", a.member.ID, step)
 			if err != nil {
 				return err
 			}
 			ok = tag.RowsAffected() == 1
 		}
-		if ok && valid {
-			outcome = "ok"
-		} else {
-			form.Fail("password", "staff.signin_failed")
-		}
 	}
-	if m.ID != 0 && outcome != "locked" && outcome != "disabled" {
-		if outcome == "ok" {
-			_, err = d.DB.Exec(ctx, "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = $1", m.ID)
-		} else {
-			_, err = d.DB.Exec(ctx, `UPDATE staff SET failed_attempts = failed_attempts + 1,
-				locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(secs => $3) END WHERE id = $1`,
-				m.ID, maxFailures, lockFor.Seconds())
+	if !ok {
+		if a.startedLock() { // the audit log hears of a lock, not of each attempt
+			d.record(ctx, c, a.member, "sign_in", "", "locked", fmt.Sprintf("%d failed attempts since the last sign-in; locked until %s",
+				a.failures+a.refused, a.until.UTC().Format(time.RFC3339)))
 		}
-		if err != nil {
-			return err
-		}
+		form.Fail("password", "staff.signin_failed")
+		return d.signinAgain(c, fiber.StatusUnprocessableEntity, form)
 	}
-	d.record(ctx, c, m, "sign_in", "", outcome, "")
-	if outcome != "ok" {
-		pg := d.page(c, "staff.signin.title", signinData{})
-		pg.Form = form
-		return d.Render.Render(c, fiber.StatusUnprocessableEntity, "staff_signin", pg)
+	if err := d.signedIn(ctx, a); err != nil {
+		return err
 	}
-	if err := d.Sessions.Rotate(c, m.ID); err != nil {
+	detail := ""
+	if n := a.failures - 1 + a.refused; n > 0 { // this attempt was counted too
+		detail = fmt.Sprintf("%d failed attempts since the last sign-in", n)
+	}
+	d.record(ctx, c, a.member, "sign_in", "", "ok", detail)
+	if err := d.Sessions.Rotate(c, a.member.ID); err != nil {
 		return err
 	}
 	return c.Redirect("/staff/", fiber.StatusSeeOther)
+}
+
+func (d *Dashboard) signinAgain(c *fiber.Ctx, status int, form *web.Form) error {
+	pg := d.page(c, "staff.signin.title", signinData{})
+	pg.Form = form
+	return d.Render.Render(c, status, "staff_signin", pg)
+}
+
+// attempt is one sign-in attempt as counted.
+type attempt struct {
+	member   Member
+	hash     *string // none until the invitation is accepted
+	secret   string
+	disabled bool
+	locked   bool      // the account was locked: turned away unchecked
+	failures int       // checked attempts since the last sign-in, this one included
+	refused  int       // attempts turned away while locked since the last sign-in
+	until    time.Time // the lock's end, if any
+	hour     time.Time // of staff_signin_failures where it was counted
+}
+
+// checked says whether the password of this attempt is compared with the
+// member's: not while locked, not for a disabled or unenrolled account.
+func (a attempt) checked() bool {
+	return a.member.ID != 0 && !a.locked && !a.disabled && a.hash != nil
+}
+
+// startedLock says whether this attempt, failing, locked the account.
+func (a attempt) startedLock() bool {
+	return a.member.ID != 0 && !a.locked && a.failures%maxFailures == 0 && a.until.After(time.Now())
+}
+
+// countAttemptSQL counts an attempt before its password is checked, in one
+// statement, so parallel attempts are counted one by one: an attempt that
+// finds the account locked is refused unchecked; any other is counted as a
+// failure (a success gives it back) and every maxFailures-th locks the
+// account, for firstLock doubling each time up to longestLock. The
+// subquery reads the row as it was (locked or not) under the same row lock.
+// The attempt is also added to the member's failures of this hour here, so
+// a failure costs no statement more than an unknown email does.
+const countAttemptSQL = `
+WITH a AS (
+    UPDATE staff s SET
+        failed_attempts  = s.failed_attempts + CASE WHEN o.locked THEN 0 ELSE 1 END,
+        refused_attempts = s.refused_attempts + CASE WHEN o.locked THEN 1 ELSE 0 END,
+        locked_until = CASE
+            WHEN o.locked THEN s.locked_until
+            WHEN (s.failed_attempts + 1) % $2 = 0 THEN now() + make_interval(secs =>
+                least($3 * power(2, least((s.failed_attempts + 1) / $2 - 1, 16)), $4))
+            ELSE s.locked_until END
+    FROM (SELECT id, COALESCE(locked_until > now(), false) AS locked FROM staff WHERE email = $1 FOR UPDATE) o
+    WHERE s.id = o.id
+    RETURNING s.id, s.role, s.mission_code, s.password_hash, s.totp_secret, s.disabled_at IS NOT NULL AS disabled,
+        o.locked, s.failed_attempts, s.refused_attempts, s.locked_until
+), hour AS (
+    INSERT INTO staff_signin_failures AS f (staff_id, hour, wrong, refused)
+    SELECT id, date_trunc('hour', now()), CASE WHEN locked THEN 0 ELSE 1 END, CASE WHEN locked THEN 1 ELSE 0 END FROM a
+    ON CONFLICT (staff_id, hour) DO UPDATE SET wrong = f.wrong + EXCLUDED.wrong, refused = f.refused + EXCLUDED.refused
+    RETURNING hour
+)
+SELECT a.*, hour.hour FROM a, hour`
+
+// countAttempt counts an attempt on email; an unknown email counts nothing.
+func (d *Dashboard) countAttempt(ctx context.Context, email string) (attempt, error) {
+	a := attempt{member: Member{Email: email}}
+	var mission *string
+	var until *time.Time
+	err := d.DB.QueryRow(ctx, countAttemptSQL, email, maxFailures, firstLock.Seconds(), longestLock.Seconds()).
+		Scan(&a.member.ID, &a.member.Role, &mission, &a.hash, &a.secret, &a.disabled, &a.locked, &a.failures, &a.refused, &until, &a.hour)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, nil
+	}
+	if err != nil {
+		return a, fmt.Errorf("count sign-in attempt: %w", err)
+	}
+	if mission != nil {
+		a.member.Mission = *mission
+	}
+	if until != nil {
+		a.until = *until
+	}
+	return a, nil
+}
+
+// signedIn resets the lockout and gives back the failure this attempt was
+// counted as.
+func (d *Dashboard) signedIn(ctx context.Context, a attempt) error {
+	if _, err := d.DB.Exec(ctx, "UPDATE staff SET failed_attempts = 0, refused_attempts = 0, locked_until = NULL WHERE id = $1", a.member.ID); err != nil {
+		return fmt.Errorf("reset lockout: %w", err)
+	}
+	if _, err := d.DB.Exec(ctx, "UPDATE staff_signin_failures SET wrong = wrong - 1 WHERE staff_id = $1 AND hour = $2", a.member.ID, a.hour); err != nil {
+		return fmt.Errorf("uncount sign-in: %w", err)
+	}
+	return nil
 }
 
 func (d *Dashboard) signout(c *fiber.Ctx) error {
