@@ -28,7 +28,7 @@ for dir in $dirs; do
 	for target in $targets; do
 		count=$((count + 1))
 		echo "fuzz: $dir $target for $FUZZTIME"
-		if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" -parallel="$FUZZPARALLEL" "$dir"; then
+		if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=2s -parallel="$FUZZPARALLEL" "$dir"; then
 			failed="$failed $dir:$target"
 		fi
 	done
