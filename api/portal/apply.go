@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -396,8 +395,12 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 	return out.TrackingCode, nil
 }
 
+// submittedFor is how long the success page can be opened: it is the
+// answer to the submission, not a view of the request kept for later.
+const submittedFor = time.Hour
+
 func (p *Portal) submittedURL(code string) string {
-	return "/submitted/" + code + "?token=" + requests.ReceiptToken(p.Config.Keys.Links, code)
+	return "/submitted/" + code + "?token=" + requests.ReceiptToken(p.Config.Keys.Submitted, code, time.Now().Add(submittedFor))
 }
 
 // submittedData is the success page.
@@ -411,7 +414,7 @@ type submittedData struct {
 // next and the receipt. It is reachable only with the submission's token.
 func (p *Portal) submitted(c *fiber.Ctx) error {
 	code := strings.Clone(c.Params("code"))
-	if subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(requests.ReceiptToken(p.Config.Keys.Links, code))) != 1 {
+	if !requests.TokenNames(p.Config.Keys.Submitted, c.Query("token"), code, time.Now()) {
 		return fiber.ErrNotFound
 	}
 	var submittedAt time.Time
@@ -419,6 +422,6 @@ func (p *Portal) submitted(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	data := &submittedData{TrackingCode: code, Deadline: submittedAt.Add(p.Config.Requests.Deadline),
-		ReceiptURL: requests.ReceiptURL(p.Config.Keys.Links, code)}
+		ReceiptURL: requests.ReceiptURL(p.Config.Keys.Receipts, code, submittedAt.Add(p.Config.Requests.Deadline))}
 	return p.Render.Render(c, fiber.StatusOK, "submitted", p.page(c, "submitted.title", data))
 }

@@ -126,7 +126,7 @@ func (p *Portal) clock(c *fiber.Ctx, t time.Time) string {
 
 // otpHash keeps codes out of the database: only an HMAC of code and address.
 func (p *Portal) otpHash(email, code string) []byte {
-	mac := hmac.New(sha256.New, p.Config.Keys.Links)
+	mac := hmac.New(sha256.New, p.Config.Keys.OTP)
 	mac.Write([]byte("otp\x00" + email + "\x00" + code))
 	return mac.Sum(nil)
 }

@@ -1,7 +1,6 @@
 package requests
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,12 +22,18 @@ import (
 	"github.com/openconsular/consular/workflows"
 )
 
-// ReceiptToken lets the submitter, and only them, download the receipt: the
-// tracking code alone must not be enough.
-func ReceiptToken(key []byte, code string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("receipt\x00" + code))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
+// ReceiptToken lets the submitter, and only them, download the receipt
+// until expires (the request's deadline, after which a visit is no longer
+// possible): the tracking code alone must not be enough.
+func ReceiptToken(key []byte, code string, expires time.Time) string {
+	return consular.SignLink(key, code, expires)
+}
+
+// TokenNames says whether token was signed with key for this tracking code
+// and has not expired.
+func TokenNames(key []byte, token, code string, now time.Time) bool {
+	signed, ok := consular.VerifyLink(key, token, now)
+	return ok && subtle.ConstantTimeCompare([]byte(signed), []byte(code)) == 1
 }
 
 // trackingCode reads the :code parameter; a mistyped code is refused by its
@@ -51,7 +56,7 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(ReceiptToken(h.Config.Keys.Links, code))) != 1 {
+	if !TokenNames(h.Config.Keys.Receipts, c.Query("token"), code, time.Now()) {
 		return fiber.NewError(fiber.StatusNotFound, "no receipt here")
 	}
 	ctx := c.UserContext()

@@ -649,7 +649,7 @@ func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 	return Submitted{
 		TrackingCode: string(rec.code),
 		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
-		ReceiptURL:   ReceiptURL(h.Config.Keys.Links, string(rec.code)),
+		ReceiptURL:   ReceiptURL(h.Config.Keys.Receipts, string(rec.code), rec.submittedAt.Add(h.Config.Requests.Deadline)),
 	}, nil
 }
 
@@ -751,7 +751,7 @@ func (h *Handlers) KeepStartingPending(ctx context.Context, interval time.Durati
 	}
 }
 
-// ReceiptURL is where the submitter downloads the receipt.
-func ReceiptURL(linkKey []byte, code string) string {
-	return "/api/v1/requests/" + code + "/receipt?token=" + ReceiptToken(linkKey, code)
+// ReceiptURL is where the submitter downloads the receipt, until expires.
+func ReceiptURL(key []byte, code string, expires time.Time) string {
+	return "/api/v1/requests/" + code + "/receipt?token=" + ReceiptToken(key, code, expires)
 }

@@ -6,6 +6,8 @@ package config
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
@@ -100,7 +102,13 @@ type Keys struct {
 	Payload     []codec.Key    // the first encrypts; all decrypt
 	Receipt     receipt.Signer // signs new receipts' QR links
 	ReceiptKeys receipt.KeySet // every public key a receipt may be signed with (published)
-	Links       []byte         // HMAC key of links handed to applicants (receipt download)
+	// One HMAC key per purpose, each derived from CONSULAR_LINK_KEY with a
+	// label of its own (HKDF-SHA256), so a token made for one purpose is
+	// worth nothing for another; rotating that variable rotates them all.
+	OTP         []byte // one-time sign-in codes, as stored
+	Receipts    []byte // receipt download links
+	Submitted   []byte // the success page right after a submission
+	Links       []byte // signed links in appointment emails (reschedule or cancel)
 	StaffAPI    string         // bearer key of the staff JSON API until staff accounts exist
 	Operator    string         // bearer token of the codec endpoints (Temporal UI)
 }
@@ -256,7 +264,11 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
 	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
 		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
-	c.Keys.Links = r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
+	links := r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
+	c.Keys.OTP = subKey(links, "consular one-time codes v1")
+	c.Keys.Receipts = subKey(links, "consular receipt downloads v1")
+	c.Keys.Submitted = subKey(links, "consular submission pages v1")
+	c.Keys.Links = subKey(links, "consular appointment links v1")
 	if !r.production { // staff use their own tokens in production
 		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
 	}
@@ -442,6 +454,15 @@ func (r *reader) durations(name, def string) []time.Duration {
 		out = append(out, d)
 	}
 	return out
+}
+
+// subKey derives the key of one purpose from a master key.
+func subKey(master []byte, purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, master, nil, purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot give; 32 bytes it always can
+	}
+	return key
 }
 
 // devSecret is a development default key: fixed, so make dev keeps reading
