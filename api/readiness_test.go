@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -86,7 +87,12 @@ func TestReadyzTurnsUnavailableWhenADependencyStops(t *testing.T) {
 			if err := server.Stop(stack.StopTimeout); err != nil {
 				t.Fatal(err)
 			}
-			code, report = readyz(t, app)
+			// /readyz answers from a probe up to 2 s old: the outage shows within that.
+			for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(250 * time.Millisecond) {
+				if code, report = readyz(t, app); code == tc.wantCode && report.Status == tc.wantStatus {
+					break
+				}
+			}
 			if code != tc.wantCode || report.Status != tc.wantStatus {
 				t.Fatalf("with %s stopped: want %d %s, got %d %+v", tc.dependency, tc.wantCode, tc.wantStatus, code, report)
 			}

@@ -28,7 +28,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			t.Fatalf("testdata/%s is missing (found %v): run make histories", want, files)
 		}
 	}
-	defaults, err := config.Load(func(string) (string, bool) { return "", false }) // the development payload key recorded them
+	defaults, err := config.Load(func(k string) (string, bool) { return "development", k == "CONSULAR_ENV" }) // the development payload key recorded them
 	if err != nil {
 		t.Fatal(err)
 	}

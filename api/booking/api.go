@@ -152,7 +152,7 @@ func httpError(err error) error {
 	case errors.As(err, &locked):
 		return fiber.NewError(fiber.StatusTooManyRequests, locked.Error())
 	case errors.As(err, &refused):
-		return fiber.NewError(fiber.StatusConflict, refused.Reason)
+		return fiber.NewError(fiber.StatusConflict, refused.Shown().Error())
 	case errors.Is(err, ErrSlotFull), errors.Is(err, ErrInFlight), errors.Is(err, ErrClosed):
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	case errors.Is(err, ErrNoSlot):

@@ -92,8 +92,21 @@ func (e LockedError) Error() string {
 	return "too many attempts; try again after " + e.Until.UTC().Format("15:04 MST")
 }
 
-// RefusedError carries the workflow's reason for refusing a change.
-type RefusedError struct{ Reason string }
+// RefusedError carries the reason a change was refused. A refusal by the
+// workflow names the request's state, which is for staff: applicants hear
+// ErrClosed instead (see Shown).
+type RefusedError struct {
+	Reason       string
+	FromWorkflow bool
+}
+
+// Shown is the refusal as an applicant may read it.
+func (e RefusedError) Shown() error {
+	if e.FromWorkflow {
+		return ErrClosed
+	}
+	return e
+}
 
 func (e RefusedError) Error() string { return e.Reason }
 
@@ -481,10 +494,10 @@ func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 	return b.update(ctx, r.TrackingCode, workflows.UpdateWithdraw, "withdraw:"+r.TrackingCode, workflows.WithdrawInput{})
 }
 
-// update sends an update and waits for its outcome. The workflow's own
-// reason for a refusal names the request's state, which is for staff: the
-// applicant hears ErrClosed (their common refusals are checked here before
-// the workflow is asked, so this is a race with a state change).
+// update sends an update and waits for its outcome; a refusal by the
+// workflow (or a request whose workflow has ended) is a RefusedError from
+// the workflow, which applicants only ever see as ErrClosed (their common
+// refusals are checked here before the workflow is asked).
 func (b *Booker) update(ctx context.Context, code, name, id string, arg any) error {
 	handle, err := b.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: code, UpdateID: id, UpdateName: name,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -495,10 +508,9 @@ func (b *Booker) update(ctx context.Context, code, name, id string, arg any) err
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal:
-		b.Logger.InfoContext(ctx, "workflow refused an applicant's change", "tracking_code", code, "update", name, "reason", appErr.Message())
-		return ErrClosed
+		return RefusedError{Reason: appErr.Message(), FromWorkflow: true}
 	case errors.As(err, &notFound):
-		return ErrClosed
+		return RefusedError{Reason: "the request is closed; nothing more can be done with it", FromWorkflow: true}
 	}
 	return err
 }

@@ -287,6 +287,8 @@ func refusalKey(err error) string {
 		return "booking.in_flight"
 	case errors.Is(err, ErrClosed):
 		return "booking.closed"
+	case errors.As(err, &refused) && refused.FromWorkflow:
+		return "booking.closed"
 	case errors.As(err, &refused):
 		return "booking.refused"
 	}
@@ -295,7 +297,7 @@ func refusalKey(err error) string {
 
 func refusalReason(err error) string {
 	var refused RefusedError
-	if errors.As(err, &refused) {
+	if errors.As(err, &refused) && !refused.FromWorkflow {
 		return refused.Reason
 	}
 	return ""
