@@ -105,12 +105,12 @@ type Keys struct {
 	// One HMAC key per purpose, each derived from CONSULAR_LINK_KEY with a
 	// label of its own (HKDF-SHA256), so a token made for one purpose is
 	// worth nothing for another; rotating that variable rotates them all.
-	OTP         []byte // one-time sign-in codes, as stored
-	Receipts    []byte // receipt download links
-	Submitted   []byte // the success page right after a submission
-	Links       []byte // signed links in appointment emails (reschedule or cancel)
-	StaffAPI    string         // bearer key of the staff JSON API until staff accounts exist
-	Operator    string         // bearer token of the codec endpoints (Temporal UI)
+	OTP       []byte // one-time sign-in codes, as stored
+	Receipts  []byte // receipt download links
+	Submitted []byte // the success page right after a submission
+	Links     []byte // signed links in appointment emails (reschedule or cancel)
+	StaffAPI  string // bearer key of the staff JSON API until staff accounts exist
+	Operator  string // bearer token of the codec endpoints (Temporal UI)
 }
 
 type Log struct {
