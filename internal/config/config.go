@@ -109,10 +109,6 @@ type Keys struct {
 	Receipts  []byte // receipt download links
 	Submitted []byte // the success page right after a submission
 	Links     []byte // signed links in appointment emails (reschedule or cancel)
-	OTP       []byte // one-time sign-in codes, as stored
-	Receipts  []byte // receipt download links
-	Submitted []byte // the success page right after a submission
-	Links     []byte // signed links in appointment emails (reschedule or cancel)
 	// TOTP encrypts staff members' TOTP secrets at rest (package
 	// totpsecret), apart from every other key: the first encrypts, all decrypt.
 	TOTP     []codec.Key
