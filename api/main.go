@@ -50,6 +50,9 @@ const usage = `usage: api [serve | migrate | staff | clients | schedules | closu
                   add a staff member; prints the first password and the TOTP secret
   staff token --email E
                   a new API token for the JSON staff endpoints (printed once)
+  staff encrypt-totp
+                  encrypt staff TOTP secrets still in clear, or under an older
+                  CONSULAR_TOTP_KEY key, with the first one
   clients add --name N --missions A,B [--per-hour N]
                   register an API client (a mission's kiosk) that may submit
                   requests to those missions; prints its token once
@@ -84,7 +87,7 @@ func main() {
 	case "migrate":
 		err = database.Migrate(ctx, cfg.Database.URL, logger)
 	case "staff":
-		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return addStaff(ctx, os.Stdout, db, os.Args[2:]) })
+		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return addStaff(ctx, os.Stdout, db, cfg.Keys.TOTP, os.Args[2:]) })
 	case "clients":
 		err = withDatabase(ctx, cfg, func(db *pgxpool.Pool) error { return clients(ctx, os.Stdout, db, os.Args[2:]) })
 	case "schedules", "closures":
@@ -275,6 +278,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 			return err
 		}}).Register(site)
 	return app, func(ctx context.Context) {
+		go encryptTOTPAtStart(ctx, d.db, cfg.Keys.TOTP, logger)
 		go submissions.KeepStartingPending(ctx, time.Minute)
 		booker.RunReconciliation(ctx, time.Minute)
 	}, nil

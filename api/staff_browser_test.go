@@ -33,7 +33,7 @@ func TestBrowserOfficerEnrolsSignsInAndDecides(t *testing.T) {
 
 	var out bytes.Buffer
 	adminEmail := uniqueEmail("admin")
-	if err := addStaff(context.Background(), &out, s.db, []string{"add", "--email", adminEmail, "--role", "admin"}); err != nil {
+	if err := addStaff(context.Background(), &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", adminEmail, "--role", "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	adminPassword := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1]

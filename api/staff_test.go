@@ -78,7 +78,7 @@ func newStaffAppWith(t *testing.T, configure func(*config.Config)) (*staffApp, m
 	} {
 		var out bytes.Buffer
 		email := strings.ReplaceAll(name, " ", "-") + "@mfa.example"
-		if err := addStaff(ctx, &out, db, append([]string{"add", "--email", email}, args...)); err != nil {
+		if err := addStaff(ctx, &out, db, cfg.Keys.TOTP, append([]string{"add", "--email", email}, args...)); err != nil {
 			t.Fatal(err)
 		}
 		l := &staffLogin{email: email,
@@ -312,7 +312,7 @@ func TestOfficerRecordsAttendanceAndApproves(t *testing.T) {
 		t.Fatalf("book: %d %v", status, out)
 	}
 	var out bytes.Buffer
-	if err := addStaff(context.Background(), &out, s.db, []string{"add", "--email", "officer@mfa.example", "--role", "officer", "--mission", "AT-VIE"}); err != nil {
+	if err := addStaff(context.Background(), &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", "officer@mfa.example", "--role", "officer", "--mission", "AT-VIE"}); err != nil {
 		t.Fatal(err)
 	}
 	password := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1]

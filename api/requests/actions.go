@@ -1,24 +1,32 @@
 package requests
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/openconsular/consular/activities"
+	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/staffpolicy"
+	"github.com/openconsular/consular/internal/totpsecret"
 	"github.com/openconsular/consular/workflows"
 )
 
@@ -99,10 +107,28 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 	return c.Send(pdf)
 }
 
+// Actor is the staff member a JSON staff call acts as: always the owner of
+// the token, never anything the body says.
+type Actor struct {
+	ID      int64
+	Email   string
+	Role    string
+	Mission string // "" for admins
+}
+
+const actorLocal = "staff_actor"
+
+// DevelopmentMember is who the shared development key
+// (CONSULAR_STAFF_API_KEY, never in production) acts as: an admin account
+// created on first use, without a password, so it cannot sign in, but its
+// actions are as much someone's as any member's.
+const DevelopmentMember = "development@consular.invalid"
+
 // staffOnly admits a staff member's API token (api staff token), for the
 // requests of their mission only (admins: every mission); another mission's
-// request is a 404. Outside production the shared development key
-// (CONSULAR_STAFF_API_KEY) is accepted too, for every mission.
+// request is a 404. The token's owner is handed to the handler as the
+// actor. Outside production the shared development key acts as
+// DevelopmentMember.
 func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	unauthorised := func() error {
@@ -112,28 +138,83 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	if !ok || token == "" {
 		return unauthorised()
 	}
-	if h.Config.Env != config.Production && subtle.ConstantTimeCompare([]byte(token), []byte(h.Config.Keys.StaffAPI)) == 1 {
-		return c.Next()
-	}
-	sum := sha256.Sum256([]byte(token))
-	var role string
+	ctx := c.UserContext()
+	var a Actor
 	var mission *string
-	err := h.DB.QueryRow(c.UserContext(), "SELECT role, mission_code FROM staff WHERE api_token_hash = $1 AND disabled_at IS NULL", sum[:]).Scan(&role, &mission)
-	if err != nil {
+	var err error
+	if h.Config.Env != config.Production && h.Config.Keys.StaffAPI != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.Config.Keys.StaffAPI)) == 1 {
+		a, err = h.developmentMember(ctx)
+	} else {
+		sum := sha256.Sum256([]byte(token))
+		err = h.DB.QueryRow(ctx, "SELECT id, email, role, mission_code FROM staff WHERE api_token_hash = $1 AND disabled_at IS NULL", sum[:]).
+			Scan(&a.ID, &a.Email, &a.Role, &mission)
+		if mission != nil {
+			a.Mission = *mission
+		}
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
 		return unauthorised()
 	}
-	if role != "admin" {
+	if err != nil {
+		return fmt.Errorf("find the token's staff member: %w", err)
+	}
+	if a.Role != staffpolicy.Admin {
 		code, err := trackingCode(c)
 		if err != nil {
 			return err
 		}
 		var requestMission string
-		if err := h.DB.QueryRow(c.UserContext(), "SELECT mission_code FROM requests WHERE tracking_code = $1", code).Scan(&requestMission); err != nil ||
-			mission == nil || requestMission != *mission {
+		if err := h.DB.QueryRow(ctx, "SELECT mission_code FROM requests WHERE tracking_code = $1", code).Scan(&requestMission); err != nil ||
+			a.Mission == "" || requestMission != a.Mission {
 			return fiber.NewError(fiber.StatusNotFound, "no request with this tracking code")
 		}
 	}
+	c.Locals(actorLocal, a)
 	return c.Next()
+}
+
+// developmentMember finds, or creates, the account the development key
+// acts as. A disabled one stops the key.
+func (h *Handlers) developmentMember(ctx context.Context) (Actor, error) {
+	a := Actor{Email: DevelopmentMember}
+	find := func() error {
+		var mission *string
+		err := h.DB.QueryRow(ctx, "SELECT id, role, mission_code FROM staff WHERE email = $1 AND disabled_at IS NULL", DevelopmentMember).
+			Scan(&a.ID, &a.Role, &mission)
+		if mission != nil {
+			a.Mission = *mission
+		}
+		return err
+	}
+	err := find()
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return a, err
+	}
+	box, err := totpsecret.New(h.Config.Keys.TOTP)
+	if err != nil {
+		return a, err
+	}
+	raw := make([]byte, 20)
+	_, _ = rand.Read(raw)
+	sealed, err := box.Seal(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
+	if err != nil {
+		return a, err
+	}
+	if _, err := h.DB.Exec(ctx, `INSERT INTO staff (email, role, totp_secret, totp_key_id) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING`,
+		DevelopmentMember, staffpolicy.Admin, sealed.Value, sealed.KeyID); err != nil {
+		return a, fmt.Errorf("create the development member: %w", err)
+	}
+	return a, find()
+}
+
+// record writes a JSON staff call to the audit log, the same line the
+// dashboard writes for the same action; a failure to write it is logged
+// loudly, never hidden.
+func (h *Handlers) record(c *fiber.Ctx, a Actor, action staffpolicy.Action, code, outcome, detail string) {
+	if err := audit.Write(c.UserContext(), h.DB, audit.Entry{StaffID: a.ID, Actor: a.Email, Role: a.Role, Mission: a.Mission,
+		Action: string(action), Code: code, IP: c.IP(), Outcome: outcome, Detail: detail}); err != nil {
+		h.Logger.ErrorContext(c.UserContext(), "audit log write failed", "action", string(action), "err", err)
+	}
 }
 
 // status answers the workflow's status query.
@@ -153,34 +234,63 @@ func (h *Handlers) status(c *fiber.Ctx) error {
 	return c.JSON(view)
 }
 
-// update sends one of the workflow's updates and answers with the request's
-// new status. The Idempotency-Key header becomes the update ID: Temporal
-// answers a repeated call with the first call's result and applies it once.
-func (h *Handlers) update(name string, args func(*fiber.Ctx) (any, error)) fiber.Handler {
+// actionArgs reads an action's input from the call; the actor and the
+// role's permission are given, never read from the body. detail is the
+// audit line's (nothing personal).
+type actionArgs func(c *fiber.Ctx, a Actor, may staffpolicy.Permission) (in any, detail string, err error)
+
+// update sends one of the workflow's updates (the one named like the
+// action) and answers with the request's new status, after asking the
+// policy table whether the actor's role may; every call, allowed or not,
+// is audited. The Idempotency-Key header becomes the update ID, per actor:
+// Temporal answers a repeated call with the first call's result and applies
+// it once.
+func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		code, err := trackingCode(c)
 		if err != nil {
 			return err
 		}
-		in, err := args(c)
+		a := c.Locals(actorLocal).(Actor)
+		may := staffpolicy.May(a.Role, action)
+		if !may.Permitted() {
+			h.record(c, a, action, code, audit.Refused, "not allowed for the role "+a.Role)
+			return refuse(c, fiber.StatusForbidden,
+				fmt.Sprintf("a member with the role %s may not do this (%s); a supervisor or an admin may", a.Role, action),
+				fmt.Sprintf("نقش %s اجازه‌ی این کار (%s) را ندارد؛ سرپرست یا مدیر می‌تواند.", a.Role, action))
+		}
+		in, detail, err := args(c, a, may)
 		if err != nil {
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				h.record(c, a, action, code, audit.Refused, fe.Message)
+			}
 			return err
 		}
 		id := strings.Clone(c.Get("Idempotency-Key"))
 		if id == "" {
 			id = randomID()
 		}
+		name := string(action) // the workflow's update of the same name
 		handle, err := h.Temporal.UpdateWorkflow(c.UserContext(), client.UpdateWorkflowOptions{
-			WorkflowID: code, UpdateID: name + ":" + id, UpdateName: name, Args: []any{in},
+			WorkflowID: code, UpdateID: fmt.Sprintf("%s:%d:%s", name, a.ID, id), UpdateName: name, Args: []any{in},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		})
-		if err != nil {
-			return h.workflowError(c, code, err)
-		}
 		var view workflows.StatusView
-		if err := handle.Get(c.UserContext(), &view); err != nil {
-			return h.workflowError(c, code, err)
+		if err == nil {
+			err = handle.Get(c.UserContext(), &view)
 		}
+		if err != nil {
+			answer := h.workflowError(c, code, err)
+			var fe *fiber.Error
+			if errors.As(answer, &fe) && fe.Code < fiber.StatusInternalServerError {
+				h.record(c, a, action, code, audit.Refused, fe.Message)
+			} else {
+				h.record(c, a, action, code, audit.Failed, err.Error())
+			}
+			return answer
+		}
+		h.record(c, a, action, code, audit.OK, detail)
 		return c.JSON(view)
 	}
 }
@@ -212,54 +322,60 @@ func randomID() string {
 
 func badRequest(msg string) error { return fiber.NewError(fiber.StatusBadRequest, msg) }
 
-func appointmentArgs(c *fiber.Ctx) (any, error) {
+// The bodies' staff_id, which older clients send, is not read: the actor
+// is the token's owner.
+
+func appointmentArgs(c *fiber.Ctx, _ Actor, _ staffpolicy.Permission) (any, string, error) {
 	var body struct {
 		At time.Time `json:"at"`
 	}
 	if err := c.BodyParser(&body); err != nil || body.At.IsZero() {
-		return nil, badRequest(`send {"at": "2026-12-01T09:30:00+01:00"}`)
+		return nil, "", badRequest(`send {"at": "2026-12-01T09:30:00+01:00"}`)
 	}
-	return workflows.AppointmentInput{At: body.At.UTC()}, nil
+	at := body.At.UTC()
+	return workflows.AppointmentInput{At: at}, at.Format(time.RFC3339), nil
 }
 
-func staffArgs(c *fiber.Ctx) (any, error) {
-	var body struct {
-		StaffID string `json:"staff_id"`
-	}
-	if len(c.Body()) > 0 {
-		if err := c.BodyParser(&body); err != nil {
-			return nil, badRequest(`send {"staff_id": "..."} or nothing`)
-		}
-	}
-	return workflows.StaffInput{StaffID: strings.Clone(body.StaffID)}, nil
+// staffArgs is the input of an action that needs nothing but who acts.
+func staffArgs(_ *fiber.Ctx, a Actor, _ staffpolicy.Permission) (any, string, error) {
+	return workflows.StaffInput{StaffID: strconv.FormatInt(a.ID, 10)}, "", nil
 }
 
-func decisionArgs(c *fiber.Ctx) (any, error) {
+// decisionArgs: a supervisor's or an admin's decision is final; an
+// officer's is a proposal the workflow holds for a supervisor where the
+// service's four-eyes rule says so, as on the dashboard.
+func decisionArgs(c *fiber.Ctx, a Actor, may staffpolicy.Permission) (any, string, error) {
 	var body struct {
 		Decision string `json:"decision"`
 		Reason   string `json:"reason"`
-		StaffID  string `json:"staff_id"`
 	}
 	if err := c.BodyParser(&body); err != nil {
-		return nil, badRequest(`send {"decision": "approved|rejected|completed", "reason": "...", "staff_id": "..."}`)
+		return nil, "", badRequest(`send {"decision": "approved|rejected|completed", "reason": "..."}`)
 	}
-	return workflows.Decision{Decision: consular.Status(body.Decision), Reason: strings.TrimSpace(body.Reason), StaffID: body.StaffID}, nil
+	d := workflows.Decision{Decision: consular.Status(strings.Clone(body.Decision)), Reason: strings.TrimSpace(body.Reason),
+		StaffID: strconv.FormatInt(a.ID, 10), Confirmed: may == staffpolicy.Allowed}
+	return d, string(d.Decision), nil
 }
 
-func extensionArgs(c *fiber.Ctx) (any, error) {
+func extensionArgs(c *fiber.Ctx, a Actor, _ staffpolicy.Permission) (any, string, error) {
 	var body struct {
-		Until   time.Time `json:"until"`
-		Days    int       `json:"days"`
-		Reason  string    `json:"reason"`
-		StaffID string    `json:"staff_id"`
+		Until  time.Time `json:"until"`
+		Days   int       `json:"days"`
+		Reason string    `json:"reason"`
 	}
 	if err := c.BodyParser(&body); err != nil || (body.Until.IsZero() && body.Days <= 0) {
-		return nil, badRequest(`send {"until": "2027-03-01T00:00:00Z"} or {"days": 30}, with "reason"`)
+		return nil, "", badRequest(`send {"until": "2027-03-01T00:00:00Z"} or {"days": 30}, with "reason"`)
 	}
-	in := workflows.ExtendInput{Until: body.Until.UTC(), Reason: strings.TrimSpace(body.Reason), StaffID: body.StaffID}
+	in := workflows.ExtendInput{Until: body.Until.UTC(), Reason: strings.TrimSpace(body.Reason), StaffID: strconv.FormatInt(a.ID, 10)}
+	detail := "until " + in.Until.Format(time.RFC3339)
 	if body.Days > 0 {
 		in.Until = time.Time{}
 		in.Days = body.Days
+		detail = strconv.Itoa(body.Days) + " days"
 	}
-	return in, nil
+	return in, detail, nil
+}
+
+func withdrawalArgs(*fiber.Ctx, Actor, staffpolicy.Permission) (any, string, error) {
+	return workflows.WithdrawInput{}, "", nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents"
+	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/workflows"
 )
 
@@ -55,14 +56,15 @@ func (h *Handlers) Register(r fiber.Router) {
 	v1.Get("/:code/receipt", h.receipt)
 	staff := v1.Group("/:code", h.staffOnly)
 	staff.Get("/", h.status)
-	staff.Post("/appointment", h.update(workflows.UpdateBookAppointment, appointmentArgs))
-	staff.Put("/appointment", h.update(workflows.UpdateRescheduleAppointment, appointmentArgs))
-	staff.Delete("/appointment", h.update(workflows.UpdateCancelAppointment, staffArgs))
-	staff.Post("/attendance", h.update(workflows.UpdateRecordAttendance, staffArgs))
-	staff.Post("/no-show", h.update(workflows.UpdateMarkNoShow, staffArgs))
-	staff.Post("/decision", h.update(workflows.UpdateDecide, decisionArgs))
-	staff.Post("/deadline-extension", h.update(workflows.UpdateExtendDeadline, extensionArgs))
-	staff.Post("/withdrawal", h.update(workflows.UpdateWithdraw, func(*fiber.Ctx) (any, error) { return workflows.WithdrawInput{}, nil }))
+	staff.Post("/appointment", h.update(staffpolicy.Book, appointmentArgs))
+	staff.Put("/appointment", h.update(staffpolicy.Reschedule, appointmentArgs))
+	staff.Delete("/appointment", h.update(staffpolicy.Cancel, staffArgs))
+	staff.Post("/attendance", h.update(staffpolicy.Attend, staffArgs))
+	staff.Post("/no-show", h.update(staffpolicy.NoShow, staffArgs))
+	staff.Post("/decision", h.update(staffpolicy.Decide, decisionArgs))
+	staff.Post("/decision/confirmation", h.update(staffpolicy.Confirm, staffArgs))
+	staff.Post("/deadline-extension", h.update(staffpolicy.Extend, extensionArgs))
+	staff.Post("/withdrawal", h.update(staffpolicy.Withdraw, withdrawalArgs))
 }
 
 // Submitted is the answer to a submission, the same for its retries.

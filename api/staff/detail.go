@@ -18,7 +18,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/workflows"
 )
 
@@ -179,50 +181,65 @@ func (d *Dashboard) proposed(ctx context.Context, code string) (decision string,
 	return string(v.Proposed), false
 }
 
-// act sends a staff action as an Update of the request's workflow; the
-// workflow's validator decides whether the request's state allows it.
+// Actions are the dashboard's actions, by the word in their path
+// (/staff/requests/:code/:action). Appointments are booked by applicants
+// (and the JSON API); withdrawal is the applicant's.
+var Actions = map[string]staffpolicy.Action{
+	"attendance": staffpolicy.Attend,
+	"no-show":    staffpolicy.NoShow,
+	"decision":   staffpolicy.Decide,
+	"confirm":    staffpolicy.Confirm,
+	"extension":  staffpolicy.Extend,
+	"note":       staffpolicy.Note,
+}
+
+// act sends a staff action as an Update of the request's workflow. The
+// policy table (package staffpolicy, which the JSON API asks too) says
+// whether the member's role may take it; the workflow's validator decides
+// whether the request's state allows it.
 func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	r, err := d.load(c, m) // scoped: another mission's request is a 404
 	if err != nil {
 		return err
 	}
-	action := c.Params("action")
+	path := c.Params("action")
+	action, offered := Actions[path]
+	if !offered {
+		return fiber.ErrNotFound
+	}
+	may := staffpolicy.May(m.Role, action)
+	if !may.Permitted() {
+		d.record(c.UserContext(), c, m, string(action), r.TrackingCode, audit.Refused, "not allowed for the role "+m.Role)
+		return fiber.ErrForbidden
+	}
 	staffID := strconv.FormatInt(m.ID, 10)
-	var name string
+	name := string(action) // the workflow's update of the same name
 	var arg any
 	detail := ""
 	switch action {
-	case "attendance":
-		name, arg = workflows.UpdateRecordAttendance, workflows.StaffInput{StaffID: staffID}
-	case "no-show":
-		name, arg = workflows.UpdateMarkNoShow, workflows.StaffInput{StaffID: staffID}
-	case "decision":
+	case staffpolicy.Attend, staffpolicy.NoShow, staffpolicy.Confirm:
+		arg = workflows.StaffInput{StaffID: staffID}
+	case staffpolicy.Decide:
 		decision := consular.Status(c.FormValue("decision"))
 		reason := strings.TrimSpace(c.FormValue("reason_code") + ": " + strings.TrimSpace(c.FormValue("reason")))
 		reason = strings.Trim(reason, ": ")
 		if decision != consular.StatusRejected {
 			reason = strings.TrimSpace(c.FormValue("reason"))
 		}
-		name, detail = workflows.UpdateDecide, string(decision)
-		// A supervisor's decision needs no second pair of eyes; an officer's may.
-		arg = workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID, Confirmed: m.Role != Officer}
-	case "confirm":
-		if m.Role == Officer {
-			return fiber.ErrForbidden
-		}
-		name, arg = workflows.UpdateConfirmDecision, workflows.StaffInput{StaffID: staffID}
-	case "extension":
+		detail = string(decision)
+		// An officer's decision is a proposal: the workflow holds it for a
+		// supervisor where the service's four-eyes rule says so.
+		arg = workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID, Confirmed: may == staffpolicy.Allowed}
+	case staffpolicy.Extend:
 		days, _ := strconv.Atoi(c.FormValue("days"))
-		name, arg = workflows.UpdateExtendDeadline, workflows.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}
+		arg = workflows.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}
 		detail = c.FormValue("days") + " days"
-	case "note":
-		d.record(c.UserContext(), c, m, "note", r.TrackingCode, "ok", strings.TrimSpace(c.FormValue("note")))
+	case staffpolicy.Note:
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.OK, strings.TrimSpace(c.FormValue("note")))
 		return c.Redirect("/staff/requests/"+r.TrackingCode+"?notice=staff.noted", fiber.StatusSeeOther)
-	default:
-		return fiber.ErrNotFound
 	}
 	if c.FormValue("confirmed") != "yes" {
-		return d.confirmAction(c, m, r, action)
+		return d.confirmAction(c, m, r, path)
 	}
 	actionID := strings.Clone(c.FormValue("_action_id"))
 	if actionID == "" {
@@ -241,15 +258,15 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 		if appErr != nil {
 			reason = appErr.Message()
 		}
-		d.record(c.UserContext(), c, m, name, r.TrackingCode, "refused", reason)
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
 		pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()})
 		pg.Notice = "staff.refused"
 		return d.Render.Render(c, fiber.StatusConflict, "staff_detail", pg)
 	case err != nil:
-		d.record(c.UserContext(), c, m, name, r.TrackingCode, "failed", err.Error())
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Failed, err.Error())
 		return err
 	}
-	d.record(c.UserContext(), c, m, name, r.TrackingCode, "ok", detail)
+	d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.OK, detail)
 	return c.Redirect("/staff/requests/"+r.TrackingCode+"?notice=staff.done", fiber.StatusSeeOther)
 }
 
@@ -311,6 +328,7 @@ type AuditFilter struct {
 
 // auditActions are the actions the log records, for the page's filter.
 var auditActions = []string{"sign_in", "enrol", "record_attendance", "mark_no_show", "decide", "confirm_decision", "extend_deadline", "note",
+	"book_appointment", "reschedule_appointment", "cancel_appointment", "withdraw",
 	"staff_add", "staff_disable", "staff_enable", "staff_unlock", "staff_reinvite", "staff_invite", "schedule_set", "closure_add", "closure_remove",
 	"api_client_add", "api_client_revoke", "submit"}
 

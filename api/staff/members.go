@@ -23,6 +23,7 @@ import (
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/passwords"
+	"github.com/openconsular/consular/internal/totpsecret"
 )
 
 // An invitation link works this long; a new one can be sent at any time.
@@ -165,13 +166,17 @@ func (d *Dashboard) addMember(c *fiber.Ctx, m Member) error {
 	if err != nil {
 		return err
 	}
+	sealed, err := d.sealSecret(secret)
+	if err != nil {
+		return err
+	}
 	var missionCode *string
 	if mission != "" {
 		missionCode = &mission
 	}
-	_, err = d.DB.Exec(ctx, `INSERT INTO staff (email, role, mission_code, totp_secret, invite_hash, invite_expires_at, added_by)
-		VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7)`,
-		email, role, missionCode, secret, hash, inviteValidity.Seconds(), m.ID)
+	_, err = d.DB.Exec(ctx, `INSERT INTO staff (email, role, mission_code, totp_secret, totp_key_id, invite_hash, invite_expires_at, added_by)
+		VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)`,
+		email, role, missionCode, sealed.Value, sealed.KeyID, hash, inviteValidity.Seconds(), m.ID)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		form.Fail("email", "staff.members.exists")
@@ -232,9 +237,16 @@ func (d *Dashboard) changeMember(c *fiber.Ctx, m Member) error {
 		if token, hash, secret, err = newInvitation(); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE staff SET password_hash = NULL, totp_secret = $2, invite_hash = $3, api_token_hash = NULL,
-			invite_expires_at = now() + make_interval(secs => $4), failed_attempts = 0, locked_until = NULL WHERE id = $1`,
-			id, secret, hash, inviteValidity.Seconds())
+		sealed, err := d.sealSecret(secret)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE staff SET password_hash = NULL, totp_secret = $2, totp_key_id = $3, invite_hash = $4, api_token_hash = NULL,
+			invite_expires_at = now() + make_interval(secs => $5), failed_attempts = 0, locked_until = NULL WHERE id = $1`,
+			id, sealed.Value, sealed.KeyID, hash, inviteValidity.Seconds())
+		if err != nil {
+			return err
+		}
 	default:
 		return fiber.ErrNotFound
 	}
@@ -299,11 +311,16 @@ type enrolData struct {
 // invitation finds the account a live invitation link belongs to.
 func (d *Dashboard) invitation(c *fiber.Ctx) (id int64, email, secret string, err error) {
 	sum := sha256.Sum256([]byte(c.Params("token")))
-	err = d.DB.QueryRow(c.UserContext(), `SELECT id, email, totp_secret FROM staff
-		WHERE invite_hash = $1 AND invite_expires_at > now() AND disabled_at IS NULL`, sum[:]).Scan(&id, &email, &secret)
+	var stored totpsecret.Stored
+	err = d.DB.QueryRow(c.UserContext(), `SELECT id, email, totp_secret, totp_key_id FROM staff
+		WHERE invite_hash = $1 AND invite_expires_at > now() AND disabled_at IS NULL`, sum[:]).Scan(&id, &email, &stored.Value, &stored.KeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fiber.NewError(fiber.StatusNotFound, "staff.enrol.expired") // a message key: the page says so
 	}
+	if err != nil {
+		return
+	}
+	secret, err = d.openSecret(stored)
 	return
 }
 

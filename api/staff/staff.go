@@ -23,17 +23,20 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/mail"
 	"github.com/openconsular/consular/internal/passwords"
+	"github.com/openconsular/consular/internal/staffpolicy"
+	"github.com/openconsular/consular/internal/totpsecret"
 )
 
-// Roles.
+// Roles, as the policy table names them (package staffpolicy).
 const (
-	Officer    = "officer"    // one mission
-	Supervisor = "supervisor" // one mission, with its audit log
-	Admin      = "admin"      // every mission
+	Officer    = staffpolicy.Officer    // one mission
+	Supervisor = staffpolicy.Supervisor // one mission, with its audit log
+	Admin      = staffpolicy.Admin      // every mission
 )
 
 // Lockout after repeated failed sign-ins: every fifth failure locks the
@@ -190,7 +193,11 @@ func (d *Dashboard) signin(c *fiber.Ctx) error {
 		return err
 	}
 	if ok {
-		step, valid := totpStep(c.FormValue("totp"), a.secret, time.Now())
+		secret, err := d.openSecret(a.secret)
+		if err != nil {
+			return err
+		}
+		step, valid := totpStep(c.FormValue("totp"), secret, time.Now())
 		ok = valid
 		if valid {
 			// A code works once: one seen on the way (over a shoulder, by a
@@ -211,6 +218,9 @@ func (d *Dashboard) signin(c *fiber.Ctx) error {
 		return d.signinAgain(c, fiber.StatusUnprocessableEntity, form)
 	}
 	if err := d.signedIn(ctx, a); err != nil {
+		return err
+	}
+	if err := d.sealOnFirstUse(ctx, a); err != nil {
 		return err
 	}
 	detail := ""
@@ -234,7 +244,7 @@ func (d *Dashboard) signinAgain(c *fiber.Ctx, status int, form *web.Form) error 
 type attempt struct {
 	member   Member
 	hash     *string // none until the invitation is accepted
-	secret   string
+	secret   totpsecret.Stored
 	disabled bool
 	locked   bool      // the account was locked: turned away unchecked
 	failures int       // checked attempts since the last sign-in, this one included
@@ -274,7 +284,7 @@ WITH a AS (
             ELSE s.locked_until END
     FROM (SELECT id, COALESCE(locked_until > now(), false) AS locked FROM staff WHERE email = $1 FOR UPDATE) o
     WHERE s.id = o.id
-    RETURNING s.id, s.role, s.mission_code, s.password_hash, s.totp_secret, s.disabled_at IS NOT NULL AS disabled,
+    RETURNING s.id, s.role, s.mission_code, s.password_hash, s.totp_secret, s.totp_key_id, s.disabled_at IS NOT NULL AS disabled,
         o.locked, s.failed_attempts, s.refused_attempts, s.locked_until
 ), hour AS (
     INSERT INTO staff_signin_failures AS f (staff_id, hour, wrong, refused)
@@ -290,7 +300,7 @@ func (d *Dashboard) countAttempt(ctx context.Context, email string) (attempt, er
 	var mission *string
 	var until *time.Time
 	err := d.DB.QueryRow(ctx, countAttemptSQL, email, maxFailures, firstLock.Seconds(), longestLock.Seconds()).
-		Scan(&a.member.ID, &a.member.Role, &mission, &a.hash, &a.secret, &a.disabled, &a.locked, &a.failures, &a.refused, &until, &a.hour)
+		Scan(&a.member.ID, &a.member.Role, &mission, &a.hash, &a.secret.Value, &a.secret.KeyID, &a.disabled, &a.locked, &a.failures, &a.refused, &until, &a.hour)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, nil
 	}
@@ -342,28 +352,54 @@ func totpStep(code, secret string, now time.Time) (int64, bool) {
 	return 0, false
 }
 
-// record appends to the audit log; a failure to write it is logged loudly,
-// never hidden.
+// record appends to the audit log (package audit, the writer every door
+// shares); a failure to write it is logged loudly, never hidden.
 func (d *Dashboard) record(ctx context.Context, c *fiber.Ctx, m Member, action, trackingCode, outcome, detail string) {
-	var mission, code *string
-	if m.Mission != "" {
-		mission = &m.Mission
-	}
-	if trackingCode != "" {
-		code = &trackingCode
-	}
-	var staffID *int64
-	if m.ID != 0 {
-		staffID = &m.ID
-	}
-	role := m.Role
-	if role == "" {
-		role = "unknown"
-	}
-	if _, err := d.DB.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_email, role, mission_code, action, tracking_code, source_ip, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, staffID, m.Email, role, mission, action, code, c.IP(), outcome, detail); err != nil {
+	if err := audit.Write(ctx, d.DB, audit.Entry{StaffID: m.ID, Actor: m.Email, Role: m.Role, Mission: m.Mission,
+		Action: action, Code: trackingCode, IP: c.IP(), Outcome: outcome, Detail: detail}); err != nil {
 		d.Logger.ErrorContext(ctx, "audit log write failed", "action", action, "err", err)
 	}
+}
+
+// totp is the box of the staff's TOTP secrets, under CONSULAR_TOTP_KEY.
+func (d *Dashboard) totp() (*totpsecret.Box, error) {
+	return totpsecret.New(d.Config.Keys.TOTP)
+}
+
+// openSecret gives a stored TOTP secret in clear. An account that does not
+// exist has none: its (empty) secret matches no code.
+func (d *Dashboard) openSecret(s totpsecret.Stored) (string, error) {
+	box, err := d.totp()
+	if err != nil {
+		return "", err
+	}
+	return box.Open(s)
+}
+
+// sealSecret encrypts a new TOTP secret for storing.
+func (d *Dashboard) sealSecret(secret string) (totpsecret.Stored, error) {
+	box, err := d.totp()
+	if err != nil {
+		return totpsecret.Stored{}, err
+	}
+	return box.Seal(secret)
+}
+
+// sealOnFirstUse encrypts a secret still in clear (from before migration
+// 00020), or sealed under a key rotated out, once its member has signed in
+// with it.
+func (d *Dashboard) sealOnFirstUse(ctx context.Context, a attempt) error {
+	box, err := d.totp()
+	if err != nil {
+		return err
+	}
+	if !box.Stale(a.secret) {
+		return nil
+	}
+	if _, err := box.Reseal(ctx, d.DB, a.member.ID, a.secret); err != nil {
+		return err
+	}
+	return nil
 }
 
 // IsAdmin reports whether the request carries a live staff admin session.

@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/openconsular/consular/internal/audit"
 )
 
 // DB is what this package needs of a pool or a connection.
@@ -202,28 +204,15 @@ type Entry struct {
 	Detail  string // never personal data
 }
 
-// Audit appends e to the audit log. A client's line has role api_client,
-// its name (prefixed "client:") where a staff member's email would be and
-// its ID; an operator's has role operator.
+// Audit appends e to the audit log through the shared writer (package
+// audit). A client's line has role api_client, its name (prefixed
+// "client:") where a staff member's email would be and its ID; an
+// operator's has role operator.
 func Audit(ctx context.Context, db DB, e Entry) error {
-	actor, role := e.Actor, "operator"
-	var clientID *int64
+	line := audit.Entry{Actor: e.Actor, Role: "operator", Mission: e.Mission, Action: e.Action, Code: e.Code,
+		IP: e.IP, Outcome: e.Outcome, Detail: e.Detail}
 	if e.Client != nil {
-		actor, role, clientID = "client:"+e.Client.Name, "api_client", &e.Client.ID
+		line.Actor, line.Role, line.ClientID = "client:"+e.Client.Name, "api_client", e.Client.ID
 	}
-	optional := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
-	if e.IP == "" {
-		e.IP = "local"
-	}
-	_, err := db.Exec(ctx, `INSERT INTO audit_log (staff_email, role, api_client_id, mission_code, action, tracking_code, source_ip, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, actor, role, clientID, optional(e.Mission), e.Action, optional(e.Code), e.IP, e.Outcome, e.Detail)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	return nil
+	return audit.Write(ctx, db, line)
 }

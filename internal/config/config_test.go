@@ -51,7 +51,8 @@ func TestDevelopmentKeysAreRefusedBeyondLoopback(t *testing.T) {
 		"CONSULAR_MINIO_ACCESS_KEY": "k", "CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_STAFF_API_KEY": "staff", "CONSULAR_OPERATOR_TOKEN": "op",
 		"CONSULAR_PAYLOAD_KEYS":        "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		"CONSULAR_LINK_KEY":            base64.StdEncoding.EncodeToString(make([]byte, 32))}
+		"CONSULAR_LINK_KEY":            base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"CONSULAR_TOTP_KEY":            "t1:" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
 	if _, err := Load(env(secrets)); err != nil {
 		t.Errorf("development with its own secrets on 0.0.0.0 refused: %v", err)
 	}
@@ -98,7 +99,7 @@ func TestProductionRefusesDevelopmentSecretsAndPlainSMTP(t *testing.T) {
 		t.Fatal("production started with development secrets")
 	}
 	for _, name := range []string{"CONSULAR_MINIO_ACCESS_KEY", "CONSULAR_MINIO_SECRET_KEY", "CONSULAR_SMTP_ENCRYPTION",
-		"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_LINK_KEY", "CONSULAR_OPERATOR_TOKEN"} {
+		"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_LINK_KEY", "CONSULAR_OPERATOR_TOKEN", "CONSULAR_TOTP_KEY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -107,7 +108,7 @@ func TestProductionRefusesDevelopmentSecretsAndPlainSMTP(t *testing.T) {
 	c, err := Load(env(map[string]string{"CONSULAR_ENV": "production", "CONSULAR_MINIO_ACCESS_KEY": "k",
 		"CONSULAR_MINIO_SECRET_KEY": "s", "CONSULAR_SMTP_ENCRYPTION": "starttls", "CONSULAR_PAYLOAD_KEYS": "p1:" + key,
 		"CONSULAR_RECEIPT_SIGNING_KEY": "r1:" + key, "CONSULAR_LINK_KEY": key, "CONSULAR_STAFF_API_KEY": "s3cret",
-		"CONSULAR_OPERATOR_TOKEN": "op"}))
+		"CONSULAR_OPERATOR_TOKEN": "op", "CONSULAR_TOTP_KEY": "t1:" + key}))
 	if err != nil {
 		t.Fatal(err)
 	}
