@@ -105,12 +105,13 @@ type Keys struct {
 	// One HMAC key per purpose, each derived from CONSULAR_LINK_KEY with a
 	// label of its own (HKDF-SHA256), so a token made for one purpose is
 	// worth nothing for another; rotating that variable rotates them all.
-	OTP         []byte // one-time sign-in codes, as stored
-	Receipts    []byte // receipt download links
-	Submitted   []byte // the success page right after a submission
-	Links       []byte // signed links in appointment emails (reschedule or cancel)
-	StaffAPI    string         // bearer key of the staff JSON API until staff accounts exist
-	Operator    string         // bearer token of the codec endpoints (Temporal UI)
+	OTP       []byte // one-time sign-in codes, as stored
+	Receipts  []byte // receipt download links
+	Submitted []byte // the success page right after a submission
+	Links     []byte // signed links in appointment emails (reschedule or cancel)
+	CSRF      []byte // form tokens of visitors who have no session yet
+	StaffAPI  string // bearer key of the staff JSON API until staff accounts exist
+	Operator  string // bearer token of the codec endpoints (Temporal UI)
 }
 
 type Log struct {
@@ -269,6 +270,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Receipts = subKey(links, "consular receipt downloads v1")
 	c.Keys.Submitted = subKey(links, "consular submission pages v1")
 	c.Keys.Links = subKey(links, "consular appointment links v1")
+	c.Keys.CSRF = subKey(links, "consular form tokens v1")
 	if !r.production { // staff use their own tokens in production
 		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
 	}
