@@ -250,18 +250,18 @@ func (r *Retention) forgetDraft(ctx context.Context, id string, account int64, b
 // a few thousand rows is a short statement; more wait for the next call.
 const sessionsPerCall = 5000
 
-// expireSessions deletes applicants' and staff sessions past their end
-// (the row's expires_at: the earlier of the idle timeout since last use
-// and the absolute lifetime since sign-in, kept up to date by the API), at
-// most limit rows from each table. A session that ended opens nothing
-// already; this removes what it held (a sign-in in progress, a proved
-// booking). It returns how many rows it deleted. (Unexported: the worker
-// registers every exported method as an activity.)
+// expireSessions deletes applicants' and staff sessions that have ended:
+// unused for their idle timeout, or older than their absolute lifetime
+// (each row carries both, as the API last applied them), at most limit
+// rows from each table. An ended session opens nothing already; this
+// removes what it held (a sign-in in progress, a proved booking). It
+// returns how many rows it deleted. (Unexported: the worker registers
+// every exported method as an activity.)
 func (r *Retention) expireSessions(ctx context.Context, limit int) (int64, error) {
 	var deleted int64
 	for _, table := range []string{"sessions", "staff_sessions"} {
 		tag, err := r.DB.Exec(ctx, `DELETE FROM `+table+` WHERE id_hash IN (
-			SELECT id_hash FROM `+table+` WHERE expires_at <= now() LIMIT $1)`, limit)
+			SELECT id_hash FROM `+table+` WHERE seen_at + idle_timeout <= now() OR created_at + lifetime <= now() LIMIT $1)`, limit)
 		if err != nil {
 			return deleted, fmt.Errorf("delete expired %s: %w", table, err)
 		}

@@ -30,8 +30,8 @@ import (
 // still posts.
 //
 // A session ends after Idle without use, and Lifetime after it began
-// (sign-in starts a new one) however busy it is. Each row carries that end
-// (expires_at) and the daily retention purge deletes the rows past it.
+// (sign-in starts a new one) however busy it is. Each row carries both
+// limits, and the daily retention purge deletes the rows past either.
 type Sessions struct {
 	DB *pgxpool.Pool
 	// Table and Owner name where sessions live and who they belong to:
@@ -175,7 +175,7 @@ func (m *Sessions) finish(c *fiber.Ctx) error {
 	case s.dirty && len(s.Data) > 0:
 		// The first thing to keep: the row is written now, with the token
 		// the visitor's forms already carry.
-		stored, err := m.insert(context.Background(), c, 0, s.Data, s.csrf)
+		stored, err := m.insert(context.Background(), c, 0, s.Data, s.csrf, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
 	if err != nil {
 		return err
 	}
-	s, err := m.insert(c.UserContext(), c, accountID, data, csrf)
+	s, err := m.insert(c.UserContext(), c, accountID, data, csrf, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -243,11 +243,12 @@ func (m *Sessions) Rotate(c *fiber.Ctx, accountID int64) error {
 	return nil
 }
 
-// Renew gives the browser a new session ID with the same account, data
-// and CSRF token (a booking proved: what this browser may do has grown),
-// ending the old one, so an ID planted before is worthless after it.
-// Unlike Rotate (a sign-in), it does not restart a stored session's
-// lifetime: proving a booking again and again keeps no session alive.
+// Renew gives the browser a new session ID and CSRF token with the same
+// account and data (a booking proved: what this browser may do has grown),
+// ending the old session, so an ID planted before, and the token that went
+// with it, are worthless after it. Unlike Rotate (a sign-in), it does not
+// restart a stored session's lifetime: proving a booking again and again
+// keeps no session alive.
 func (m *Sessions) Renew(c *fiber.Ctx) error {
 	old := Current(c)
 	if old == nil {
@@ -256,11 +257,15 @@ func (m *Sessions) Renew(c *fiber.Ctx) error {
 	if err := m.delete(c.UserContext(), old); err != nil {
 		return err
 	}
-	s, err := m.insert(c.UserContext(), c, old.AccountID, old.Data, old.csrf, old.created)
+	csrf, err := random(24)
 	if err != nil {
 		return err
 	}
-	s.dirty, s.tokenUsed = old.dirty, old.tokenUsed
+	s, err := m.insert(c.UserContext(), c, old.AccountID, old.Data, csrf, old.created)
+	if err != nil {
+		return err
+	}
+	s.dirty = old.dirty
 	c.Locals(sessionLocal, s)
 	return nil
 }
@@ -285,9 +290,9 @@ func (m *Sessions) EndAll(c *fiber.Ctx, accountID int64) error {
 }
 
 // insert writes a new session row under a new ID and gives the browser its
-// cookie. The session began at began (now if not given): its absolute end
-// is counted from there.
-func (m *Sessions) insert(ctx context.Context, c *fiber.Ctx, accountID int64, data map[string]string, csrf string, began ...time.Time) (*Session, error) {
+// cookie. The session began at began (zero: now); its absolute end is
+// counted from there.
+func (m *Sessions) insert(ctx context.Context, c *fiber.Ctx, accountID int64, data map[string]string, csrf string, began time.Time) (*Session, error) {
 	id, err := random(32)
 	if err != nil {
 		return nil, err
@@ -303,14 +308,13 @@ func (m *Sessions) insert(ctx context.Context, c *fiber.Ctx, accountID int64, da
 		initial = []byte("{}")
 	}
 	var start *time.Time
-	if len(began) > 0 && !began[0].IsZero() {
-		start = &began[0]
+	if !began.IsZero() {
+		start = &began
 	}
-	err = m.DB.QueryRow(ctx, `INSERT INTO `+m.table()+` (id_hash, `+m.owner()+`, csrf_token, data, created_at, expires_at)
-		SELECT $1, $2, $3, $4, b.at, LEAST(b.at + make_interval(secs => $6), now() + make_interval(secs => $7))
-		FROM (SELECT COALESCE($5::timestamptz, now()) AS at) b
-		RETURNING created_at, expires_at`,
-		s.idHash, account, s.csrf, initial, start, m.lifetime().Seconds(), m.Idle.Seconds()).Scan(&s.created, &s.expires)
+	err = m.DB.QueryRow(ctx, `INSERT INTO `+m.table()+` (id_hash, `+m.owner()+`, csrf_token, data, created_at, idle_timeout, lifetime)
+		VALUES ($1, $2, $3, $4, COALESCE($5::timestamptz, now()), make_interval(secs => $6), make_interval(secs => $7))
+		RETURNING created_at, LEAST(created_at + lifetime, seen_at + idle_timeout)`,
+		s.idHash, account, s.csrf, initial, start, m.Idle.Seconds(), m.lifetime().Seconds()).Scan(&s.created, &s.expires)
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -333,9 +337,9 @@ func (m *Sessions) Lookup(c *fiber.Ctx) (*Session, error) {
 	return m.load(c.UserContext(), c.Cookies(m.Cookie))
 }
 
-// load finds the live session of a cookie, touching its last use: within
-// the idle timeout and the absolute lifetime, as configured now and as
-// the row says. Its end moves to the earlier of the two.
+// load finds the live session of a cookie, within the idle timeout and the
+// absolute lifetime as configured now, touching its last use. The row
+// keeps both limits, so the purge knows which rows have ended.
 func (m *Sessions) load(ctx context.Context, id string) (*Session, error) {
 	if id == "" {
 		return nil, nil
@@ -345,11 +349,10 @@ func (m *Sessions) load(ctx context.Context, id string) (*Session, error) {
 	var account *int64
 	var data []byte
 	err := m.DB.QueryRow(ctx, `UPDATE `+m.table()+` SET seen_at = now(),
-			expires_at = LEAST(created_at + make_interval(secs => $3), now() + make_interval(secs => $2))
-		WHERE id_hash = $1 AND expires_at > now()
-		  AND seen_at > now() - make_interval(secs => $2) AND created_at > now() - make_interval(secs => $3)
-		RETURNING `+m.owner()+`, csrf_token, data, created_at, expires_at`, s.idHash, m.Idle.Seconds(), m.lifetime().Seconds()).
-		Scan(&account, &s.csrf, &data, &s.created, &s.expires)
+			idle_timeout = make_interval(secs => $2), lifetime = make_interval(secs => $3)
+		WHERE id_hash = $1 AND seen_at > now() - make_interval(secs => $2) AND created_at > now() - make_interval(secs => $3)
+		RETURNING `+m.owner()+`, csrf_token, data, created_at, LEAST(created_at + lifetime, seen_at + idle_timeout)`,
+		s.idHash, m.Idle.Seconds(), m.lifetime().Seconds()).Scan(&account, &s.csrf, &data, &s.created, &s.expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
