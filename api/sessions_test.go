@@ -73,6 +73,10 @@ func TestPageRequestsWithoutACookieCreateNoSession(t *testing.T) {
 		}
 	}
 
+	if a, st := s.sessionRows(); a != applicants || st != staff {
+		t.Fatalf("sessions stored after cookie-less page requests: applicants %d → %d, staff %d → %d; want no new row", applicants, a, staff, st)
+	}
+
 	// A visitor's form: its token works with the visitor's cookie only.
 	visitor, other := &staffLogin{}, &staffLogin{}
 	page := body(s.call(visitor, http.MethodGet, "/appointments", nil))
@@ -109,7 +113,7 @@ func TestPageRequestsWithoutACookieCreateNoSession(t *testing.T) {
 	}
 
 	if a, st := s.sessionRows(); a != applicants || st != staff {
-		t.Fatalf("sessions stored: applicants %d → %d, staff %d → %d; want no new row for pages, static files, refused forms", applicants, a, staff, st)
+		t.Fatalf("sessions stored after visitors' forms were refused: applicants %d → %d, staff %d → %d; want no new row", applicants, a, staff, st)
 	}
 }
 
