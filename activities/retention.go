@@ -30,7 +30,16 @@ type ExpiredInput struct {
 }
 
 // Expired lists tracking codes due for purging, oldest first.
+//
+// It first deletes sessions past their end (expireSessions): every purge
+// run starts with this activity, whatever else it finds to do, and a
+// change inside an activity leaves the workflow's history and its replay
+// untouched (a new activity would need a workflow version). It is
+// idempotent and bounded per call, like the rest of the purge.
 func (r *Retention) Expired(ctx context.Context, in ExpiredInput) ([]string, error) {
+	if _, err := r.expireSessions(ctx, sessionsPerCall); err != nil {
+		return nil, err
+	}
 	rows, err := r.DB.Query(ctx, `SELECT tracking_code FROM requests
 		WHERE purged_at IS NULL AND updated_at < $1
 		  AND status IN ('rejected_documents', 'approved', 'rejected', 'completed', 'archived', 'withdrawn')
@@ -235,4 +244,28 @@ func (r *Retention) forgetDraft(ctx context.Context, id string, account int64, b
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// sessionsPerCall bounds the sessions one call deletes from each table:
+// a few thousand rows is a short statement; more wait for the next call.
+const sessionsPerCall = 5000
+
+// expireSessions deletes applicants' and staff sessions that have ended:
+// unused for their idle timeout, or older than their absolute lifetime
+// (each row carries both, as the API last applied them), at most limit
+// rows from each table. An ended session opens nothing already; this
+// removes what it held (a sign-in in progress, a proved booking). It
+// returns how many rows it deleted. (Unexported: the worker registers
+// every exported method as an activity.)
+func (r *Retention) expireSessions(ctx context.Context, limit int) (int64, error) {
+	var deleted int64
+	for _, table := range []string{"sessions", "staff_sessions"} {
+		tag, err := r.DB.Exec(ctx, `DELETE FROM `+table+` WHERE id_hash IN (
+			SELECT id_hash FROM `+table+` WHERE seen_at + idle_timeout <= now() OR created_at + lifetime <= now() LIMIT $1)`, limit)
+		if err != nil {
+			return deleted, fmt.Errorf("delete expired %s: %w", table, err)
+		}
+		deleted += tag.RowsAffected()
+	}
+	return deleted, nil
 }

@@ -215,7 +215,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	limits := &web.Limiter{DB: d.db}
 	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Limits: limits, Logger: logger}
 	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
-		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Secure: cfg.Portal.CookieSecure},
+		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Lifetime: web.ApplicantLifetime,
+			Secure: cfg.Portal.CookieSecure, CSRFKey: cfg.Keys.CSRF},
 		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
 		Limits:   limits,
 	}
@@ -256,7 +257,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	// route registered after it, must not run for /staff.
 	dashboard := &staff.Dashboard{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Render: renderer, Logger: logger, SMTP: d.smtp,
 		Sessions: &web.Sessions{DB: d.db, Table: "staff_sessions", Owner: "staff_id", Cookie: "consular_staff",
-			Idle: 15 * time.Minute, Secure: cfg.Portal.CookieSecure}}
+			Idle: 15 * time.Minute, Lifetime: web.StaffLifetime, Secure: cfg.Portal.CookieSecure, CSRFKey: cfg.Keys.CSRF}}
 	dashboard.Register(app)
 	payloads, err := codec.New(cfg.Keys.Payload)
 	if err != nil {

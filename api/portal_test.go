@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -273,9 +274,17 @@ func TestSessionsAreProtected(t *testing.T) {
 		a.want(403, "This form has expired or was sent from elsewhere")
 	})
 	t.Run("the session ID changes at sign-in and the old one is worthless", func(t *testing.T) {
+		// A live session ID planted in the browser before sign-in (showing
+		// a page stores no session, so it is put in the table directly).
 		a := newApplicant(t, s)
-		a.get("/start")
 		u, _ := url.Parse(s.url)
+		planted := "planted-" + strings.Repeat("x", 32)
+		sum := sha256.Sum256([]byte(planted))
+		if _, err := s.db.Exec(context.Background(), "INSERT INTO sessions (id_hash, csrf_token) VALUES ($1, 'planted-token')", sum[:]); err != nil {
+			t.Fatal(err)
+		}
+		a.client.Jar.SetCookies(u, []*http.Cookie{{Name: "consular_session", Value: planted}})
+		a.get("/start")
 		before := cookie(a, u)
 		a.signUp(testenv.NationalID())
 		after := cookie(a, u)

@@ -3,10 +3,12 @@ package booking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
@@ -101,9 +103,17 @@ func (p *Pages) check(c *fiber.Ctx, action, title string) (Request, error, bool)
 	if !form.OK() {
 		return r, p.renderFind(c, fiber.StatusUnprocessableEntity, action, title, form, ""), false
 	}
+	// Proved: this browser may now see and change the request's
+	// appointment, so it gets a new session ID (one planted before is
+	// worth nothing), and the session keeps the tracking code only. The
+	// national ID stays out of it: the row is server-side, keyed by a
+	// secret, and ends with the session's idle and absolute limits.
+	if err := p.Sessions.Renew(c); err != nil {
+		return r, err, false
+	}
 	s := web.Current(c)
 	s.Set("booking_code", r.TrackingCode)
-	s.Set("booking_national_id", consular.NormalizeDigits(nationalID))
+	s.Set("booking_national_id", "") // kept by versions before this one
 	return r, nil, true
 }
 
@@ -114,14 +124,23 @@ func (p *Pages) find(c *fiber.Ctx) error {
 	return c.Redirect("/appointments/slots", fiber.StatusSeeOther)
 }
 
-// current is the request this browser proved a moment ago.
+// current is the request this browser proved a moment ago (check), found
+// by its tracking code alone: the proof is the session itself, which ends
+// with its idle and absolute limits. A request whose applicant's data has
+// been purged meanwhile is not found.
 func (p *Pages) current(c *fiber.Ctx) (Request, bool, error) {
-	s := web.Current(c)
-	code, id := s.Get("booking_code"), s.Get("booking_national_id")
+	code := web.Current(c).Get("booking_code")
 	if code == "" {
 		return Request{}, false, nil
 	}
-	nationalID, _ := consular.ParseNationalID(id)
+	var nationalID string
+	err := p.Booker.DB.QueryRow(c.UserContext(), "SELECT national_id FROM request_applicants WHERE tracking_code = $1", code).Scan(&nationalID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Request{}, false, nil
+	}
+	if err != nil {
+		return Request{}, false, fmt.Errorf("find proved request: %w", err)
+	}
 	r, err := p.Booker.load(c.UserContext(), code, nationalID)
 	if errors.Is(err, ErrNoMatch) {
 		return r, false, nil

@@ -119,10 +119,12 @@ func (r *Renderer) PageFor(c *fiber.Ctx, title string, data any, idle time.Durat
 	pg := r.NewPage(Language(c))
 	pg.Path, pg.Title, pg.Data = strings.Clone(c.Path()), title, data
 	if s := Current(c); s != nil {
-		pg.CSRF = s.CSRF
+		pg.CSRF = s.CSRF()
 		pg.SignedIn = s.AccountID != 0
 		if pg.SignedIn {
-			pg.SessionSeconds = int(idle / time.Second)
+			// The warning comes before the idle timeout, or before the
+			// absolute end if that is sooner.
+			pg.SessionSeconds = int(min(idle, s.Remaining()) / time.Second)
 		}
 	}
 	return pg

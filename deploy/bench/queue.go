@@ -582,6 +582,9 @@ type staffBrowser struct {
 	http   *http.Client
 	mu     sync.Mutex
 	cookie string
+	// csrfSeed is the cookie behind the sign-in form's token: a visitor
+	// has no session row until signed in.
+	csrfSeed string
 }
 
 var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
@@ -603,6 +606,9 @@ func (b *staffBrowser) call(ctx context.Context, method, path string, form url.V
 	if b.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "consular_staff", Value: b.cookie})
 	}
+	if b.csrfSeed != "" {
+		req.AddCookie(&http.Cookie{Name: "consular_staff_csrf", Value: b.csrfSeed})
+	}
 	b.mu.Unlock()
 	resp, err := b.http.Do(req)
 	if err != nil {
@@ -614,11 +620,14 @@ func (b *staffBrowser) call(ctx context.Context, method, path string, form url.V
 		return 0, "", fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == "consular_staff" && c.Value != "" {
-			b.mu.Lock()
+		b.mu.Lock()
+		switch {
+		case c.Name == "consular_staff" && c.Value != "":
 			b.cookie = c.Value
-			b.mu.Unlock()
+		case c.Name == "consular_staff_csrf" && c.Value != "":
+			b.csrfSeed = c.Value
 		}
+		b.mu.Unlock()
 	}
 	return resp.StatusCode, string(page), nil
 }
