@@ -246,7 +246,7 @@ func TestNoSessionHoldsAnEmailOrNationalID(t *testing.T) {
 	b.want(200, code) // followed to the slots page
 
 	var out bytes.Buffer
-	if err := addStaff(ctx, &out, s.db, []string{"add", "--email", "officer-" + code + "@mfa.example", "--role", "officer", "--mission", "AT-VIE"}); err != nil {
+	if err := addStaff(ctx, &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", "officer-" + code + "@mfa.example", "--role", "officer", "--mission", "AT-VIE"}); err != nil {
 		t.Fatal(err)
 	}
 	password := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1]
