@@ -295,7 +295,7 @@ func TestGeneratedEnvFileIsComplete(t *testing.T) {
 			t.Errorf("%s: want base64 of 32 bytes, got %d bytes, %v", name, len(b), err)
 		}
 	}
-	for _, k := range []string{"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY"} {
+	for _, k := range []string{"CONSULAR_PAYLOAD_KEYS", "CONSULAR_RECEIPT_SIGNING_KEY", "CONSULAR_TOTP_KEY"} {
 		id, v, ok := strings.Cut(env[k], ":")
 		if !ok || id == "" {
 			t.Errorf("%s: want id:base64", k)

@@ -46,7 +46,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The secrets the app refuses to start without in production. */}}
 {{- define "consular.requiredSecrets" -}}
-CONSULAR_DATABASE_URL CONSULAR_MINIO_ACCESS_KEY CONSULAR_MINIO_SECRET_KEY CONSULAR_PAYLOAD_KEYS CONSULAR_RECEIPT_SIGNING_KEY CONSULAR_LINK_KEY CONSULAR_STAFF_API_KEY CONSULAR_OPERATOR_TOKEN
+CONSULAR_DATABASE_URL CONSULAR_MINIO_ACCESS_KEY CONSULAR_MINIO_SECRET_KEY CONSULAR_PAYLOAD_KEYS CONSULAR_RECEIPT_SIGNING_KEY CONSULAR_LINK_KEY CONSULAR_TOTP_KEY CONSULAR_STAFF_API_KEY CONSULAR_OPERATOR_TOKEN
 {{- end }}
 
 {{/* stringData of the chart-made Secret (no existingSecret): every non-empty value, the required ones checked. */}}
