@@ -83,6 +83,7 @@ func (p *Pages) resend(ctx context.Context, nationalID, email string) error {
 	if p.Receipts == nil {
 		return nil
 	}
+	email = strings.Clone(email) // out of Fiber's reused buffer: used after the answer
 	// Queued even when nothing matched, so both answers take the same path.
 	web.Mail.Send(ctx, "receipt again", func(ctx context.Context) error {
 		for _, code := range codes {

@@ -191,6 +191,9 @@ func (p *Portal) judge(ctx context.Context, email, nationalID string) (verdict, 
 // gets a refusal that says where to turn, and the owner of a national ID
 // typed with another address hears of it.
 func (p *Portal) challenge(ctx context.Context, id int64, email, nationalID, lang string) (int64, error) {
+	// Form values point into a buffer Fiber reuses: the mail, sent after the
+	// answer, needs copies.
+	email, nationalID, lang = strings.Clone(email), strings.Clone(nationalID), strings.Clone(lang)
 	v, err := p.judge(ctx, email, nationalID)
 	if err != nil {
 		return 0, err

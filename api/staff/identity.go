@@ -80,7 +80,7 @@ func (d *Dashboard) moveIdentity(c *fiber.Ctx, m Member) error {
 		return d.renderIdentity(c, fiber.StatusUnprocessableEntity, form, "")
 	}
 	d.record(ctx, c, m, "move_national_id", "", "ok", fmt.Sprintf("account #%d bound to another email; identity checked: %s", moved.account, reason))
-	messages := d.Render.Messages
+	messages, email := d.Render.Messages, strings.Clone(email) // out of Fiber's reused buffer: used after the answer
 	web.Mail.Send(ctx, "national ID moved", func(ctx context.Context) error {
 		if err := web.Email(ctx, d.SMTP, messages, moved.from, moved.lang, "mail.id_moved_from.subject", "mail.id_moved_from.body"); err != nil {
 			return err

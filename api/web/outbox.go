@@ -22,6 +22,13 @@ type Outbox struct {
 	wg      sync.WaitGroup
 }
 
+// sendAfter is how long a send waits before it starts. A goroutine started
+// in a handler runs while the page is still being rendered and written: on
+// two busy cores, an SMTP conversation (or a receipt read from MinIO) then
+// slows exactly the answers that send something. Pages answer in a few
+// milliseconds; by this time the answer has gone.
+const sendAfter = 30 * time.Millisecond
+
 // OutboxSlots is how many sends one process runs at once: an SMTP
 // conversation is mostly waiting, so a few dozen cost little, and a burst
 // of sign-ups larger than that waits for them instead of piling up
@@ -62,6 +69,7 @@ func (o *Outbox) Send(ctx context.Context, what string, send func(context.Contex
 		defer o.wg.Done()
 		defer func() { <-o.slots }()
 		defer cancel()
+		time.Sleep(sendAfter)
 		if err := send(bg); err != nil {
 			slog.ErrorContext(bg, "mail not sent", "mail", what, "err", addresses.ReplaceAllString(err.Error(), "<address>"))
 		}
