@@ -226,7 +226,7 @@ func TestOneTimePasswordRules(t *testing.T) {
 		a.get("/lang/en?next=/start")
 		a.post("/start", map[string]string{"email": a.email, "national_id": testenv.NationalID()})
 		code := a.otp(1)
-		if _, err := s.db.Exec(ctx, "UPDATE one_time_passwords SET expires_at = now() - interval '1 second' WHERE email = $1", a.email); err != nil {
+		if _, err := s.db.Exec(ctx, "UPDATE signin_challenges SET expires_at = now() - interval '1 second' WHERE email = $1", a.email); err != nil {
 			t.Fatal(err)
 		}
 		a.post("/start/code", map[string]string{"code": code})

@@ -2,10 +2,12 @@ package booking
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
@@ -56,34 +58,40 @@ func (p *Pages) lost(c *fiber.Ctx) error {
 			return p.renderLost(c, fiber.StatusTooManyRequests, form, "")
 		}
 	}
-	if id, err := consular.ParseNationalID(nationalID); err == nil && p.Receipts != nil {
-		if err := p.resend(ctx, id, email); err != nil {
-			return err
-		}
+	if err := p.resend(ctx, nationalID, email); err != nil {
+		return err
 	}
 	return p.renderLost(c, fiber.StatusOK, web.NewForm(), "booking.lost.sent")
 }
 
+// resend looks the open requests up (the same query whatever is typed, a
+// malformed national ID included) and emails their receipts after the
+// answer, so neither the page nor its timing tells whether any matched.
 func (p *Pages) resend(ctx context.Context, nationalID, email string) error {
+	if id, err := consular.ParseNationalID(nationalID); err == nil {
+		nationalID = id
+	}
 	rows, err := p.Booker.DB.Query(ctx, `SELECT a.tracking_code FROM request_applicants a JOIN requests r USING (tracking_code)
 		WHERE a.national_id = $1 AND lower(a.email) = $2 AND r.status IN ('awaiting_appointment', 'appointment_booked')`, nationalID, email)
 	if err != nil {
-		return err
+		return fmt.Errorf("find open requests: %w", err)
 	}
-	var codes []string
-	for rows.Next() {
-		var code string
-		if err := rows.Scan(&code); err != nil {
-			rows.Close()
-			return err
+	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("find open requests: %w", err)
+	}
+	if p.Receipts == nil {
+		return nil
+	}
+	email = strings.Clone(email) // out of Fiber's reused buffer: used after the answer
+	// Queued even when nothing matched, so both answers take the same path.
+	web.Mail.Send(ctx, "receipt again", func(ctx context.Context) error {
+		for _, code := range codes {
+			if err := p.Receipts(ctx, code, email); err != nil {
+				return err
+			}
 		}
-		codes = append(codes, code)
-	}
-	rows.Close()
-	for _, code := range codes {
-		if err := p.Receipts(ctx, code, email); err != nil {
-			return err
-		}
-	}
+		return nil
+	})
 	return nil
 }

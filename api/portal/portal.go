@@ -62,6 +62,7 @@ func (p *Portal) Register(site fiber.Router) {
 	me(fiber.MethodPost, "/profile/:step", p.saveProfileStep)
 	me(fiber.MethodGet, "/account/password", p.passwordForm)
 	me(fiber.MethodPost, "/account/password", p.setPassword)
+	me(fiber.MethodPost, "/account/password/code", p.passwordCode)
 	me(fiber.MethodGet, "/services", p.catalogue)
 	me(fiber.MethodGet, "/services/:service/apply", p.applyForm)
 	me(fiber.MethodPost, "/services/:service/apply", p.apply)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,9 +63,11 @@ func (p *Portal) startForm(c *fiber.Ctx) error {
 	return p.Render.Render(c, fiber.StatusOK, "start", pg)
 }
 
-// start checks email, national ID and captcha and emails a one-time
-// password. The answer is the same whether or not the address has an
-// account, so it tells nobody who is registered.
+// start checks email, national ID and captcha and starts a challenge: a
+// one-time code is emailed if the pair can be used, a refusal saying where
+// to turn if it cannot. The answer is the same either way, after the same
+// work, and the mail goes out after it, so the page tells nobody whether
+// the address has an account or the national ID is bound to another.
 func (p *Portal) start(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	form := web.NewForm()
@@ -95,15 +98,25 @@ func (p *Portal) start(c *fiber.Ctx) error {
 		}
 		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "start", pg)
 	}
-	if err := p.sendOTP(ctx, email, id, language(c)); err != nil {
+	challengeID, err := p.challenge(ctx, 0, email, id, language(c))
+	if err != nil {
 		return err
 	}
 	s := web.Current(c)
-	s.Set("signin_email", email)
-	s.Set("signin_national_id", id)
+	s.Set(challengeKey, strconv.FormatInt(challengeID, 10))
 	s.Set("next", localPath(c.FormValue("next")))
 	return c.Redirect("/start/code", fiber.StatusSeeOther)
 }
+
+// challengeKey is where the session keeps its sign-in challenge: the row's
+// ID only, never the email or national ID.
+const challengeKey = "signin_challenge"
+
+// Purposes of a challenge.
+const (
+	forSignin   = "signin"
+	forPassword = "password"
+)
 
 // allowOTP applies the per-address and per-IP limits on sending codes.
 func (p *Portal) allowOTP(ctx context.Context, email, ip string) (time.Time, bool, error) {
@@ -131,33 +144,100 @@ func (p *Portal) otpHash(email, code string) []byte {
 	return mac.Sum(nil)
 }
 
-// sendOTP emails a fresh code, unless the address belongs to an account
-// bound to another national ID: then the owner is warned instead.
-func (p *Portal) sendOTP(ctx context.Context, email, nationalID, lang string) error {
-	var boundID string
-	err := p.DB.QueryRow(ctx, "SELECT national_id FROM accounts WHERE email = $1", email).Scan(&boundID)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return err
-	}
-	var otherEmail bool
-	if err := p.DB.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM accounts WHERE national_id = $1 AND email <> $2)", nationalID, email).Scan(&otherEmail); err != nil {
-		return err
-	}
-	if (boundID != "" && boundID != nationalID) || otherEmail {
-		return p.email(ctx, email, lang, "mail.mismatch.subject", "mail.mismatch.body")
-	}
+// newCode draws a 6-digit code.
+func newCode() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
-		return err
+		return "", fmt.Errorf("draw a code: %w", err)
 	}
-	code := fmt.Sprintf("%06d", n.Int64())
-	if _, err := p.DB.Exec(ctx, `INSERT INTO one_time_passwords (email, code_hash, sent_at, expires_at, attempts)
-		VALUES ($1, $2, now(), now() + make_interval(secs => $3), 0)
-		ON CONFLICT (email) DO UPDATE SET code_hash = EXCLUDED.code_hash, sent_at = now(), expires_at = EXCLUDED.expires_at, attempts = 0`,
-		email, p.otpHash(email, code), otpValidity.Seconds()); err != nil {
-		return err
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// verdict is what a sign-in with an email and a national ID may do.
+type verdict struct {
+	usable    bool   // a code is sent: the pair is an account's, or both are free
+	boundTo   string // the national ID is bound to this other email
+	boundLang string // and its owner reads this language
+}
+
+// judge reads, in one query whatever the outcome, whether email and
+// national ID can sign in together.
+func (p *Portal) judge(ctx context.Context, email, nationalID string) (verdict, error) {
+	rows, err := p.DB.Query(ctx, "SELECT email, national_id, language FROM accounts WHERE email = $1 OR national_id = $2", email, nationalID)
+	if err != nil {
+		return verdict{}, fmt.Errorf("read accounts: %w", err)
 	}
-	return p.email(ctx, email, lang, "mail.otp.subject", "mail.otp.body", code, int(otpValidity.Minutes()))
+	defer rows.Close()
+	v := verdict{usable: true}
+	for rows.Next() {
+		var e, id, lang string
+		if err := rows.Scan(&e, &id, &lang); err != nil {
+			return verdict{}, fmt.Errorf("read accounts: %w", err)
+		}
+		if e != email || id != nationalID {
+			v.usable = false
+		}
+		if id == nationalID && e != email {
+			v.boundTo, v.boundLang = e, lang
+		}
+	}
+	return v, rows.Err()
+}
+
+// challenge starts a sign-in challenge (id 0) or renews one (a resend):
+// the same statements, the same HMAC and one message queued whatever the
+// verdict. An unusable pair gets the hash of a code that is never sent, so
+// its code page counts tries and expires like any other; the email typed
+// gets a refusal that says where to turn, and the owner of a national ID
+// typed with another address hears of it.
+func (p *Portal) challenge(ctx context.Context, id int64, email, nationalID, lang string) (int64, error) {
+	// Form values point into a buffer Fiber reuses: the mail, sent after the
+	// answer, needs copies.
+	email, nationalID, lang = strings.Clone(email), strings.Clone(nationalID), strings.Clone(lang)
+	v, err := p.judge(ctx, email, nationalID)
+	if err != nil {
+		return 0, err
+	}
+	code, err := newCode()
+	if err != nil {
+		return 0, err
+	}
+	hash := p.otpHash(email, code)
+	if id == 0 {
+		err = p.DB.QueryRow(ctx, `INSERT INTO signin_challenges (purpose, email, national_id, code_hash, sent_at, expires_at)
+			VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5)) RETURNING id`,
+			forSignin, email, nationalID, hash, otpValidity.Seconds()).Scan(&id)
+	} else {
+		_, err = p.DB.Exec(ctx, `UPDATE signin_challenges SET code_hash = $2, sent_at = now(),
+			expires_at = now() + make_interval(secs => $3), attempts = 0 WHERE id = $1`, id, hash, otpValidity.Seconds())
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store sign-in challenge: %w", err)
+	}
+	if id%50 == 0 { // now and then, forget challenges long expired
+		_, _ = p.DB.Exec(ctx, "DELETE FROM signin_challenges WHERE expires_at < now() - interval '1 hour'")
+	}
+	if v.usable {
+		web.Mail.Send(ctx, "otp", func(ctx context.Context) error {
+			return p.email(ctx, email, lang, "mail.otp.subject", "mail.otp.body", code, int(otpValidity.Minutes()))
+		})
+		return id, nil
+	}
+	web.Mail.Send(ctx, "signin refused", func(ctx context.Context) error {
+		if err := p.email(ctx, email, lang, "mail.refused.subject", "mail.refused.body"); err != nil {
+			return err
+		}
+		if v.boundTo == "" {
+			return nil
+		}
+		// The owner is told, a few times a day at most: someone typing the
+		// national ID again and again must not flood their inbox.
+		if ok, _, err := p.Limits.Allow(ctx, "id-claimed:"+v.boundTo, 3, 24*time.Hour); err != nil || !ok {
+			return err
+		}
+		return p.email(ctx, v.boundTo, v.boundLang, "mail.id_claimed.subject", "mail.id_claimed.body")
+	})
+	return id, nil
 }
 
 // email sends a short message in both languages, the applicant's first.
@@ -165,12 +245,19 @@ func (p *Portal) email(ctx context.Context, to, lang, subject, body string, args
 	return web.Email(ctx, p.SMTP, p.Render.Messages, to, lang, subject, body, args...)
 }
 
+// challengeOf is the session's challenge row ID (0: none).
+func challengeOf(c *fiber.Ctx, key string) int64 {
+	id, _ := strconv.ParseInt(web.Current(c).Get(key), 10, 64)
+	return id
+}
+
 func (p *Portal) codeForm(c *fiber.Ctx) error {
-	s := web.Current(c)
-	if s.Get("signin_email") == "" {
+	id := challengeOf(c, challengeKey)
+	var email string
+	if id == 0 || p.DB.QueryRow(c.UserContext(), "SELECT email FROM signin_challenges WHERE id = $1", id).Scan(&email) != nil {
 		return c.Redirect("/start", fiber.StatusSeeOther)
 	}
-	pg := p.page(c, "code.title", &captchaData{Email: s.Get("signin_email")})
+	pg := p.page(c, "code.title", &captchaData{Email: email})
 	pg.Form = web.NewForm()
 	if c.Query("resent") != "" {
 		pg.Notice = "code.resent"
@@ -178,48 +265,77 @@ func (p *Portal) codeForm(c *fiber.Ctx) error {
 	return p.Render.Render(c, fiber.StatusOK, "code", pg)
 }
 
-// code checks the one-time password: at most five tries, ten minutes. The
-// first success creates the account, binding the email to the national ID.
-func (p *Portal) code(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	s := web.Current(c)
-	email, nationalID := s.Get("signin_email"), s.Get("signin_national_id")
-	if email == "" {
-		return c.Redirect("/start", fiber.StatusSeeOther)
-	}
-	form := web.NewForm()
-	code := strings.TrimSpace(consular.NormalizeDigits(c.FormValue("code")))
+// attempt is a challenge as read when a code was tried on it.
+type attempt struct {
+	email, nationalID string
+}
+
+// tryCode counts a try on a challenge and compares the code: at most five
+// tries, ten minutes. It answers the error's catalogue key ("" when the code
+// is right) the same way for every challenge, usable or not.
+func (p *Portal) tryCode(ctx context.Context, id int64, purpose, code string) (attempt, string, []any, error) {
+	var a attempt
 	var hash []byte
 	var expires time.Time
 	var attempts int
-	err := p.DB.QueryRow(ctx, `UPDATE one_time_passwords SET attempts = attempts + 1 WHERE email = $1
-		RETURNING code_hash, expires_at, attempts`, email).Scan(&hash, &expires, &attempts)
+	err := p.DB.QueryRow(ctx, `UPDATE signin_challenges SET attempts = attempts + 1 WHERE id = $1 AND purpose = $2
+		RETURNING email, national_id, code_hash, expires_at, attempts`, id, purpose).Scan(&a.email, &a.nationalID, &hash, &expires, &attempts)
+	code = strings.TrimSpace(consular.NormalizeDigits(code))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		form.Fail("code", "error.code_expired")
+		return a, "error.code_expired", nil, nil
 	case err != nil:
-		return err
+		return a, "", nil, fmt.Errorf("count a code's try: %w", err)
 	case time.Now().After(expires):
-		form.Fail("code", "error.code_expired")
+		return a, "error.code_expired", nil, nil
 	case attempts > otpMaxAttempts:
-		form.Fail("code", "error.code_attempts")
-	case !hmac.Equal(hash, p.otpHash(email, code)):
-		form.Fail("code", "error.code_wrong", otpMaxAttempts-attempts)
+		return a, "error.code_attempts", nil, nil
+	case !hmac.Equal(hash, p.otpHash(a.email, code)):
+		return a, "error.code_wrong", []any{otpMaxAttempts - attempts}, nil
 	}
-	if !form.OK() {
-		pg := p.page(c, "code.title", &captchaData{Email: email})
-		pg.Form = form
-		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "code", pg)
+	if _, err := p.DB.Exec(ctx, "DELETE FROM signin_challenges WHERE id = $1", id); err != nil {
+		return a, "", nil, fmt.Errorf("use up a code: %w", err)
 	}
-	if _, err := p.DB.Exec(ctx, "DELETE FROM one_time_passwords WHERE email = $1", email); err != nil {
+	return a, "", nil, nil
+}
+
+// code checks the one-time password. The first success creates the
+// account, binding the email to the national ID.
+func (p *Portal) code(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	s := web.Current(c)
+	id := challengeOf(c, challengeKey)
+	if id == 0 {
+		return c.Redirect("/start", fiber.StatusSeeOther)
+	}
+	form := web.NewForm()
+	a, failure, args, err := p.tryCode(ctx, id, forSignin, c.FormValue("code"))
+	if err != nil {
 		return err
 	}
 	var accountID int64
-	err = p.DB.QueryRow(ctx, `INSERT INTO accounts (email, national_id, language) VALUES ($1, $2, $3)
-		ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email RETURNING id`, email, nationalID, language(c)).Scan(&accountID)
-	if err != nil {
-		return fmt.Errorf("create account: %w", err)
+	if failure == "" {
+		// Only a usable pair was sent a code, but the national ID may have
+		// been bound meanwhile: the account must hold exactly this pair.
+		if _, err := p.DB.Exec(ctx, `INSERT INTO accounts (email, national_id, language) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			a.email, a.nationalID, language(c)); err != nil {
+			return fmt.Errorf("create account: %w", err)
+		}
+		err := p.DB.QueryRow(ctx, "SELECT id FROM accounts WHERE email = $1 AND national_id = $2", a.email, a.nationalID).Scan(&accountID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			failure = "error.signin_refused"
+		case err != nil:
+			return fmt.Errorf("find account: %w", err)
+		}
 	}
+	if failure != "" {
+		form.Fail("code", failure, args...)
+		pg := p.page(c, "code.title", &captchaData{Email: a.email})
+		pg.Form = form
+		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "code", pg)
+	}
+	s.Set(challengeKey, "")
 	return p.signedInAs(c, accountID, s.Get("next"))
 }
 
@@ -240,33 +356,33 @@ func (p *Portal) signedInAs(c *fiber.Ctx, accountID int64, next string) error {
 	return c.Redirect("/services", fiber.StatusSeeOther)
 }
 
-// resend sends a new code, no sooner than a minute after the last.
+// resend renews the challenge with a new code, no sooner than a minute
+// after the last, within the same limits as the first.
 func (p *Portal) resend(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	s := web.Current(c)
-	email, nationalID := s.Get("signin_email"), s.Get("signin_national_id")
-	if email == "" {
+	id := challengeOf(c, challengeKey)
+	var email, nationalID string
+	var sent time.Time
+	if id == 0 || p.DB.QueryRow(ctx, "SELECT email, national_id, sent_at FROM signin_challenges WHERE id = $1 AND purpose = $2",
+		id, forSignin).Scan(&email, &nationalID, &sent) != nil {
 		return c.Redirect("/start", fiber.StatusSeeOther)
 	}
-	var sent time.Time
-	err := p.DB.QueryRow(ctx, "SELECT sent_at FROM one_time_passwords WHERE email = $1", email).Scan(&sent)
-	if err == nil && time.Since(sent) < otpResendAfter {
+	refuse := func(key string, args ...any) error {
 		form := web.NewForm()
-		form.Fail("code", "error.resend_wait", int((otpResendAfter-time.Since(sent)).Seconds())+1)
+		form.Fail("code", key, args...)
 		pg := p.page(c, "code.title", &captchaData{Email: email})
 		pg.Form = form
 		return p.Render.Render(c, fiber.StatusTooManyRequests, "code", pg)
+	}
+	if time.Since(sent) < otpResendAfter {
+		return refuse("error.resend_wait", int((otpResendAfter-time.Since(sent)).Seconds())+1)
 	}
 	if until, ok, err := p.allowOTP(ctx, email, c.IP()); err != nil {
 		return err
 	} else if !ok {
-		form := web.NewForm()
-		form.Fail("code", "error.rate_limited", p.clock(c, until))
-		pg := p.page(c, "code.title", &captchaData{Email: email})
-		pg.Form = form
-		return p.Render.Render(c, fiber.StatusTooManyRequests, "code", pg)
+		return refuse("error.rate_limited", p.clock(c, until))
 	}
-	if err := p.sendOTP(ctx, email, nationalID, language(c)); err != nil {
+	if _, err := p.challenge(ctx, id, email, nationalID, language(c)); err != nil {
 		return err
 	}
 	return c.Redirect("/start/code?resent=1", fiber.StatusSeeOther)
@@ -357,44 +473,4 @@ func (p *Portal) signoutEverywhere(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/", fiber.StatusSeeOther)
-}
-
-func (p *Portal) passwordForm(c *fiber.Ctx) error {
-	pg := p.page(c, "password.title", nil)
-	pg.Form = web.NewForm()
-	return p.Render.Render(c, fiber.StatusOK, "password", pg)
-}
-
-// setPassword sets the fixed password (at least 8 characters, argon2id).
-func (p *Portal) setPassword(c *fiber.Ctx) error {
-	form := web.NewForm()
-	password, confirm := c.FormValue("password"), c.FormValue("password_confirm")
-	switch {
-	case len([]rune(password)) < 8:
-		form.Fail("password", "error.password_short")
-	case len(password) > 256:
-		form.Fail("password", "error.password_long")
-	case password != confirm:
-		form.Fail("password_confirm", "error.password_mismatch")
-	}
-	if !form.OK() {
-		pg := p.page(c, "password.title", nil)
-		pg.Form = form
-		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "password", pg)
-	}
-	hash, err := passwords.Hash(c.UserContext(), password)
-	if errors.Is(err, passwords.ErrBusy) {
-		pg := p.page(c, "password.title", nil)
-		pg.Form = form
-		return p.Render.Render(c, busy(c, form), "password", pg)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := p.DB.Exec(c.UserContext(), "UPDATE accounts SET password_hash = $2 WHERE id = $1", web.Current(c).AccountID, hash); err != nil {
-		return err
-	}
-	pg := p.page(c, "password.title", nil)
-	pg.Notice = "password.saved"
-	return p.Render.Render(c, fiber.StatusOK, "message", pg)
 }

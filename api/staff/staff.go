@@ -103,6 +103,8 @@ func (d *Dashboard) Register(app fiber.Router) {
 	in(fiber.MethodGet, "/clients", d.clients)
 	in(fiber.MethodPost, "/clients", d.addClient)
 	in(fiber.MethodPost, "/clients/:id/revoke", d.revokeClient)
+	in(fiber.MethodGet, "/identity", d.identityForm)
+	in(fiber.MethodPost, "/identity", d.moveIdentity)
 	in(fiber.MethodGet, "/schedule", d.schedulePage)
 	in(fiber.MethodPost, "/schedule", d.saveTemplates)
 	in(fiber.MethodPost, "/schedule/closures", d.addClosure)
