@@ -66,7 +66,7 @@ func TestBrowserOfficerMovesANationalIDToItsHolder(t *testing.T) {
 	// At the mission, an officer moves it.
 	var out bytes.Buffer
 	officer := uniqueEmail("officer")
-	if err := addStaff(context.Background(), &out, s.db, []string{"add", "--email", officer, "--role", "officer", "--mission", "AT-VIE"}); err != nil {
+	if err := addStaff(context.Background(), &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", officer, "--role", "officer", "--mission", "AT-VIE"}); err != nil {
 		t.Fatal(err)
 	}
 	password := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1]

@@ -145,6 +145,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := app.ShutdownWithTimeout(cfg.HTTP.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Mail queued by the last answers (codes, receipts sent again) goes out before the process ends.
+	sent, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := web.Mail.Wait(sent); err != nil {
+		logger.Warn("api stopped with mail still queued", "err", err)
+	}
 	logger.Info("api stopped")
 	return nil
 }
