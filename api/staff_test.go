@@ -200,6 +200,8 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		{"GET", "/staff/clients", "/staff/clients", adminOnly, nil},
 		{"POST", "/staff/clients", "/staff/clients", adminOnly, nil},
 		{"POST", "/staff/clients/:id/revoke", fmt.Sprintf("/staff/clients/%d/revoke", client.ID), adminOnly, nil},
+		{"GET", "/staff/identity", "/staff/identity", ok, nil},
+		{"POST", "/staff/identity", "/staff/identity", ok, nil},
 		{"GET", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
 		{"POST", "/staff/schedule", "/staff/schedule?mission=AT-VIE", overseers, nil},
 		{"POST", "/staff/schedule/closures", "/staff/schedule/closures?mission=AT-VIE", overseers, nil},
