@@ -175,6 +175,11 @@ func TestBrowserKeepsAFormPostedAfterTheSessionEnded(t *testing.T) {
 		t.Fatalf("after the timeout: %s\n%s", b.URL(), b.Text("main"))
 	}
 	b.CheckAccessibility(t)
+	// What was typed is kept sealed: no session row shows it.
+	var clear int
+	if err := s.db.QueryRow(t.Context(), "SELECT count(*) FROM sessions WHERE data::text LIKE '%Herrengasse%'").Scan(&clear); err != nil || clear != 0 {
+		t.Fatalf("%d session rows hold the kept form in clear (%v)", clear, err)
+	}
 	signIn(2)
 	b.Visit(s.url + "/profile/residence")
 	if b.Value("#city") != "Graz" || b.Value("#address") != "Herrengasse 16" || !strings.Contains(b.Text("main"), "has been kept") {

@@ -135,7 +135,7 @@ func (p *Portal) applyForm(c *fiber.Ctx) error {
 	for k, v := range d.Fields {
 		form.Values[k] = v
 	}
-	if resume(c, form) {
+	if p.resume(c, form) {
 		return p.renderApply(c, fiber.StatusOK, service, d, form, "session.resumed")
 	}
 	return p.renderApply(c, fiber.StatusOK, service, d, form, "")

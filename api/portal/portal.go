@@ -138,8 +138,14 @@ func (p *Portal) SignInAgain(c *fiber.Ctx) error {
 	path := strings.Clone(c.Path())
 	if c.Method() != fiber.MethodGet {
 		if kept := postedFields(c); len(kept) > 0 {
+			// Sealed: what was typed may be an email or a national ID,
+			// which no session holds in clear.
 			b, _ := json.Marshal(kept)
-			s.Set(resumeKey(path), string(b))
+			sealed, err := web.Seal(p.Config.Keys.Kept, string(b))
+			if err != nil {
+				return err
+			}
+			s.Set(resumeKey(path), sealed)
 		}
 		s.Set("notice", "session.expired")
 	}
@@ -172,10 +178,10 @@ func postedFields(c *fiber.Ctx) map[string]string {
 }
 
 // resume fills a form with what was posted when the session had timed out.
-func resume(c *fiber.Ctx, form *web.Form) bool {
+func (p *Portal) resume(c *fiber.Ctx, form *web.Form) bool {
 	s := web.Current(c)
-	kept := s.Get(resumeKey(c.Path()))
-	if kept == "" {
+	kept, ok := web.Open(p.Config.Keys.Kept, s.Get(resumeKey(c.Path())))
+	if !ok {
 		return false
 	}
 	var values map[string]string

@@ -101,7 +101,7 @@ func (p *Portal) profileStep(c *fiber.Ctx) error {
 	}
 	displayDates(form, identityFields, language(c))
 	displayDates(form, residenceFields, language(c))
-	if resume(c, form) {
+	if p.resume(c, form) {
 		return p.renderStep(c, fiber.StatusOK, step, form, pr, "session.resumed")
 	}
 	return p.renderStep(c, fiber.StatusOK, step, form, pr, "")

@@ -110,6 +110,7 @@ type Keys struct {
 	Submitted []byte // the success page right after a submission
 	Links     []byte // signed links in appointment emails (reschedule or cancel)
 	CSRF      []byte // form tokens of visitors who have no session yet
+	Kept      []byte // encrypts forms kept in a session across a timeout
 	// TOTP encrypts staff members' TOTP secrets at rest (package
 	// totpsecret), apart from every other key: the first encrypts, all decrypt.
 	TOTP     []codec.Key
@@ -274,6 +275,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Submitted = subKey(links, "consular submission pages v1")
 	c.Keys.Links = subKey(links, "consular appointment links v1")
 	c.Keys.CSRF = subKey(links, "consular form tokens v1")
+	c.Keys.Kept = subKey(links, "consular kept forms v1")
 	c.Keys.TOTP = r.payloadKeys("CONSULAR_TOTP_KEY", "dev-1:"+devSecret("totp", 32))
 	if !r.production { // staff use their own tokens in production
 		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
