@@ -218,7 +218,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	if err != nil {
 		return nil, nil, err
 	}
-	limits := &web.Limiter{DB: d.db}
+	limits := &web.Limiter{DB: d.db, Key: cfg.Keys.Limits}
 	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Limits: limits, Logger: logger}
 	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
 		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Lifetime: web.ApplicantLifetime,

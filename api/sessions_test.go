@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/openconsular/consular/activities"
@@ -293,6 +294,15 @@ func TestNoSessionHoldsAnEmailOrNationalID(t *testing.T) {
 	if len(found) > 0 {
 		sort.Strings(found)
 		t.Fatalf("session data in clear: an email or a national ID under %v", found)
+	}
+	// Nor do the rate limits that the sign-up counted per address.
+	var limits []string
+	rows, err = s.db.Query(ctx, "SELECT key FROM rate_limits WHERE key LIKE '%@%'")
+	if err == nil {
+		limits, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || len(limits) > 0 {
+		t.Fatalf("rate limits named by an email in clear: %v (%v)", limits, err)
 	}
 }
 

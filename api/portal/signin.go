@@ -123,7 +123,7 @@ func (p *Portal) allowOTP(ctx context.Context, email, ip string) (time.Time, boo
 	for _, limit := range []struct {
 		key string
 		max int
-	}{{"otp:email:" + email, otpPerEmailHour}, {"otp:ip:" + ip, otpPerIPHour}} {
+	}{{p.Limits.Personal("otp:email:", email), otpPerEmailHour}, {"otp:ip:" + ip, otpPerIPHour}} {
 		ok, until, err := p.Limits.Allow(ctx, limit.key, limit.max, time.Hour)
 		if err != nil || !ok {
 			return until, ok, err
@@ -232,7 +232,7 @@ func (p *Portal) challenge(ctx context.Context, id int64, email, nationalID, lan
 		}
 		// The owner is told, a few times a day at most: someone typing the
 		// national ID again and again must not flood their inbox.
-		if ok, _, err := p.Limits.Allow(ctx, "id-claimed:"+v.boundTo, 3, 24*time.Hour); err != nil || !ok {
+		if ok, _, err := p.Limits.Allow(ctx, p.Limits.Personal("id-claimed:", v.boundTo), 3, 24*time.Hour); err != nil || !ok {
 			return err
 		}
 		return p.email(ctx, v.boundTo, v.boundLang, "mail.id_claimed.subject", "mail.id_claimed.body")
@@ -408,7 +408,7 @@ func (p *Portal) signin(c *fiber.Ctx) error {
 	for _, limit := range []struct {
 		key string
 		max int
-	}{{"signin:email:" + email, signinPerEmail}, {"signin:ip:" + c.IP(), signinPerIP}} {
+	}{{p.Limits.Personal("signin:email:", email), signinPerEmail}, {"signin:ip:" + c.IP(), signinPerIP}} {
 		ok, until, err := p.Limits.Allow(ctx, limit.key, limit.max, 15*time.Minute)
 		if err != nil {
 			return err

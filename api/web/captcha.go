@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -100,6 +102,17 @@ func (cs *Captchas) Register(r fiber.Router) {
 // across API replicas and restarts.
 type Limiter struct {
 	DB *pgxpool.Pool
+	// Key makes Personal's names (config Keys.Limits): a limit per email
+	// address must not keep the address in clear.
+	Key []byte
+}
+
+// Personal names the limit of one person's value (an email address) by an
+// HMAC of it, so the rate_limits table holds no address in clear.
+func (l *Limiter) Personal(prefix, value string) string {
+	mac := hmac.New(sha256.New, l.Key)
+	mac.Write([]byte(value))
+	return prefix + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
 }
 
 // Allow records one hit on key and reports whether it is within max per

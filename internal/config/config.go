@@ -111,6 +111,7 @@ type Keys struct {
 	Links     []byte // signed links in appointment emails (reschedule or cancel)
 	CSRF      []byte // form tokens of visitors who have no session yet
 	Kept      []byte // encrypts forms kept in a session across a timeout
+	Limits    []byte // names rate limits kept per email address
 	// TOTP encrypts staff members' TOTP secrets at rest (package
 	// totpsecret), apart from every other key: the first encrypts, all decrypt.
 	TOTP     []codec.Key
@@ -276,6 +277,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Keys.Links = subKey(links, "consular appointment links v1")
 	c.Keys.CSRF = subKey(links, "consular form tokens v1")
 	c.Keys.Kept = subKey(links, "consular kept forms v1")
+	c.Keys.Limits = subKey(links, "consular rate limit names v1")
 	c.Keys.TOTP = r.payloadKeys("CONSULAR_TOTP_KEY", "dev-1:"+devSecret("totp", 32))
 	if !r.production { // staff use their own tokens in production
 		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
