@@ -91,42 +91,15 @@ func startSystem(t *testing.T, env map[string]string) *system {
 	t.Helper()
 	bin := binaries(t)
 	db, dbURL := testenv.Database(t)
-	port, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := testenv.Config(t)
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
-	s := &system{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), db: db, objects: testenv.Storage(t),
+	s := &system{t: t, db: db, objects: testenv.Storage(t),
 		documents: "e2e-docs-" + suffix, temporal: testenv.Temporal(t), logs: t.TempDir(), client: testenv.APIClient(t, db)}
 	receipts := "e2e-receipts-" + suffix
 	if err := storage.EnsureBuckets(context.Background(), s.objects, s.documents, receipts); err != nil {
 		t.Fatal(err)
 	}
 	queue := testenv.TaskQueue(t)
-	workerPort, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.workerURL = fmt.Sprintf("http://127.0.0.1:%d", workerPort)
-	vars := map[string]string{
-		"CONSULAR_WORKER_HTTP_ADDR":       fmt.Sprintf("127.0.0.1:%d", workerPort),
-		"CONSULAR_DATABASE_URL":           dbURL,
-		"CONSULAR_HTTP_ADDR":              fmt.Sprintf("127.0.0.1:%d", port),
-		"CONSULAR_PUBLIC_URL":             s.url,
-		"CONSULAR_TEMPORAL_TASK_QUEUE":    queue,
-		"CONSULAR_MINIO_DOCUMENTS_BUCKET": s.documents,
-		"CONSULAR_MINIO_RECEIPTS_BUCKET":  receipts,
-		"CONSULAR_LOG_LEVEL":              "debug",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	environ := os.Environ()
-	for k, v := range vars {
-		environ = append(environ, k+"="+v)
-	}
-	s.environ = environ
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, name := range []string{"workers", "api"} {
@@ -135,10 +108,48 @@ func startSystem(t *testing.T, env map[string]string) *system {
 			}
 		}
 	})
-	app, err := stack.StartApp(context.Background(), stack.AppOptions{Bin: bin, LogDir: s.logs, Env: environ,
-		HTTPAddr: vars["CONSULAR_HTTP_ADDR"], Temporal: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, TaskQueue: queue})
-	if err != nil {
-		t.Fatal(err)
+	// A free port can be taken by a test running beside this one before
+	// the API binds it: then the system starts again on others.
+	var app *stack.App
+	for attempt := 1; ; attempt++ {
+		port, err := stack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		workerPort, err := stack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.url, s.workerURL = fmt.Sprintf("http://127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d", workerPort)
+		vars := map[string]string{
+			"CONSULAR_WORKER_HTTP_ADDR":       fmt.Sprintf("127.0.0.1:%d", workerPort),
+			"CONSULAR_DATABASE_URL":           dbURL,
+			"CONSULAR_HTTP_ADDR":              fmt.Sprintf("127.0.0.1:%d", port),
+			"CONSULAR_PUBLIC_URL":             s.url,
+			"CONSULAR_TEMPORAL_TASK_QUEUE":    queue,
+			"CONSULAR_MINIO_DOCUMENTS_BUCKET": s.documents,
+			"CONSULAR_MINIO_RECEIPTS_BUCKET":  receipts,
+			"CONSULAR_LOG_LEVEL":              "debug",
+		}
+		for k, v := range env {
+			vars[k] = v
+		}
+		environ := os.Environ()
+		for k, v := range vars {
+			environ = append(environ, k+"="+v)
+		}
+		s.environ = environ
+		app, err = stack.StartApp(context.Background(), stack.AppOptions{Bin: bin, LogDir: s.logs, Env: environ,
+			HTTPAddr: vars["CONSULAR_HTTP_ADDR"], Temporal: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, TaskQueue: queue})
+		if err == nil {
+			break
+		}
+		logs, _ := os.ReadFile(filepath.Join(s.logs, "api.log"))
+		workerLogs, _ := os.ReadFile(filepath.Join(s.logs, "workers.log"))
+		if attempt == 3 || !strings.Contains(string(logs)+string(workerLogs), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("a port was taken meanwhile; starting again (%v)", err)
 	}
 	t.Cleanup(app.Kill)
 	s.api, s.worker, s.queue = app.API, app.Worker, queue
