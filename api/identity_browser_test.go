@@ -86,7 +86,18 @@ func TestBrowserOfficerMovesANationalIDToItsHolder(t *testing.T) {
 	o.Fill("#national_id", nationalID)
 	o.Fill("#new_email", holder)
 	o.Fill("#identity_reason", "Passport and birth certificate seen at the counter")
-	if status := o.Submit(`form[action="/staff/identity"] button[type=submit]`); status != 200 || !strings.Contains(o.Text("main"), "The national ID has been moved") {
+	// Shown back first, with the address it leaves; nothing moves yet.
+	if status := o.Submit(`form[action="/staff/identity"] button[type=submit]`); status != 200 ||
+		!strings.Contains(o.Text("#identity-summary"), first) || !strings.Contains(o.Text("#identity-summary"), holder) {
+		t.Fatalf("confirmation: %d\n%s", status, o.Text("main"))
+	}
+	o.CheckAccessibility(t)
+	o.ScreenshotBothWidths("staff-identity-confirm")
+	var bound string
+	if err := s.db.QueryRow(context.Background(), "SELECT email FROM accounts WHERE national_id = $1", nationalID).Scan(&bound); err != nil || bound != first {
+		t.Fatalf("before confirming, the national ID is bound to %q (%v), want still %s", bound, err, first)
+	}
+	if status := o.Submit(`#confirm-action`); status != 200 || !strings.Contains(o.Text("main"), "The national ID has been moved") {
 		t.Fatalf("move: %d\n%s", status, o.Text("main"))
 	}
 	mailTo(t, first, "Your national ID was moved to another email address")

@@ -34,8 +34,19 @@ func (d *Dashboard) identityForm(c *fiber.Ctx, m Member) error {
 	return d.renderIdentity(c, fiber.StatusOK, web.NewForm(), notice)
 }
 
+// identityData is the page: the form, or the move shown back for
+// confirmation with the address the national ID leaves.
+type identityData struct {
+	Confirm                      bool
+	NationalID, From, To, Reason string
+}
+
 func (d *Dashboard) renderIdentity(c *fiber.Ctx, status int, form *web.Form, notice string) error {
-	pg := d.page(c, "staff.identity.title", nil)
+	return d.renderIdentityWith(c, status, form, notice, &identityData{})
+}
+
+func (d *Dashboard) renderIdentityWith(c *fiber.Ctx, status int, form *web.Form, notice string, data *identityData) error {
+	pg := d.page(c, "staff.identity.title", data)
 	pg.Form, pg.Notice = form, notice
 	return d.Render.Render(c, status, "staff_identity", pg)
 }
@@ -65,7 +76,15 @@ func (d *Dashboard) moveIdentity(c *fiber.Ctx, m Member) error {
 	if !form.OK() {
 		return d.renderIdentity(c, fiber.StatusUnprocessableEntity, form, "")
 	}
-	moved, err := d.moveNationalID(ctx, id, email)
+	// Shown back first, with the address it leaves, as every consequential
+	// action is: a typo in a national ID would move someone else's account.
+	confirming := c.FormValue("confirmed") != "yes"
+	var moved moved
+	if confirming {
+		moved, err = d.boundTo(ctx, id, email)
+	} else {
+		moved, err = d.moveNationalID(ctx, id, email)
+	}
 	switch {
 	case errors.Is(err, errNoAccount):
 		form.Fail("national_id", "staff.identity.not_found")
@@ -78,6 +97,9 @@ func (d *Dashboard) moveIdentity(c *fiber.Ctx, m Member) error {
 	}
 	if !form.OK() {
 		return d.renderIdentity(c, fiber.StatusUnprocessableEntity, form, "")
+	}
+	if confirming {
+		return d.renderIdentityWith(c, fiber.StatusOK, form, "", &identityData{Confirm: true, NationalID: id, From: moved.from, To: email, Reason: reason})
 	}
 	d.record(ctx, c, m, "move_national_id", "", "ok", fmt.Sprintf("account #%d bound to another email; identity checked: %s", moved.account, reason))
 	messages, email := d.Render.Messages, strings.Clone(email) // out of Fiber's reused buffer: used after the answer
@@ -101,6 +123,29 @@ type moved struct {
 	account int64
 	from    string // the email it was bound to
 	lang    string
+}
+
+// boundTo reads, without changing anything, the account a move would
+// change, with the refusals the move itself would give.
+func (d *Dashboard) boundTo(ctx context.Context, nationalID, email string) (moved, error) {
+	var mv moved
+	err := d.DB.QueryRow(ctx, "SELECT id, email, language FROM accounts WHERE national_id = $1", nationalID).Scan(&mv.account, &mv.from, &mv.lang)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return mv, errNoAccount
+	case err != nil:
+		return mv, fmt.Errorf("find account: %w", err)
+	case mv.from == email:
+		return mv, errSameEmail
+	}
+	var taken bool
+	if err := d.DB.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM accounts WHERE email = $1)", email).Scan(&taken); err != nil {
+		return mv, fmt.Errorf("find account: %w", err)
+	}
+	if taken {
+		return mv, errEmailTaken
+	}
+	return mv, nil
 }
 
 // moveNationalID binds the account of nationalID to email, in one
