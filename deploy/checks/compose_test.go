@@ -2,7 +2,9 @@ package checks
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,7 +277,10 @@ func TestGeneratedEnvFileIsComplete(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("gen-env.sh needs openssl (Debian: openssl): install it")
 	}
-	out, err := exec.Command("sh", Path("deploy/compose/gen-env.sh")).Output()
+	certs := t.TempDir()
+	gen := exec.Command("sh", Path("deploy/compose/gen-env.sh"))
+	gen.Env = append(os.Environ(), "CONSULAR_CERTS="+certs)
+	out, err := gen.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,6 +293,28 @@ func TestGeneratedEnvFileIsComplete(t *testing.T) {
 	}
 	if _, err := loadCompose(t, Path("deploy/docker-compose.yml"), env); err != nil {
 		t.Fatalf("compose with the generated .env: %v", err)
+	}
+	// Mailpit's certificate chains to the authority the app is told to trust, for the name it is reached by.
+	caPEM, err1 := os.ReadFile(filepath.Join(certs, "ca.pem"))
+	serverPEM, err2 := os.ReadFile(filepath.Join(certs, "mailpit.pem"))
+	if _, err3 := os.Stat(filepath.Join(certs, "mailpit-key.pem")); err1 != nil || err2 != nil || err3 != nil {
+		t.Fatalf("gen-env.sh did not write the mail certificates: %v %v %v", err1, err2, err3)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	block, _ := pem.Decode(serverPEM)
+	if block == nil {
+		t.Fatal("mailpit.pem holds no certificate")
+	}
+	server, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Verify(x509.VerifyOptions{Roots: roots, DNSName: "mailpit"}); err != nil {
+		t.Errorf("Mailpit's certificate does not verify as mailpit under the generated authority: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(certs, "ca-key.pem")); err == nil {
+		t.Error("the authority's private key was left behind")
 	}
 	key := func(name, v string) {
 		b, err := base64.StdEncoding.DecodeString(v)

@@ -261,6 +261,8 @@ type Mailpit struct {
 	DBFile   string
 	SMTPPort int
 	UIPort   int
+	// TLSCert and TLSKey (PEM files), when set, make SMTP require STARTTLS.
+	TLSCert, TLSKey string
 }
 
 func (m Mailpit) Start(ctx context.Context, logPath string) (*Process, error) {
@@ -269,10 +271,15 @@ func (m Mailpit) Start(ctx context.Context, logPath string) (*Process, error) {
 			return nil, fmt.Errorf("mailpit: port %d: %w", port, errPortTaken)
 		}
 	}
-	cmd := exec.Command(m.Bin, "--database", m.DBFile,
+	args := []string{"--database", m.DBFile,
 		"--smtp", fmt.Sprintf("127.0.0.1:%d", m.SMTPPort), "--listen", fmt.Sprintf("127.0.0.1:%d", m.UIPort),
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "100000",
-		"--disable-version-check", "--quiet")
+		"--smtp-auth-accept-any", "--max", "100000", "--disable-version-check", "--quiet"}
+	if m.TLSCert != "" {
+		args = append(args, "--smtp-tls-cert", m.TLSCert, "--smtp-tls-key", m.TLSKey, "--smtp-require-starttls")
+	} else {
+		args = append(args, "--smtp-auth-allow-insecure")
+	}
+	cmd := exec.Command(m.Bin, args...)
 	p, err := startProcess("mailpit", logPath, syscall.SIGTERM, cmd)
 	if err != nil {
 		return nil, err

@@ -190,6 +190,9 @@ type Mail struct {
 	Encryption string // "none", "starttls" or "tls"
 	From       string
 	Timeout    time.Duration
+	// RootCAs are the certificate authorities the SMTP server's certificate
+	// must chain to (CONSULAR_SMTP_CA_FILE); nil: the system's roots.
+	RootCAs *x509.CertPool
 }
 
 // FromEnvironment reads the configuration from the process environment.
@@ -260,6 +263,7 @@ func loadWith(r *reader) (Config, error) {
 	c.Mail.Encryption = r.oneOf("CONSULAR_SMTP_ENCRYPTION", "none", "none", "starttls", "tls")
 	c.Mail.From = r.email("CONSULAR_MAIL_FROM", "Consular Services <no-reply@consular.example>")
 	c.Mail.Timeout = r.duration("CONSULAR_SMTP_TIMEOUT", 10*time.Second)
+	c.Mail.RootCAs = r.certPool("CONSULAR_SMTP_CA_FILE")
 
 	c.Requests.Deadline = r.duration("CONSULAR_REQUEST_DEADLINE", 90*24*time.Hour)
 	c.Requests.Reminders = r.durations("CONSULAR_REMINDERS", "720h,168h,24h")
@@ -359,6 +363,25 @@ func (r *reader) secret(name, devDefault string) string {
 	}
 	r.devDefaults = append(r.devDefaults, name)
 	return devDefault
+}
+
+// certPool reads a PEM file of CA certificates; unset: nil (the system's roots).
+func (r *reader) certPool(name string) *x509.CertPool {
+	path := r.string(name, "")
+	if path == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		r.fail(name, path, "cannot be read: "+err.Error())
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		r.fail(name, path, "holds no PEM certificate")
+		return nil
+	}
+	return pool
 }
 
 // loopback says whether a host:port listens on this machine only.

@@ -42,7 +42,7 @@ func (s *Server) Connect(ctx context.Context) (*simplemail.SMTPClient, error) {
 	server.Password = s.cfg.Password
 	server.SendTimeout = s.cfg.Timeout
 	server.CustomConn = conn
-	server.TLSConfig = &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12}
+	server.TLSConfig = &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12, RootCAs: s.cfg.RootCAs}
 	switch s.cfg.Encryption {
 	case "starttls":
 		server.Encryption = simplemail.EncryptionSTARTTLS
