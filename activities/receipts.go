@@ -14,6 +14,7 @@ import (
 
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/receipt"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // Receipts issues the PDF receipt of a request and keeps it in MinIO.
@@ -39,9 +40,6 @@ type IssueResult struct {
 	ObjectKey string
 }
 
-// ReceiptKey is the receipt's object key: one receipt per request.
-func ReceiptKey(trackingCode string) string { return trackingCode + ".pdf" }
-
 // Issue renders the receipt and stores it; a retry overwrites the same object.
 func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error) {
 	service, ok := consular.ServiceByCode(in.ServiceCode)
@@ -66,7 +64,7 @@ func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error
 	if err != nil { // the same input renders the same way every time: retrying cannot help
 		return IssueResult{}, temporal.NewNonRetryableApplicationError("receipt of "+in.TrackingCode, "ReceiptRender", err)
 	}
-	key := ReceiptKey(in.TrackingCode)
+	key := storage.ReceiptKey(in.TrackingCode)
 	if _, err := a.Objects.PutObject(ctx, a.Bucket, key, bytes.NewReader(pdf), int64(len(pdf)),
 		minio.PutObjectOptions{ContentType: "application/pdf"}); err != nil {
 		return IssueResult{}, fmt.Errorf("store receipt: %w", err)

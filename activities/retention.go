@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // Retention purges what a finished request no longer needs: its documents
@@ -61,7 +62,7 @@ type PurgeResult struct {
 func (r *Retention) Purge(ctx context.Context, codes []string) (PurgeResult, error) {
 	var res PurgeResult
 	for _, code := range codes {
-		for obj := range r.Objects.ListObjects(ctx, r.DocumentsBucket, minio.ListObjectsOptions{Prefix: code + "/", Recursive: true}) {
+		for obj := range r.Objects.ListObjects(ctx, r.DocumentsBucket, minio.ListObjectsOptions{Prefix: storage.RequestPrefix(code), Recursive: true}) {
 			if obj.Err != nil {
 				return res, fmt.Errorf("list documents of %s: %w", code, obj.Err)
 			}

@@ -281,7 +281,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 			}
 			// A receipt asked for again is a new email each time: its key is the moment.
 			_, err := letters.Send(ctx, activities.MailInput{TrackingCode: code, Kind: activities.MailReceipt, Deadline: deadline,
-				Key: "again-" + time.Now().UTC().Format(time.RFC3339Nano), ReceiptKey: activities.ReceiptKey(code)})
+				Key: "again-" + time.Now().UTC().Format(time.RFC3339Nano), ReceiptKey: storage.ReceiptKey(code)})
 			return err
 		}}).Register(site)
 	return app, func(ctx context.Context) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 const day = 24 * time.Hour
@@ -59,7 +60,7 @@ func newWorld(t *testing.T) *world {
 	})
 	w.env.OnActivity(receipts.Issue, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.IssueInput) (activities.IssueResult, error) {
 		w.receipts++
-		return activities.IssueResult{ObjectKey: activities.ReceiptKey(in.TrackingCode)}, nil
+		return activities.IssueResult{ObjectKey: storage.ReceiptKey(in.TrackingCode)}, nil
 	})
 	w.env.OnActivity(mail.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MailInput) (activities.MailResult, error) {
 		w.mails = append(w.mails, sentMail{in, w.env.Now().Sub(submitted)})

@@ -17,9 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
@@ -499,18 +497,10 @@ func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 // the workflow, which applicants only ever see as ErrClosed (their common
 // refusals are checked here before the workflow is asked).
 func (b *Booker) update(ctx context.Context, code, name, id string, arg any) error {
-	handle, err := b.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: code, UpdateID: id, UpdateName: name,
-		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err == nil {
-		err = handle.Get(ctx, nil)
-	}
-	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal:
-		return RefusedError{Reason: appErr.Message(), FromWorkflow: true}
-	case errors.As(err, &notFound):
-		return RefusedError{Reason: "the request is closed; nothing more can be done with it", FromWorkflow: true}
+	_, err := workflows.Act(ctx, b.Temporal, code, name, id, arg)
+	var refused *workflows.RefusedError
+	if errors.As(err, &refused) {
+		return RefusedError{Reason: refused.Reason, FromWorkflow: true}
 	}
 	return err
 }

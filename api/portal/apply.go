@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/i18n"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // category is one group of the catalogue.
@@ -352,7 +352,7 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 			Identity: pr.Identity, Residence: pr.Residence, Form: fields}}
 	bucket := p.Config.Storage.DocumentsBucket
 	copyIn := func(into *[]requests.StoredDocument, kind string, u Upload) error {
-		key := string(code) + "/" + kind + path.Ext(u.ObjectKey)
+		key := storage.DocumentKey(string(code), kind, u.Format)
 		if _, err := p.Objects.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: key},
 			minio.CopySrcOptions{Bucket: bucket, Object: u.ObjectKey}); err != nil {
 			return fmt.Errorf("copy %s into the request: %w", kind, err)

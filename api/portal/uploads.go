@@ -13,6 +13,7 @@ import (
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/documents"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // Upload is a document the applicant uploaded and we kept.
@@ -74,8 +75,7 @@ func (p *Portal) readMultipart(c *fiber.Ctx, accountID int64, owner string, allo
 
 // keep stores an accepted upload and records it.
 func (p *Portal) keep(ctx context.Context, accountID int64, owner, kind string, doc documents.Document, content []byte) error {
-	ext := map[string]string{documents.FormatJPEG: ".jpg", documents.FormatBMP: ".bmp"}[doc.Format]
-	key := fmt.Sprintf("uploads/%d/%s/%s%s", accountID, owner, kind, ext)
+	key := storage.UploadKey(accountID, owner, kind, doc.Format)
 	if _, err := p.Objects.PutObject(ctx, p.Config.Storage.DocumentsBucket, key, bytes.NewReader(content), int64(len(content)),
 		minio.PutObjectOptions{ContentType: "image/" + doc.Format}); err != nil {
 		return fmt.Errorf("store upload: %w", err)

@@ -18,14 +18,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/staffpolicy"
+	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/totpsecret"
 	"github.com/openconsular/consular/workflows"
 )
@@ -68,7 +66,7 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no receipt here")
 	}
 	ctx := c.UserContext()
-	bucket, key := h.Config.Storage.ReceiptsBucket, activities.ReceiptKey(code)
+	bucket, key := h.Config.Storage.ReceiptsBucket, storage.ReceiptKey(code)
 	for waited := time.Duration(0); ; waited += 250 * time.Millisecond {
 		_, err := h.Objects.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 		if err == nil {
@@ -223,13 +221,9 @@ func (h *Handlers) status(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	value, err := h.Temporal.QueryWorkflow(c.UserContext(), code, "", workflows.QueryStatus)
+	view, err := workflows.Status(c.UserContext(), h.Temporal, code)
 	if err != nil {
 		return h.workflowError(c, code, err)
-	}
-	var view workflows.StatusView
-	if err := value.Get(&view); err != nil {
-		return err
 	}
 	return c.JSON(view)
 }
@@ -272,14 +266,7 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 			id = randomID()
 		}
 		name := string(action) // the workflow's update of the same name
-		handle, err := h.Temporal.UpdateWorkflow(c.UserContext(), client.UpdateWorkflowOptions{
-			WorkflowID: code, UpdateID: fmt.Sprintf("%s:%d:%s", name, a.ID, id), UpdateName: name, Args: []any{in},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		var view workflows.StatusView
-		if err == nil {
-			err = handle.Get(c.UserContext(), &view)
-		}
+		view, err := workflows.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
 		if err != nil {
 			answer := h.workflowError(c, code, err)
 			var fe *fiber.Error
@@ -299,12 +286,12 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 // workflow's validator is a 409 with its reason, and so is an action on a
 // request whose workflow has ended.
 func (h *Handlers) workflowError(c *fiber.Ctx, code string, err error) error {
-	var appErr *temporal.ApplicationError
+	var refused *workflows.RefusedError
 	var notFound *serviceerror.NotFound
 	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal:
-		return fiber.NewError(fiber.StatusConflict, appErr.Message())
-	case errors.As(err, &notFound):
+	case errors.As(err, &refused) && !refused.Closed:
+		return fiber.NewError(fiber.StatusConflict, refused.Reason)
+	case errors.As(err, &refused), errors.As(err, &notFound):
 		var status string
 		if h.DB.QueryRow(c.UserContext(), "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&status) == nil {
 			return fiber.NewError(fiber.StatusConflict, "the request is "+status+"; nothing more can be done with it")

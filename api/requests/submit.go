@@ -22,17 +22,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/apiclients"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/staffpolicy"
+	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/workflows"
 )
 
@@ -317,8 +316,7 @@ func (h *Handlers) store(ctx context.Context, s *submission, kind, fileName stri
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "could not read document "+kind+": "+err.Error())
 	}
-	ext := map[string]string{documents.FormatJPEG: ".jpg", documents.FormatBMP: ".bmp"}[doc.Format]
-	objectKey := string(s.code) + "/" + kind + ext
+	objectKey := storage.DocumentKey(string(s.code), kind, doc.Format)
 	if _, err := h.Objects.PutObject(ctx, h.Config.Storage.DocumentsBucket, objectKey, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "image/" + doc.Format}); err != nil {
 		return fmt.Errorf("store document: %w", err)
@@ -564,7 +562,7 @@ type record struct {
 	caller, key, service, mission string
 	code                          consular.TrackingCode
 	submittedAt                   time.Time
-	documents                     []activities.DocumentRef
+	documents                     []workflows.Document
 }
 
 // save writes the submission, the applicant and the documents in one
@@ -600,7 +598,7 @@ func (h *Handlers) save(ctx context.Context, a Application, rec record) (record,
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(rec.code), d.Kind, d.ObjectKey, d.FileName, d.Format, d.Size, d.SHA256); err != nil {
 			return rec, fmt.Errorf("save document: %w", err)
 		}
-		rec.documents = append(rec.documents, activities.DocumentRef{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
+		rec.documents = append(rec.documents, workflows.Document{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
 	}
 	return rec, tx.Commit(ctx)
 }
@@ -635,8 +633,8 @@ func (h *Handlers) loadSubmission(ctx context.Context, where string, args ...any
 	if err != nil {
 		return nil, err
 	}
-	rec.documents, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (activities.DocumentRef, error) {
-		var d activities.DocumentRef
+	rec.documents, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (workflows.Document, error) {
+		var d workflows.Document
 		return d, row.Scan(&d.Kind, &d.ObjectKey, &d.SHA256)
 	})
 	return &rec, err
@@ -662,17 +660,10 @@ func (h *Handlers) startWorkflow(ctx context.Context, rec record) error {
 	if svc, ok := consular.ServiceByCode(rec.service); ok {
 		policy.FourEyes = svc.FourEyes
 	}
-	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       string(rec.code),
-		TaskQueue:                h.Config.Temporal.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.Request, workflows.RequestInput{
+	if err := workflows.Start(ctx, h.Temporal, h.Config.Temporal.TaskQueue, workflows.RequestInput{
 		TrackingCode: string(rec.code), ServiceCode: rec.service, MissionCode: rec.mission,
 		SubmittedAt: rec.submittedAt, Documents: rec.documents, Policy: policy,
-	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
+	}); err != nil {
 		return err
 	}
 	// If this write fails the request still runs: StartPending starts it

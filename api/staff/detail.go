@@ -14,9 +14,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/consular"
@@ -169,11 +166,7 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 func (d *Dashboard) proposed(ctx context.Context, code string) (decision string, unknown bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	value, err := d.Temporal.QueryWorkflow(ctx, code, "", workflows.QueryStatus)
-	var v workflows.StatusView
-	if err == nil {
-		err = value.Get(&v)
-	}
+	v, err := workflows.Status(ctx, d.Temporal, code)
 	if err != nil {
 		d.Logger.WarnContext(ctx, "read a proposed decision", "tracking_code", code, "err", err)
 		return "", true
@@ -245,19 +238,11 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	if actionID == "" {
 		actionID = randomID()
 	}
-	handle, err := d.Temporal.UpdateWorkflow(c.UserContext(), client.UpdateWorkflowOptions{WorkflowID: r.TrackingCode,
-		UpdateID: name + ":" + actionID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err == nil {
-		err = handle.Get(c.UserContext(), nil)
-	}
-	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
+	_, err = workflows.Act(c.UserContext(), d.Temporal, r.TrackingCode, name, name+":"+actionID, arg)
+	var refused *workflows.RefusedError
 	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.Refusal, errors.As(err, &notFound):
-		reason := "the request is closed"
-		if appErr != nil {
-			reason = appErr.Message()
-		}
+	case errors.As(err, &refused):
+		reason := refused.Reason
 		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
 		pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()})
 		pg.Notice = "staff.refused"

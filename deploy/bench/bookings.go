@@ -133,9 +133,8 @@ func (b *bookings) create(ctx context.Context, mission string, n int) ([]applica
 		return nil, fmt.Errorf("insert requests: %w", err)
 	}
 	if err := parallel(ctx, 16, n, func(ctx context.Context, i int) error {
-		_, err := b.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: out[i].code, TaskQueue: b.queue}, workflows.Request,
+		return workflows.Start(ctx, b.temporal, b.queue,
 			workflows.RequestInput{TrackingCode: out[i].code, ServiceCode: bookingService, MissionCode: mission, SubmittedAt: now, Policy: b.policy})
-		return err
 	}); err != nil {
 		return nil, fmt.Errorf("start request workflows: %w", err)
 	}

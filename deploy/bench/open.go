@@ -22,9 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
@@ -648,11 +646,11 @@ func (op *open) startRequest(ctx context.Context, code string, docs []storedDoc)
 		VALUES ($1, $1, $2, $3, $4)`, code, openService, openMission, now)
 	batch.Queue(`INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
 		VALUES ($1, $2, $3, 'Bench Applicant', 'en')`, code, nationalID(), "open-"+strings.ToLower(code)+"@example.org")
-	refs := make([]activities.DocumentRef, len(docs))
+	refs := make([]workflows.Document, len(docs))
 	for i, d := range docs {
 		batch.Queue(`INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, code, d.kind, d.key, d.fileName, d.format, d.size, d.sha256)
-		refs[i] = activities.DocumentRef{Kind: d.kind, ObjectKey: d.key, SHA256: d.sha256}
+		refs[i] = workflows.Document{Kind: d.kind, ObjectKey: d.key, SHA256: d.sha256}
 	}
 	tx, err := op.sys.db.Begin(ctx)
 	if err != nil {
@@ -670,19 +668,10 @@ func (op *open) startRequest(ctx context.Context, code string, docs []storedDoc)
 	if svc, ok := consular.ServiceByCode(openService); ok {
 		policy.FourEyes = svc.FourEyes
 	}
-	_, err = op.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       code,
-		TaskQueue:                op.sys.queue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.Request, workflows.RequestInput{
+	return workflows.Start(ctx, op.temporal, op.sys.queue, workflows.RequestInput{
 		TrackingCode: code, ServiceCode: openService, MissionCode: openMission,
 		SubmittedAt: now, Documents: refs, Policy: policy,
 	})
-	if err != nil {
-		return fmt.Errorf("start workflow %s: %w", code, err)
-	}
-	return nil
 }
 
 // verifyWaiting checks that every request made is awaiting an appointment
@@ -758,13 +747,9 @@ func (op *open) pickup(ctx context.Context, extra []string, clients int, queries
 // refused asks a request waiting for an appointment to record the
 // applicant's attendance, which its validator refuses: nothing is booked.
 func (op *open) refused(ctx context.Context, code string) error {
-	h, err := op.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: code, UpdateName: workflows.UpdateRecordAttendance,
-		Args: []any{workflows.StaffInput{StaffID: "bench"}}, WaitForStage: client.WorkflowUpdateStageAccepted})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == workflows.Refusal {
+	_, err := workflows.Act(ctx, op.temporal, code, workflows.UpdateRecordAttendance, "", workflows.StaffInput{StaffID: "bench"})
+	var refused *workflows.RefusedError
+	if errors.As(err, &refused) && !refused.Closed {
 		return nil
 	}
 	if err == nil {
@@ -823,12 +808,8 @@ func (op *open) each(ctx context.Context, codes []string, clients int, do func(c
 
 // status queries one request's status and expects it to await an appointment.
 func (op *open) status(ctx context.Context, code string) error {
-	v, err := op.temporal.QueryWorkflow(ctx, code, "", workflows.QueryStatus)
+	view, err := workflows.Status(ctx, op.temporal, code)
 	if err != nil {
-		return fmt.Errorf("query %s: %w", code, err)
-	}
-	var view workflows.StatusView
-	if err := v.Get(&view); err != nil {
 		return fmt.Errorf("query %s: %w", code, err)
 	}
 	if view.Status != consular.StatusAwaitingAppointment {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // check is one verdict of the report.
@@ -444,7 +445,7 @@ func (v *verifier) documentsKept(ctx context.Context) check {
 			if n != len(s.docs) {
 				fail("%s: %d objects under %s/, want %d (submission %d, its attempts answered: %s)", s.code, n, s.code, len(s.docs), s.n, s.answers())
 			}
-			if _, err := v.objects.StatObject(ctx, v.receipts, activities.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
+			if _, err := v.objects.StatObject(ctx, v.receipts, storage.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
 				fail("%s: receipt PDF: %v", s.code, err)
 			}
 		})
