@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/api/booking"
@@ -291,6 +292,20 @@ func TestLostReceiptIsEmailedAgainAndRevealsNothing(t *testing.T) {
 	again := testenv.Mail(t).WaitFor(t, "to:"+address, 2, 15*time.Second)
 	if last := again[len(again)-1]; len(last.Attachments) != 1 || last.Attachments[0].ContentType != "application/pdf" {
 		t.Fatalf("the receipt sent again carries %+v", last.Attachments)
+	}
+	// The request sent it, asked by an Update: the API holds no mail client of the worker's.
+	asked := 0
+	for it := s.temporal.GetWorkflowHistory(context.Background(), code, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); it.HasNext(); {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == workflows.UpdateSendReceiptAgain {
+			asked++
+		}
+	}
+	if asked != 1 {
+		t.Fatalf("%d %s updates in the request's history, want 1", asked, workflows.UpdateSendReceiptAgain)
 	}
 
 	a.get("/receipt/lost")

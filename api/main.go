@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/api/health"
 	"github.com/openconsular/consular/api/operators"
@@ -272,18 +271,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	(&operators.Codec{Codec: payloads, OperatorToken: cfg.Keys.Operator, UIOrigin: cfg.Temporal.UIOrigin, IsAdmin: dashboard.IsAdmin}).Register(app)
 	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
 	pages.Register(site)
-	letters := &activities.Mail{DB: d.db, SMTP: d.smtp, Objects: d.objects, ReceiptsBucket: cfg.Storage.ReceiptsBucket}
 	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, LinkKey: cfg.Keys.Links,
-		Receipts: func(ctx context.Context, code, _ string) error {
-			var deadline time.Time
-			if err := d.db.QueryRow(ctx, "SELECT deadline_at FROM requests WHERE tracking_code = $1", code).Scan(&deadline); err != nil {
-				return err
-			}
-			// A receipt asked for again is a new email each time: its key is the moment.
-			_, err := letters.Send(ctx, activities.MailInput{TrackingCode: code, Kind: activities.MailReceipt, Deadline: deadline,
-				Key: "again-" + time.Now().UTC().Format(time.RFC3339Nano), ReceiptKey: storage.ReceiptKey(code)})
-			return err
-		}}).Register(site)
+		Receipts: func(ctx context.Context, code, _ string) error { return booker.SendReceiptAgain(ctx, code) }}).Register(site)
 	return app, func(ctx context.Context) {
 		go encryptTOTPAtStart(ctx, d.db, cfg.Keys.TOTP, logger)
 		go submissions.KeepStartingPending(ctx, time.Minute)

@@ -474,3 +474,31 @@ func TestSensitiveServicesNeedASecondPairOfEyesForEveryDecision(t *testing.T) {
 		t.Fatalf("ended %v (%v), want approved after confirmation", result.Status, err)
 	}
 }
+
+// A lost receipt is sent again by the request itself, once per ask, while
+// the applicant may still visit; afterwards the ask is refused.
+func TestReceiptIsSentAgainWhileTheRequestAwaitsItsVisit(t *testing.T) {
+	w := newWorld(t)
+	w.at(3*day, UpdateSendReceiptAgain, ReceiptAgainInput{})
+	w.at(4*day, UpdateSendReceiptAgain, ReceiptAgainInput{})
+	w.at(5*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(10 * day)})
+	w.at(10*day+time.Hour, UpdateRecordAttendance, StaffInput{StaffID: "officer-7"})
+	w.refusedAt(11*day, UpdateSendReceiptAgain, ReceiptAgainInput{}) // visited: nothing more to send
+	w.at(12*day, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+	w.run()
+	if w.sent != 1 {
+		t.Fatalf("%d refused asks made, want the one after the visit", w.sent)
+	}
+	var again []sentMail
+	for _, m := range w.mails {
+		if m.Kind == activities.MailReceipt {
+			again = append(again, m)
+		}
+	}
+	if len(again) != 3 || again[1].Key == again[2].Key || again[1].Key == "" || again[1].ReceiptKey != storage.ReceiptKey("4821-7730-9152-06") {
+		t.Fatalf("receipts sent %+v, want the first and two more with keys of their own and the receipt attached", again)
+	}
+	if again[1].at != 3*day || again[2].at != 4*day {
+		t.Fatalf("sent again at %v and %v, want days 3 and 4", again[1].at, again[2].at)
+	}
+}

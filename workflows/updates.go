@@ -10,6 +10,7 @@ import (
 
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/storage"
 )
 
 // Names of the request workflow's query and updates: the appointment system
@@ -29,6 +30,9 @@ const (
 	UpdateConfirmDecision       = "confirm_decision"
 	UpdateExtendDeadline        = "extend_deadline"
 	UpdateWithdraw              = "withdraw"
+	// UpdateSendReceiptAgain emails the receipt again to the address on the
+	// request (the applicant lost it), once per update ID.
+	UpdateSendReceiptAgain = "send_receipt_again"
 )
 
 // StatusView is what the status query and every update answer: codes and dates only.
@@ -82,6 +86,9 @@ func (in ExtendInput) newDeadline(current time.Time) time.Time {
 
 // WithdrawInput is the applicant's withdrawal.
 type WithdrawInput struct{}
+
+// ReceiptAgainInput asks for the receipt again; it needs nothing but the request.
+type ReceiptAgainInput struct{}
 
 // Refusal is the error type of a refused update: the caller shows its message.
 const Refusal = "Refused"
@@ -266,6 +273,19 @@ func (r *request) registerHandlers(ctx workflow.Context) error {
 			func(ctx workflow.Context, _ WithdrawInput) (StatusView, error) {
 				r.appointment = time.Time{}
 				return r.act(ctx, consular.StatusWithdrawn, activities.MailInput{Kind: activities.MailWithdrawn})
+			}},
+		{UpdateSendReceiptAgain,
+			func(ctx workflow.Context, _ ReceiptAgainInput) error {
+				if r.status != consular.StatusAwaitingAppointment && r.status != consular.StatusAppointmentBooked {
+					return refuse("a request that is %s has no receipt to send again", r.status)
+				}
+				return nil
+			},
+			func(ctx workflow.Context, _ ReceiptAgainInput) (StatusView, error) {
+				// Each ask is one email: the mail activity sends a (kind, key) once.
+				key := "again-" + workflow.GetCurrentUpdateInfo(ctx).ID
+				return r.view(), r.send(ctx, activities.MailInput{Kind: activities.MailReceipt, Key: key,
+					ReceiptKey: storage.ReceiptKey(r.in.TrackingCode)})
 			}},
 	}
 	for _, h := range handlers {

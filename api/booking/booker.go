@@ -484,6 +484,20 @@ func (b *Booker) Cancel(ctx context.Context, r Request) error {
 	return b.release(ctx, r.Appointment.ID, "cancelled", "")
 }
 
+// SendReceiptAgain asks the request's workflow to email its receipt again
+// to the address on the request (the applicant lost it): each call is one
+// email, and shows in the request's history as an Update. A request closed
+// since it was looked up has nothing to send.
+func (b *Booker) SendReceiptAgain(ctx context.Context, code string) error {
+	id := "receipt-again:" + time.Now().UTC().Format(time.RFC3339Nano)
+	_, err := workflows.Act(ctx, b.Temporal, code, workflows.UpdateSendReceiptAgain, id, workflows.ReceiptAgainInput{})
+	var refused *workflows.RefusedError
+	if errors.As(err, &refused) {
+		return nil
+	}
+	return err
+}
+
 // Withdraw withdraws the request; its appointment is released by the projection.
 func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 	if !r.Bookable() {
