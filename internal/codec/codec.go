@@ -64,19 +64,27 @@ func New(keys []Key) (*Codec, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("codec needs at least one key")
 	}
-	c := &Codec{active: keys[0].ID, keys: map[string]cipher.AEAD{}}
+	aeads, err := AEADs(keys)
+	if err != nil {
+		return nil, err
+	}
+	return &Codec{active: keys[0].ID, keys: aeads}, nil
+}
+
+// AEADs makes an AES-GCM cipher of each key, by its ID: for this codec and
+// for anything else keyed the same way (staff TOTP secrets).
+func AEADs(keys []Key) (map[string]cipher.AEAD, error) {
+	aeads := make(map[string]cipher.AEAD, len(keys))
 	for _, k := range keys {
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", k.ID, err)
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, err
+		if aeads[k.ID], err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.ID, err)
 		}
-		c.keys[k.ID] = aead
 	}
-	return c, nil
+	return aeads, nil
 }
 
 // DataConverter is Temporal's default converter with this codec behind it.

@@ -17,7 +17,6 @@ package totpsecret
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -41,18 +40,11 @@ func New(keys []codec.Key) (*Box, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("TOTP secrets need at least one key (CONSULAR_TOTP_KEY)")
 	}
-	b := &Box{active: keys[0].ID, keys: map[string]cipher.AEAD{}}
-	for _, k := range keys {
-		block, err := aes.NewCipher(k.Secret)
-		if err != nil {
-			return nil, fmt.Errorf("TOTP key %s: %w", k.ID, err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("TOTP key %s: %w", k.ID, err)
-		}
-		b.keys[k.ID] = aead
+	aeads, err := codec.AEADs(keys)
+	if err != nil {
+		return nil, fmt.Errorf("TOTP keys: %w", err)
 	}
+	b := &Box{active: keys[0].ID, keys: aeads}
 	return b, nil
 }
 
