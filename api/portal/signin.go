@@ -35,7 +35,7 @@ const (
 // captchaData is the data of a page with a captcha.
 type captchaData struct {
 	CaptchaID string
-	Email     string
+	Email     web.Literal // written as typed (ASCII digits), an isolated left-to-right run in Persian
 	Next      string
 }
 
@@ -257,7 +257,7 @@ func (p *Portal) codeForm(c *fiber.Ctx) error {
 	if id == 0 || p.DB.QueryRow(c.UserContext(), "SELECT email FROM signin_challenges WHERE id = $1", id).Scan(&email) != nil {
 		return c.Redirect("/start", fiber.StatusSeeOther)
 	}
-	pg := p.page(c, "code.title", &captchaData{Email: email})
+	pg := p.page(c, "code.title", &captchaData{Email: web.LTR(email)})
 	pg.Form = web.NewForm()
 	if c.Query("resent") != "" {
 		pg.Notice = "code.resent"
@@ -331,7 +331,7 @@ func (p *Portal) code(c *fiber.Ctx) error {
 	}
 	if failure != "" {
 		form.Fail("code", failure, args...)
-		pg := p.page(c, "code.title", &captchaData{Email: a.email})
+		pg := p.page(c, "code.title", &captchaData{Email: web.LTR(a.email)})
 		pg.Form = form
 		return p.Render.Render(c, fiber.StatusUnprocessableEntity, "code", pg)
 	}
@@ -370,7 +370,7 @@ func (p *Portal) resend(c *fiber.Ctx) error {
 	refuse := func(key string, args ...any) error {
 		form := web.NewForm()
 		form.Fail("code", key, args...)
-		pg := p.page(c, "code.title", &captchaData{Email: email})
+		pg := p.page(c, "code.title", &captchaData{Email: web.LTR(email)})
 		pg.Form = form
 		return p.Render.Render(c, fiber.StatusTooManyRequests, "code", pg)
 	}

@@ -61,6 +61,11 @@ func LoadCatalogue() (Catalogue, error) {
 // a link, whose digits must stay ASCII.
 type Literal string
 
+// LTR is a Literal shown as a left-to-right run of its own (between LRI and
+// PDI marks), so an email address inside a Persian sentence keeps its digits
+// and its order.
+func LTR(s string) Literal { return Literal("\u2066" + s + "\u2069") }
+
 // T returns the message in lang with {0}, {1}... replaced by args; numbers in
 // Persian text are written with Persian digits (except in a Literal).
 func (c Catalogue) T(lang, key string, args ...any) string {

@@ -22,3 +22,13 @@ func TestTemplatesParseAndCataloguesMatch(t *testing.T) {
 		t.Fatalf("Persian numbers are not in Persian digits: %q", got)
 	}
 }
+
+// An email address in a Persian sentence keeps its ASCII digits (it would
+// no longer be the address) and reads as one left-to-right run.
+func TestEmailInAPersianSentenceKeepsItsDigits(t *testing.T) {
+	c := Catalogue{"fa": {"k": "کد به {0} فرستاده شد؛ {1} دقیقه"}}
+	got := c.T("fa", "k", LTR("ali123@example.org"), 10)
+	if !strings.Contains(got, "\u2066ali123@example.org\u2069") || !strings.Contains(got, "۱۰") {
+		t.Fatalf("T = %q", got)
+	}
+}
