@@ -6,17 +6,12 @@ import (
 	"testing"
 
 	"github.com/openconsular/consular/internal/config"
-	"github.com/openconsular/consular/internal/testenv"
 )
 
 // Every route, page or not, answers with the security headers; in
 // production with HSTS too.
 func TestEveryRouteSendsTheSecurityHeaders(t *testing.T) {
-	cfg := testenv.Config(t)
-	_, dbURL := testenv.Database(t)
-	cfg.Database.URL = dbURL
-	cfg.Env = config.Production
-	app, _ := inProcess(t, cfg, nil)
+	app := inProcessOwnDatabase(t, func(c *config.Config) { c.Env = config.Production })
 	seen := 0
 	for _, r := range app.GetRoutes(true) {
 		if r.Method == "HEAD" || r.Method == "CONNECT" || r.Method == "TRACE" || r.Path == "/" && r.Method == "USE" {

@@ -7,14 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openconsular/consular/internal/testenv"
+	"github.com/openconsular/consular/internal/config"
 )
 
 func TestLanguageSwitchRedirectsOnlyToThisSite(t *testing.T) {
-	cfg := testenv.Config(t)
-	_, dbURL := testenv.Database(t)
-	cfg.Database.URL = dbURL
-	app, _ := inProcess(t, cfg, nil)
+	app := inProcessOwnDatabase(t, func(*config.Config) {})
 	for _, next := range []string{"/%5Cevil.example", "/%252Fevil.example", "//evil.example", "https:evil.example", "/\t/evil.example", "/%09/evil.example"} {
 		req := httptest.NewRequest(http.MethodGet, "/lang/en?next="+url.QueryEscape(next), nil)
 		res, err := app.Test(req, 30_000)

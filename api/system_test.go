@@ -64,6 +64,17 @@ func inProcess(t *testing.T, cfg config.Config, tr *tracing.Tracing) (*fiber.App
 	return app, d
 }
 
+// inProcessOwnDatabase is inProcess on the test stack's configuration with
+// a database of the test's own, changed by configure.
+func inProcessOwnDatabase(t *testing.T, configure func(*config.Config)) *fiber.App {
+	t.Helper()
+	cfg := testenv.Config(t)
+	_, cfg.Database.URL = testenv.Database(t)
+	configure(&cfg)
+	app, _ := inProcess(t, cfg, nil)
+	return app
+}
+
 // env is the environment the system's processes run with.
 func (s *system) env() []string { return s.environ }
 

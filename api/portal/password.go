@@ -97,11 +97,9 @@ func (p *Portal) passwordCode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var id int64
-	if err := p.DB.QueryRow(ctx, `INSERT INTO signin_challenges (purpose, email, national_id, code_hash, sent_at, expires_at)
-		VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5)) RETURNING id`,
-		forPassword, a.email, a.nationalID, p.otpHash(a.email, code), otpValidity.Seconds()).Scan(&id); err != nil {
-		return fmt.Errorf("store password code: %w", err)
+	id, err := p.storeChallenge(ctx, forPassword, a.email, a.nationalID, p.otpHash(a.email, code))
+	if err != nil {
+		return err
 	}
 	s.Set(passwordChallengeKey, strconv.FormatInt(id, 10))
 	web.Mail.Send(ctx, "password code", func(ctx context.Context) error {

@@ -204,15 +204,15 @@ func (p *Portal) challenge(ctx context.Context, id int64, email, nationalID, lan
 	}
 	hash := p.otpHash(email, code)
 	if id == 0 {
-		err = p.DB.QueryRow(ctx, `INSERT INTO signin_challenges (purpose, email, national_id, code_hash, sent_at, expires_at)
-			VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5)) RETURNING id`,
-			forSignin, email, nationalID, hash, otpValidity.Seconds()).Scan(&id)
+		id, err = p.storeChallenge(ctx, forSignin, email, nationalID, hash)
 	} else {
-		_, err = p.DB.Exec(ctx, `UPDATE signin_challenges SET code_hash = $2, sent_at = now(),
-			expires_at = now() + make_interval(secs => $3), attempts = 0 WHERE id = $1`, id, hash, otpValidity.Seconds())
+		if _, err = p.DB.Exec(ctx, `UPDATE signin_challenges SET code_hash = $2, sent_at = now(),
+			expires_at = now() + make_interval(secs => $3), attempts = 0 WHERE id = $1`, id, hash, otpValidity.Seconds()); err != nil {
+			err = fmt.Errorf("renew sign-in challenge: %w", err)
+		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store sign-in challenge: %w", err)
+		return 0, err
 	}
 	if id%50 == 0 { // now and then, forget challenges long expired
 		_, _ = p.DB.Exec(ctx, "DELETE FROM signin_challenges WHERE expires_at < now() - interval '1 hour'")
@@ -237,6 +237,18 @@ func (p *Portal) challenge(ctx context.Context, id int64, email, nationalID, lan
 		}
 		return p.email(ctx, v.boundTo, v.boundLang, "mail.id_claimed.subject", "mail.id_claimed.body")
 	})
+	return id, nil
+}
+
+// storeChallenge keeps a new challenge, its code only as a hash, valid for
+// otpValidity: for a sign-in or to prove a password change.
+func (p *Portal) storeChallenge(ctx context.Context, purpose, email, nationalID string, hash []byte) (int64, error) {
+	var id int64
+	if err := p.DB.QueryRow(ctx, `INSERT INTO signin_challenges (purpose, email, national_id, code_hash, sent_at, expires_at)
+		VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5)) RETURNING id`,
+		purpose, email, nationalID, hash, otpValidity.Seconds()).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store %s challenge: %w", purpose, err)
+	}
 	return id, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -16,13 +17,13 @@ import (
 	"github.com/openconsular/consular/internal/testenv"
 )
 
-// Every migration can be undone (a rollback after a bad deploy) and applied
-// again: down to nothing, then up, ends where it began.
-func TestMigrationsGoDownAndUpAgain(t *testing.T) {
-	ctx := context.Background()
-	pool, _ := testenv.Database(t) // migrated
+// migrations is a migrated database of the test's own and a goose
+// provider over it, to move between versions.
+func migrations(t *testing.T) (*pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	pool, _ := testenv.Database(t)
 	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	fsys, err := fs.Sub(database.Migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,14 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pool, provider
+}
+
+// Every migration can be undone (a rollback after a bad deploy) and applied
+// again: down to nothing, then up, ends where it began.
+func TestMigrationsGoDownAndUpAgain(t *testing.T) {
+	ctx := context.Background()
+	pool, provider := migrations(t) // migrated
 	latest, err := provider.GetDBVersion(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -59,17 +68,7 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 // use one key.
 func TestSubmissionsSavedBeforeCallersKeepTheirKeys(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := testenv.Database(t)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	fsys, err := fs.Sub(database.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, provider := migrations(t)
 	if _, err := provider.DownTo(ctx, 15); err != nil {
 		t.Fatalf("down: %v", err)
 	}
