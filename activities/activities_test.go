@@ -170,7 +170,7 @@ func TestDocumentsAreValidatedFromStorageAndDeleted(t *testing.T) {
 	}
 	put(string(code)+"/licence.jpg", good)
 	put(string(code)+"/passport.jpg", good[:len(good)/2]) // truncated after upload
-	refs := []DocumentRef{
+	refs := []consular.Document{
 		{Kind: "licence", ObjectKey: string(code) + "/licence.jpg", SHA256: sha(good)},
 		{Kind: "passport", ObjectKey: string(code) + "/passport.jpg", SHA256: sha(good)},
 		{Kind: "residence_proof", ObjectKey: string(code) + "/residence_proof.jpg", SHA256: sha(good)}, // never arrived

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/internal/consular"
 	"path"
 
 	"github.com/minio/minio-go/v7"
@@ -16,14 +17,6 @@ import (
 type Documents struct {
 	Objects *minio.Client
 	Bucket  string
-}
-
-// DocumentRef is a stored document as the workflow knows it: where it is and
-// what it must hash to, never its content.
-type DocumentRef struct {
-	Kind      string
-	ObjectKey string
-	SHA256    string
 }
 
 // DocumentProblem says why one document was refused, in both languages.
@@ -41,7 +34,7 @@ const ErrBadDocuments = "BadDocuments"
 // ValidateInput names the documents of one request.
 type ValidateInput struct {
 	TrackingCode string
-	Documents    []DocumentRef
+	Documents    []consular.Document
 }
 
 // Validate checks every stored document again with the same rules the API

@@ -19,7 +19,7 @@ import (
 	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // appointmentCall sends a JSON call to /api/v1/appointments.
@@ -50,9 +50,9 @@ func (s *system) quickRequest(nationalID string) string {
 		VALUES ($1, $2, $3, 'Sara Ahmadi', 'en')`, code, nationalID, code+"@example.org"); err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: code, TaskQueue: s.queue}, workflows.Request,
-		workflows.RequestInput{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now,
-			Policy: workflows.Policy{Deadline: 60 * 24 * time.Hour, Reminders: []time.Duration{30 * 24 * time.Hour}, Retention: time.Hour}}); err != nil {
+	if err := request.Start(ctx, s.temporal, s.queue,
+		request.Input{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now,
+			Policy: request.Policy{Deadline: 60 * 24 * time.Hour, Reminders: []time.Duration{30 * 24 * time.Hour}, Retention: time.Hour}}); err != nil {
 		s.t.Fatal(err)
 	}
 	return code
@@ -226,8 +226,8 @@ func TestReconciliationSettlesAppointmentsLeftPending(t *testing.T) {
 	closed := s.quickRequest(testenv.NationalID())
 	s.waitStatus(open, "awaiting_appointment", 30*time.Second)
 	s.waitStatus(closed, "awaiting_appointment", 30*time.Second)
-	if _, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: closed, UpdateName: workflows.UpdateWithdraw,
-		Args: []any{workflows.WithdrawInput{}}, WaitForStage: client.WorkflowUpdateStageCompleted}); err != nil {
+	if _, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: closed, UpdateName: request.UpdateWithdraw,
+		Args: []any{request.WithdrawInput{}}, WaitForStage: client.WorkflowUpdateStageCompleted}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitClosed(closed, 30*time.Second)
@@ -300,12 +300,12 @@ func TestLostReceiptIsEmailedAgainAndRevealsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == workflows.UpdateSendReceiptAgain {
+		if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == request.UpdateSendReceiptAgain {
 			asked++
 		}
 	}
 	if asked != 1 {
-		t.Fatalf("%d %s updates in the request's history, want 1", asked, workflows.UpdateSendReceiptAgain)
+		t.Fatalf("%d %s updates in the request's history, want 1", asked, request.UpdateSendReceiptAgain)
 	}
 
 	a.get("/receipt/lost")

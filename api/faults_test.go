@@ -18,7 +18,7 @@ import (
 	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/internal/codec"
 	"github.com/openconsular/consular/internal/testenv"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // When Temporal cannot be reached, a submission is saved and answered 503
@@ -92,7 +92,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	if q := desc.GetExecutionConfig().GetTaskQueue().GetName(); q != up.Temporal.TaskQueue {
 		t.Errorf("started on task queue %q, want %q", q, up.Temporal.TaskQueue)
 	}
-	var input workflows.RequestInput
+	var input request.Input
 	hist := temporal.GetWorkflowHistory(ctx, code, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	first, err := hist.Next()
 	if err != nil {

@@ -14,13 +14,11 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"go.temporal.io/sdk/client"
 
-	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents/documentstest"
 	"github.com/openconsular/consular/internal/testenv"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // hostileJPEGs are the uploads of issue 12: blank images saved as
@@ -148,10 +146,10 @@ func TestHostileDocumentsKeepTheAPIAndTheWorkerUnder200MB(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(data)
-		if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: codes[i], TaskQueue: s.queue}, workflows.Request,
-			workflows.RequestInput{TrackingCode: codes[i], ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE",
-				SubmittedAt: time.Now(), Policy: workflows.Policy{Deadline: 90 * 24 * time.Hour, Retention: 24 * time.Hour},
-				Documents: []activities.DocumentRef{{Kind: "passport", ObjectKey: key, SHA256: hex.EncodeToString(sum[:])}}}); err != nil {
+		if err := request.Start(ctx, s.temporal, s.queue,
+			request.Input{TrackingCode: codes[i], ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE",
+				SubmittedAt: time.Now(), Policy: request.Policy{Deadline: 90 * 24 * time.Hour, Retention: 24 * time.Hour},
+				Documents: []consular.Document{{Kind: "passport", ObjectKey: key, SHA256: hex.EncodeToString(sum[:])}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

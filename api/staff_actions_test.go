@@ -22,7 +22,7 @@ import (
 	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/internal/totpsecret"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // staffMember adds a staff member and gives back their ID and an API token.
@@ -130,7 +130,7 @@ func TestStaffAPIActsAsTheTokensOwnerUnderTheRolePolicy(t *testing.T) {
 	if status, out := s.staffCall(officerToken, "POST", path+"/attendance", pretend); status != 200 || out["Status"] != "attended" {
 		t.Fatalf("attendance: %d %v", status, out)
 	}
-	if ids := s.staffIDsInHistory(code, workflows.UpdateRecordAttendance); len(ids) != 1 || ids[0] != strconv.FormatInt(officer, 10) {
+	if ids := s.staffIDsInHistory(code, request.UpdateRecordAttendance); len(ids) != 1 || ids[0] != strconv.FormatInt(officer, 10) {
 		t.Fatalf("the workflow recorded attendance by %v, want the token's owner %d", ids, officer)
 	}
 	rejection := map[string]any{"decision": "rejected", "reason": "documents_invalid", "staff_id": strconv.FormatInt(supervisor, 10)}

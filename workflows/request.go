@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"github.com/openconsular/consular/workflows/request"
 	"sort"
 	"time"
 
@@ -12,30 +13,8 @@ import (
 	"github.com/openconsular/consular/internal/consular"
 )
 
-// RequestInput starts a request's workflow. It carries codes, dates and
-// object keys only; the applicant's personal data stays in PostgreSQL.
-type RequestInput struct {
-	TrackingCode string
-	ServiceCode  string
-	MissionCode  string
-	SubmittedAt  time.Time
-	Documents    []activities.DocumentRef
-	Policy       Policy
-}
-
-// Policy is the timing a request lives by, fixed at submission from configuration.
-type Policy struct {
-	Deadline  time.Duration   // how long the applicant has to attend (90 days)
-	Reminders []time.Duration // how long before the deadline to remind an applicant with no appointment
-	Retention time.Duration   // how long documents are kept after the decision
-	// FourEyes is the service's rule for decisions a supervisor must
-	// confirm: "rejections" (the default: an empty value), "all" (a
-	// sensitive service) or "none".
-	FourEyes string
-}
-
 // needsConfirmation reports whether a decision waits for a supervisor.
-func (p Policy) needsConfirmation(d consular.Status) bool {
+func needsConfirmation(p request.Policy, d consular.Status) bool {
 	switch p.FourEyes {
 	case "none":
 		return false
@@ -43,11 +22,6 @@ func (p Policy) needsConfirmation(d consular.Status) bool {
 		return true
 	}
 	return d == consular.StatusRejected
-}
-
-// RequestResult is how the request ended.
-type RequestResult struct {
-	Status consular.Status
 }
 
 // Activity stubs: typed nils, so activity names are checked by the compiler.
@@ -60,13 +34,13 @@ var (
 
 // request is the workflow's state. Update handlers change it synchronously
 // (so the next validator sees the change) and then publish it.
-type request struct {
-	in          RequestInput
+type lifecycle struct {
+	in          request.Input
 	status      consular.Status
 	deadline    time.Time
 	appointment time.Time // zero when none is booked
-	decision    Decision
-	proposed    *Decision // a decision waiting for a supervisor's confirmation
+	decision    request.Decision
+	proposed    *request.Decision // a decision waiting for a supervisor's confirmation
 	version     int
 	reminders   []time.Time // reminder times still to come, earliest first
 	wake        bool        // set by handlers so the main loop looks again
@@ -80,14 +54,14 @@ type request struct {
 }
 
 // later queues an email about the state just made; flush sends it.
-func (r *request) later(letter activities.MailInput) {
+func (r *lifecycle) later(letter activities.MailInput) {
 	letter.Appointment = r.appointment
 	r.outbox = append(r.outbox, letter)
 	r.wake = true
 }
 
 // flush sends the queued emails, in the order their updates came.
-func (r *request) flush(ctx workflow.Context) error {
+func (r *lifecycle) flush(ctx workflow.Context) error {
 	for len(r.outbox) > 0 {
 		letter := r.outbox[0]
 		r.outbox = r.outbox[1:]
@@ -100,7 +74,7 @@ func (r *request) flush(ctx workflow.Context) error {
 
 // appointmentReminder is when the booked appointment's reminder is due, and
 // whether one is due at all.
-func (r *request) appointmentReminder() (time.Time, bool) {
+func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 	if r.status != consular.StatusAppointmentBooked || r.appointmentNoted {
 		return time.Time{}, false
 	}
@@ -110,27 +84,27 @@ func (r *request) appointmentReminder() (time.Time, bool) {
 
 // Request is one consular request's lifecycle, from submission to its final
 // status. Its workflow ID is the tracking code.
-func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
-	r := &request{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
+func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
+	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
 	if err := r.registerHandlers(ctx); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	if err := r.moveTo(ctx, consular.StatusSubmitted); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 
 	err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), documents.Validate,
 		activities.ValidateInput{TrackingCode: in.TrackingCode, Documents: in.Documents}).Get(ctx, nil)
 	if problems, bad := badDocuments(err); bad {
 		if err := r.moveTo(ctx, consular.StatusRejectedDocuments); err != nil {
-			return RequestResult{}, err
+			return request.Result{}, err
 		}
 		if err := r.send(ctx, activities.MailInput{Kind: activities.MailDocumentsRejected, Problems: problems}); err != nil {
-			return RequestResult{}, err
+			return request.Result{}, err
 		}
 		return r.finish(ctx)
 	} else if err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 
 	var receipt activities.IssueResult
@@ -138,32 +112,32 @@ func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
 		TrackingCode: in.TrackingCode, ServiceCode: in.ServiceCode, MissionCode: in.MissionCode,
 		SubmittedAt: in.SubmittedAt, Deadline: r.deadline,
 	}).Get(ctx, &receipt); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	r.planReminders(workflow.Now(ctx))
 	if err := r.moveTo(ctx, consular.StatusAwaitingAppointment); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	if err := r.send(ctx, activities.MailInput{Kind: activities.MailReceipt, ReceiptKey: receipt.ObjectKey}); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 
 	if err := r.waitForVisit(ctx); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	// Attended: the decision arrives through an update; then the documents are
 	// kept for the retention period, for questions about the decision.
 	for !r.status.Final() {
 		if err := r.flush(ctx); err != nil {
-			return RequestResult{}, err
+			return request.Result{}, err
 		}
 		if err := workflow.Await(ctx, func() bool { return r.status.Final() || len(r.outbox) > 0 }); err != nil {
-			return RequestResult{}, err
+			return request.Result{}, err
 		}
 	}
 	if r.decision.Decision != "" {
 		if err := workflow.Sleep(ctx, in.Policy.Retention); err != nil {
-			return RequestResult{}, err
+			return request.Result{}, err
 		}
 	}
 	return r.finish(ctx)
@@ -172,7 +146,7 @@ func Request(ctx workflow.Context, in RequestInput) (RequestResult, error) {
 // waitForVisit waits for attendance, withdrawal or the deadline, sending
 // reminders while no appointment is booked. Bookings, cancellations and
 // extensions arrive through update handlers and wake it.
-func (r *request) waitForVisit(ctx workflow.Context) error {
+func (r *lifecycle) waitForVisit(ctx workflow.Context) error {
 	// Requests started before appointment reminders existed replay without them.
 	remindAppointments := workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
 	for r.status != consular.StatusAttended && !r.status.Final() {
@@ -225,7 +199,7 @@ func (r *request) waitForVisit(ctx workflow.Context) error {
 }
 
 // planReminders schedules the reminders still ahead of now for the current deadline.
-func (r *request) planReminders(now time.Time) {
+func (r *lifecycle) planReminders(now time.Time) {
 	r.reminders = r.reminders[:0]
 	for _, before := range r.in.Policy.Reminders {
 		if at := r.deadline.Add(-before); at.After(now) {
@@ -236,9 +210,9 @@ func (r *request) planReminders(now time.Time) {
 }
 
 // finish deletes the documents, lets running handlers complete and ends the workflow.
-func (r *request) finish(ctx workflow.Context) (RequestResult, error) {
+func (r *lifecycle) finish(ctx workflow.Context) (request.Result, error) {
 	if err := r.flush(ctx); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	keys := make([]string, len(r.in.Documents))
 	for i, d := range r.in.Documents {
@@ -246,17 +220,17 @@ func (r *request) finish(ctx workflow.Context) (RequestResult, error) {
 	}
 	if err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), documents.Delete,
 		activities.DeleteInput{ObjectKeys: keys}).Get(ctx, nil); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return RequestResult{}, err
+		return request.Result{}, err
 	}
-	return RequestResult{Status: r.status}, nil
+	return request.Result{Status: r.status}, nil
 }
 
 // moveTo sets the status and publishes it: search attributes for operators,
 // the projection for staff lists and the appointment system.
-func (r *request) moveTo(ctx workflow.Context, status consular.Status) error {
+func (r *lifecycle) moveTo(ctx workflow.Context, status consular.Status) error {
 	r.status = status
 	r.wake = true
 	return r.publish(ctx)
@@ -264,24 +238,24 @@ func (r *request) moveTo(ctx workflow.Context, status consular.Status) error {
 
 // publish writes the current state out. Each write carries the version it
 // was made at, so the projection keeps the newest when writes overlap.
-func (r *request) publish(ctx workflow.Context) error {
+func (r *lifecycle) publish(ctx workflow.Context) error {
 	r.version++
 	rec := activities.RecordInput{
 		TrackingCode: r.in.TrackingCode, Status: r.status, ServiceCode: r.in.ServiceCode, MissionCode: r.in.MissionCode,
 		SubmittedAt: r.in.SubmittedAt, DeadlineAt: r.deadline, Version: r.version,
 	}
 	attrs := []temporal.SearchAttributeUpdate{
-		StatusAttribute.ValueSet(string(r.status)),
-		MissionAttribute.ValueSet(r.in.MissionCode),
-		ServiceAttribute.ValueSet(r.in.ServiceCode),
-		DeadlineAttribute.ValueSet(r.deadline),
+		request.StatusAttribute.ValueSet(string(r.status)),
+		request.MissionAttribute.ValueSet(r.in.MissionCode),
+		request.ServiceAttribute.ValueSet(r.in.ServiceCode),
+		request.DeadlineAttribute.ValueSet(r.deadline),
 	}
 	if r.appointment.IsZero() {
-		attrs = append(attrs, AppointmentAttribute.ValueUnset())
+		attrs = append(attrs, request.AppointmentAttribute.ValueUnset())
 	} else {
 		at := r.appointment
 		rec.AppointmentAt = &at
-		attrs = append(attrs, AppointmentAttribute.ValueSet(at))
+		attrs = append(attrs, request.AppointmentAttribute.ValueSet(at))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		return err
@@ -291,7 +265,7 @@ func (r *request) publish(ctx workflow.Context) error {
 
 // send emails the applicant about this request; the mail activity sends
 // each (kind, key) once, whatever the retries.
-func (r *request) send(ctx workflow.Context, in activities.MailInput) error {
+func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 	in.TrackingCode = r.in.TrackingCode
 	in.Deadline = r.deadline
 	if in.Appointment.IsZero() { // a queued email keeps the appointment it was about

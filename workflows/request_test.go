@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/workflows/request"
 	"log/slog"
 	"strings"
 	"testing"
@@ -73,12 +74,12 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) run() RequestResult {
+func (w *world) run() request.Result {
 	w.t.Helper()
-	w.env.ExecuteWorkflow(Request, RequestInput{
+	w.env.ExecuteWorkflow(Request, request.Input{
 		TrackingCode: "4821-7730-9152-06", ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE", SubmittedAt: submitted,
-		Documents: []activities.DocumentRef{{Kind: "licence", ObjectKey: "4821-7730-9152-06/licence.jpg", SHA256: "ab"}},
-		Policy:    Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day},
+		Documents: []consular.Document{{Kind: "licence", ObjectKey: "4821-7730-9152-06/licence.jpg", SHA256: "ab"}},
+		Policy:    request.Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day},
 	})
 	if !w.env.IsWorkflowCompleted() {
 		w.t.Fatal("the workflow did not complete")
@@ -86,7 +87,7 @@ func (w *world) run() RequestResult {
 	if err := w.env.GetWorkflowError(); err != nil {
 		w.t.Fatal(err)
 	}
-	var result RequestResult
+	var result request.Result
 	if err := w.env.GetWorkflowResult(&result); err != nil {
 		w.t.Fatal(err)
 	}
@@ -116,8 +117,8 @@ func (w *world) refusedAt(after time.Duration, name string, arg any) {
 			OnAccept: func() { w.t.Errorf("%s at %s was accepted, want refused", name, after) },
 			OnReject: func(err error) {
 				var appErr *temporal.ApplicationError
-				if !errors.As(err, &appErr) || appErr.Type() != Refusal {
-					w.t.Errorf("%s refused with %v, want a %s application error", name, err, Refusal)
+				if !errors.As(err, &appErr) || appErr.Type() != request.Refusal {
+					w.t.Errorf("%s refused with %v, want a %s application error", name, err, request.Refusal)
 				}
 				w.refusals = append(w.refusals, err.Error())
 			},
@@ -159,9 +160,9 @@ func equal[T comparable](a, b []T) bool {
 func TestApprovedAfterBookingAndAttendance(t *testing.T) {
 	w := newWorld(t)
 	appointment := submitted.Add(20 * day)
-	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: appointment})
-	w.at(20*day, UpdateRecordAttendance, StaffInput{StaffID: "officer-7"})
-	w.at(21*day, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+	w.at(2*day, request.UpdateBookAppointment, request.AppointmentInput{At: appointment})
+	w.at(20*day, request.UpdateRecordAttendance, request.StaffInput{StaffID: "officer-7"})
+	w.at(21*day, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
 
 	if got := w.run().Status; got != consular.StatusApproved {
 		t.Fatalf("ended %s, want approved", got)
@@ -189,18 +190,18 @@ func TestApprovedAfterBookingAndAttendance(t *testing.T) {
 
 func TestRejectionCarriesItsReasonToTheApplicant(t *testing.T) {
 	w := newWorld(t)
-	w.at(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(3 * day)})
-	w.at(3*day, UpdateRecordAttendance, StaffInput{})
-	w.refusedAt(3*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected}) // no reason
-	w.at(3*day+2*time.Hour, UpdateDecide, Decision{Decision: consular.StatusRejected, Reason: "The licence number does not exist.", StaffID: "officer-7"})
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(3 * day)})
+	w.at(3*day, request.UpdateRecordAttendance, request.StaffInput{})
+	w.refusedAt(3*day+time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusRejected}) // no reason
+	w.at(3*day+2*time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusRejected, Reason: "The licence number does not exist.", StaffID: "officer-7"})
 	// Four eyes: the officer's rejection waits; the officer cannot confirm it; a supervisor does.
-	w.refusedAt(3*day+3*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "officer-7"})
+	w.refusedAt(3*day+3*time.Hour, request.UpdateConfirmDecision, request.StaffInput{StaffID: "officer-7"})
 	w.env.RegisterDelayedCallback(func() {
 		if len(w.mails) > 0 && w.mails[len(w.mails)-1].Kind == activities.MailDecision {
 			t.Error("the rejection was emailed before a supervisor confirmed it")
 		}
 	}, 3*day+4*time.Hour)
-	w.at(3*day+5*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "supervisor-2"})
+	w.at(3*day+5*time.Hour, request.UpdateConfirmDecision, request.StaffInput{StaffID: "supervisor-2"})
 	if got := w.run().Status; got != consular.StatusRejected {
 		t.Fatalf("ended %s, want rejected", got)
 	}
@@ -261,7 +262,7 @@ func TestArchivesWhenDeadlinePassesWithoutVisit(t *testing.T) {
 
 func TestNoShowIsArchivedAtTheDeadline(t *testing.T) {
 	w := newWorld(t)
-	w.at(5*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(40 * day)})
+	w.at(5*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(40 * day)})
 	if got := w.run().Status; got != consular.StatusArchived {
 		t.Fatalf("ended %s, want archived", got)
 	}
@@ -273,10 +274,10 @@ func TestNoShowIsArchivedAtTheDeadline(t *testing.T) {
 
 func TestRemindersOnlyWhileUnbooked(t *testing.T) {
 	w := newWorld(t)
-	w.at(65*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(86 * day)}) // after the day-60 reminder
-	w.at(80*day, UpdateCancelAppointment, StaffInput{})                                // before the day-83 one
-	w.at(82*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(86 * day)})
-	w.at(86*day+time.Hour, UpdateMarkNoShow, StaffInput{StaffID: "officer-7"}) // back to waiting: the day-89 reminder goes out
+	w.at(65*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(86 * day)}) // after the day-60 reminder
+	w.at(80*day, request.UpdateCancelAppointment, request.StaffInput{})                                // before the day-83 one
+	w.at(82*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(86 * day)})
+	w.at(86*day+time.Hour, request.UpdateMarkNoShow, request.StaffInput{StaffID: "officer-7"}) // back to waiting: the day-89 reminder goes out
 	w.run()
 	var reminders []time.Duration
 	for _, m := range w.mails {
@@ -295,9 +296,9 @@ func TestRemindersOnlyWhileUnbooked(t *testing.T) {
 
 func TestExtendingTheDeadlineMovesTheTimerAndTellsTheApplicant(t *testing.T) {
 	w := newWorld(t)
-	w.refusedAt(80*day, UpdateExtendDeadline, ExtendInput{Days: 30}) // no reason
-	w.refusedAt(80*day, UpdateExtendDeadline, ExtendInput{Until: submitted.Add(85 * day), Reason: "earlier"})
-	w.at(80*day+time.Hour, UpdateExtendDeadline, ExtendInput{Days: 30, Reason: "Mission closed for two weeks", StaffID: "sup-1"})
+	w.refusedAt(80*day, request.UpdateExtendDeadline, request.ExtendInput{Days: 30}) // no reason
+	w.refusedAt(80*day, request.UpdateExtendDeadline, request.ExtendInput{Until: submitted.Add(85 * day), Reason: "earlier"})
+	w.at(80*day+time.Hour, request.UpdateExtendDeadline, request.ExtendInput{Days: 30, Reason: "Mission closed for two weeks", StaffID: "sup-1"})
 	w.run()
 	if elapsed := w.env.Now().Sub(submitted); elapsed < 120*day {
 		t.Fatalf("archived at day %.1f, want after the extended deadline (day 120)", elapsed.Hours()/24)
@@ -321,8 +322,8 @@ func TestExtendingTheDeadlineMovesTheTimerAndTellsTheApplicant(t *testing.T) {
 
 func TestWithdrawalEndsTheRequestAndDeletesDocuments(t *testing.T) {
 	w := newWorld(t)
-	w.at(3*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(10 * day)})
-	w.at(4*day, UpdateWithdraw, WithdrawInput{})
+	w.at(3*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(10 * day)})
+	w.at(4*day, request.UpdateWithdraw, request.WithdrawInput{})
 	if got := w.run().Status; got != consular.StatusWithdrawn {
 		t.Fatalf("ended %s, want withdrawn", got)
 	}
@@ -337,24 +338,24 @@ func TestWithdrawalEndsTheRequestAndDeletesDocuments(t *testing.T) {
 func TestActionsTheStateDoesNotAllowAreRefused(t *testing.T) {
 	w := newWorld(t)
 	beforeDeadline := submitted.Add(30 * day)
-	w.refusedAt(day, UpdateRecordAttendance, StaffInput{})                                    // nothing booked
-	w.refusedAt(day, UpdateDecide, Decision{Decision: consular.StatusApproved})               // not attended
-	w.refusedAt(day, UpdateRescheduleAppointment, AppointmentInput{At: beforeDeadline})       // nothing to move
-	w.refusedAt(day, UpdateCancelAppointment, StaffInput{})                                   // nothing to cancel
-	w.refusedAt(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(91 * day)})    // after the deadline
-	w.refusedAt(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(time.Hour)})   // in the past
-	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: beforeDeadline})                  //
-	w.refusedAt(3*day, UpdateBookAppointment, AppointmentInput{At: beforeDeadline.Add(day)})  // booked already
-	w.refusedAt(3*day, UpdateMarkNoShow, StaffInput{})                                        // appointment not yet
-	w.refusedAt(3*day, UpdateRescheduleAppointment, AppointmentInput{At: beforeDeadline})     // same time
-	w.at(30*day, UpdateRecordAttendance, StaffInput{})                                        //
-	w.refusedAt(31*day, UpdateRecordAttendance, StaffInput{})                                 // twice
-	w.refusedAt(31*day, UpdateWithdraw, WithdrawInput{})                                      // attended
-	w.refusedAt(31*day, UpdateExtendDeadline, ExtendInput{Days: 10, Reason: "r"})             // attended
-	w.refusedAt(31*day, UpdateDecide, Decision{Decision: consular.Status("maybe")})           // not a decision
-	w.at(32*day, UpdateDecide, Decision{Decision: consular.StatusCompleted})                  //
-	w.refusedAt(33*day, UpdateDecide, Decision{Decision: consular.StatusApproved})            // decided
-	w.refusedAt(33*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(40 * day)}) // final
+	w.refusedAt(day, request.UpdateRecordAttendance, request.StaffInput{})                                    // nothing booked
+	w.refusedAt(day, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved})               // not attended
+	w.refusedAt(day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: beforeDeadline})       // nothing to move
+	w.refusedAt(day, request.UpdateCancelAppointment, request.StaffInput{})                                   // nothing to cancel
+	w.refusedAt(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(91 * day)})    // after the deadline
+	w.refusedAt(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(time.Hour)})   // in the past
+	w.at(2*day, request.UpdateBookAppointment, request.AppointmentInput{At: beforeDeadline})                  //
+	w.refusedAt(3*day, request.UpdateBookAppointment, request.AppointmentInput{At: beforeDeadline.Add(day)})  // booked already
+	w.refusedAt(3*day, request.UpdateMarkNoShow, request.StaffInput{})                                        // appointment not yet
+	w.refusedAt(3*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: beforeDeadline})     // same time
+	w.at(30*day, request.UpdateRecordAttendance, request.StaffInput{})                                        //
+	w.refusedAt(31*day, request.UpdateRecordAttendance, request.StaffInput{})                                 // twice
+	w.refusedAt(31*day, request.UpdateWithdraw, request.WithdrawInput{})                                      // attended
+	w.refusedAt(31*day, request.UpdateExtendDeadline, request.ExtendInput{Days: 10, Reason: "r"})             // attended
+	w.refusedAt(31*day, request.UpdateDecide, request.Decision{Decision: consular.Status("maybe")})           // not a decision
+	w.at(32*day, request.UpdateDecide, request.Decision{Decision: consular.StatusCompleted})                  //
+	w.refusedAt(33*day, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved})            // decided
+	w.refusedAt(33*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(40 * day)}) // final
 	if got := w.run().Status; got != consular.StatusCompleted {
 		t.Fatalf("ended %s, want completed", got)
 	}
@@ -370,9 +371,9 @@ func TestActionsTheStateDoesNotAllowAreRefused(t *testing.T) {
 
 func TestARepeatedUpdateIsAppliedOnce(t *testing.T) {
 	w := newWorld(t)
-	var results []StatusView
+	var results []request.StatusView
 	book := func() {
-		w.env.UpdateWorkflow(UpdateBookAppointment, "booking-from-http-retry", &testsuite.TestUpdateCallback{
+		w.env.UpdateWorkflow(request.UpdateBookAppointment, "booking-from-http-retry", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { t.Errorf("retry refused: %v", err) },
 			OnComplete: func(v any, err error) {
@@ -380,14 +381,14 @@ func TestARepeatedUpdateIsAppliedOnce(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				results = append(results, v.(StatusView))
+				results = append(results, v.(request.StatusView))
 			},
-		}, AppointmentInput{At: submitted.Add(10 * day)})
+		}, request.AppointmentInput{At: submitted.Add(10 * day)})
 	}
 	w.env.RegisterDelayedCallback(book, day)
 	w.env.RegisterDelayedCallback(book, day+time.Minute)
-	w.at(10*day, UpdateRecordAttendance, StaffInput{})
-	w.at(10*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusApproved})
+	w.at(10*day, request.UpdateRecordAttendance, request.StaffInput{})
+	w.at(10*day+time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved})
 	w.run()
 	if len(results) != 2 || results[0].Status != consular.StatusAppointmentBooked || results[1].Status != results[0].Status {
 		t.Fatalf("results %+v, want the same booked answer twice", results)
@@ -406,13 +407,13 @@ func TestARepeatedUpdateIsAppliedOnce(t *testing.T) {
 func TestStatusQueryShowsTheAppointment(t *testing.T) {
 	w := newWorld(t)
 	at := submitted.Add(10 * day)
-	w.at(day, UpdateBookAppointment, AppointmentInput{At: at})
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: at})
 	w.env.RegisterDelayedCallback(func() {
-		value, err := w.env.QueryWorkflow(QueryStatus)
+		value, err := w.env.QueryWorkflow(request.QueryStatus)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v StatusView
+		var v request.StatusView
 		if err := value.Get(&v); err != nil {
 			t.Fatal(err)
 		}
@@ -425,9 +426,9 @@ func TestStatusQueryShowsTheAppointment(t *testing.T) {
 
 func TestAppointmentReminderADayBefore(t *testing.T) {
 	w := newWorld(t)
-	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(20*day + 9*time.Hour)})
-	w.at(20*day+9*time.Hour, UpdateRecordAttendance, StaffInput{})
-	w.at(20*day+10*time.Hour, UpdateDecide, Decision{Decision: consular.StatusCompleted})
+	w.at(2*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(20*day + 9*time.Hour)})
+	w.at(20*day+9*time.Hour, request.UpdateRecordAttendance, request.StaffInput{})
+	w.at(20*day+10*time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusCompleted})
 	w.run()
 	var reminders []sentMail
 	for _, m := range w.mails {
@@ -442,9 +443,9 @@ func TestAppointmentReminderADayBefore(t *testing.T) {
 
 func TestNoAppointmentReminderWhenBookedForTheNextDay(t *testing.T) {
 	w := newWorld(t)
-	w.at(2*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(2*day + 20*time.Hour)})
-	w.at(2*day+20*time.Hour, UpdateRecordAttendance, StaffInput{})
-	w.at(2*day+21*time.Hour, UpdateDecide, Decision{Decision: consular.StatusCompleted})
+	w.at(2*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(2*day + 20*time.Hour)})
+	w.at(2*day+20*time.Hour, request.UpdateRecordAttendance, request.StaffInput{})
+	w.at(2*day+21*time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusCompleted})
 	w.run()
 	for _, m := range w.mails {
 		if m.Kind == activities.MailAppointmentReminder {
@@ -455,21 +456,21 @@ func TestNoAppointmentReminderWhenBookedForTheNextDay(t *testing.T) {
 
 func TestSensitiveServicesNeedASecondPairOfEyesForEveryDecision(t *testing.T) {
 	w := newWorld(t)
-	w.at(day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(3 * day)})
-	w.at(3*day, UpdateRecordAttendance, StaffInput{})
-	w.at(3*day+time.Hour, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(3 * day)})
+	w.at(3*day, request.UpdateRecordAttendance, request.StaffInput{})
+	w.at(3*day+time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
 	w.env.RegisterDelayedCallback(func() {
-		value, _ := w.env.QueryWorkflow(QueryStatus)
-		var v StatusView
+		value, _ := w.env.QueryWorkflow(request.QueryStatus)
+		var v request.StatusView
 		_ = value.Get(&v)
 		if v.Status != consular.StatusAttended || v.Proposed != consular.StatusApproved {
 			t.Errorf("before confirmation: %s with %q proposed, want attended with approved proposed", v.Status, v.Proposed)
 		}
 	}, 3*day+2*time.Hour)
-	w.at(3*day+3*time.Hour, UpdateConfirmDecision, StaffInput{StaffID: "supervisor-2"})
-	w.env.ExecuteWorkflow(Request, RequestInput{TrackingCode: "T", ServiceCode: "nationality", MissionCode: "AT-VIE", SubmittedAt: submitted,
-		Policy: Policy{Deadline: 90 * day, Retention: day, FourEyes: "all"}})
-	var result RequestResult
+	w.at(3*day+3*time.Hour, request.UpdateConfirmDecision, request.StaffInput{StaffID: "supervisor-2"})
+	w.env.ExecuteWorkflow(Request, request.Input{TrackingCode: "T", ServiceCode: "nationality", MissionCode: "AT-VIE", SubmittedAt: submitted,
+		Policy: request.Policy{Deadline: 90 * day, Retention: day, FourEyes: "all"}})
+	var result request.Result
 	if err := w.env.GetWorkflowResult(&result); err != nil || result.Status != consular.StatusApproved {
 		t.Fatalf("ended %v (%v), want approved after confirmation", result.Status, err)
 	}
@@ -479,12 +480,12 @@ func TestSensitiveServicesNeedASecondPairOfEyesForEveryDecision(t *testing.T) {
 // the applicant may still visit; afterwards the ask is refused.
 func TestReceiptIsSentAgainWhileTheRequestAwaitsItsVisit(t *testing.T) {
 	w := newWorld(t)
-	w.at(3*day, UpdateSendReceiptAgain, ReceiptAgainInput{})
-	w.at(4*day, UpdateSendReceiptAgain, ReceiptAgainInput{})
-	w.at(5*day, UpdateBookAppointment, AppointmentInput{At: submitted.Add(10 * day)})
-	w.at(10*day+time.Hour, UpdateRecordAttendance, StaffInput{StaffID: "officer-7"})
-	w.refusedAt(11*day, UpdateSendReceiptAgain, ReceiptAgainInput{}) // visited: nothing more to send
-	w.at(12*day, UpdateDecide, Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
+	w.at(3*day, request.UpdateSendReceiptAgain, request.ReceiptAgainInput{})
+	w.at(4*day, request.UpdateSendReceiptAgain, request.ReceiptAgainInput{})
+	w.at(5*day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(10 * day)})
+	w.at(10*day+time.Hour, request.UpdateRecordAttendance, request.StaffInput{StaffID: "officer-7"})
+	w.refusedAt(11*day, request.UpdateSendReceiptAgain, request.ReceiptAgainInput{}) // visited: nothing more to send
+	w.at(12*day, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved, StaffID: "officer-7"})
 	w.run()
 	if w.sent != 1 {
 		t.Fatalf("%d refused asks made, want the one after the visit", w.sent)

@@ -24,7 +24,7 @@ import (
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/schedule"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // Booker books appointments.
@@ -433,11 +433,11 @@ func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 		}
 		return err
 	}
-	name := workflows.UpdateBookAppointment
+	name := request.UpdateBookAppointment
 	if replaces != nil {
-		name = workflows.UpdateRescheduleAppointment
+		name = request.UpdateRescheduleAppointment
 	}
-	err := b.update(ctx, code, name, "appointment:"+strconv.FormatInt(id, 10), workflows.AppointmentInput{At: startsAt.UTC()})
+	err := b.update(ctx, code, name, "appointment:"+strconv.FormatInt(id, 10), request.AppointmentInput{At: startsAt.UTC()})
 	var refused RefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -476,7 +476,7 @@ func (b *Booker) Cancel(ctx context.Context, r Request) error {
 	if err := b.changeable(ctx, r); err != nil {
 		return err
 	}
-	err := b.update(ctx, r.TrackingCode, workflows.UpdateCancelAppointment, "cancel:"+strconv.FormatInt(r.Appointment.ID, 10), workflows.StaffInput{})
+	err := b.update(ctx, r.TrackingCode, request.UpdateCancelAppointment, "cancel:"+strconv.FormatInt(r.Appointment.ID, 10), request.StaffInput{})
 	count("cancel", err)
 	if err != nil {
 		return err
@@ -490,8 +490,8 @@ func (b *Booker) Cancel(ctx context.Context, r Request) error {
 // since it was looked up has nothing to send.
 func (b *Booker) SendReceiptAgain(ctx context.Context, code string) error {
 	id := "receipt-again:" + time.Now().UTC().Format(time.RFC3339Nano)
-	_, err := workflows.Act(ctx, b.Temporal, code, workflows.UpdateSendReceiptAgain, id, workflows.ReceiptAgainInput{})
-	var refused *workflows.RefusedError
+	_, err := request.Act(ctx, b.Temporal, code, request.UpdateSendReceiptAgain, id, request.ReceiptAgainInput{})
+	var refused *request.RefusedError
 	if errors.As(err, &refused) {
 		return nil
 	}
@@ -503,7 +503,7 @@ func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 	if !r.Bookable() {
 		return ErrClosed
 	}
-	return b.update(ctx, r.TrackingCode, workflows.UpdateWithdraw, "withdraw:"+r.TrackingCode, workflows.WithdrawInput{})
+	return b.update(ctx, r.TrackingCode, request.UpdateWithdraw, "withdraw:"+r.TrackingCode, request.WithdrawInput{})
 }
 
 // update sends an update and waits for its outcome; a refusal by the
@@ -511,8 +511,8 @@ func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 // the workflow, which applicants only ever see as ErrClosed (their common
 // refusals are checked here before the workflow is asked).
 func (b *Booker) update(ctx context.Context, code, name, id string, arg any) error {
-	_, err := workflows.Act(ctx, b.Temporal, code, name, id, arg)
-	var refused *workflows.RefusedError
+	_, err := request.Act(ctx, b.Temporal, code, name, id, arg)
+	var refused *request.RefusedError
 	if errors.As(err, &refused) {
 		return RefusedError{Reason: refused.Reason, FromWorkflow: true}
 	}

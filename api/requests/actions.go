@@ -25,7 +25,7 @@ import (
 	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/totpsecret"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // ReceiptToken lets the submitter, and only them, download the receipt
@@ -221,7 +221,7 @@ func (h *Handlers) status(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	view, err := workflows.Status(c.UserContext(), h.Temporal, code)
+	view, err := request.Status(c.UserContext(), h.Temporal, code)
 	if err != nil {
 		return h.workflowError(c, code, err)
 	}
@@ -266,7 +266,7 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 			id = randomID()
 		}
 		name := string(action) // the workflow's update of the same name
-		view, err := workflows.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
+		view, err := request.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
 		if err != nil {
 			answer := h.workflowError(c, code, err)
 			var fe *fiber.Error
@@ -286,7 +286,7 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 // workflow's validator is a 409 with its reason, and so is an action on a
 // request whose workflow has ended.
 func (h *Handlers) workflowError(c *fiber.Ctx, code string, err error) error {
-	var refused *workflows.RefusedError
+	var refused *request.RefusedError
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &refused) && !refused.Closed:
@@ -320,12 +320,12 @@ func appointmentArgs(c *fiber.Ctx, _ Actor, _ staffpolicy.Permission) (any, stri
 		return nil, "", badRequest(`send {"at": "2026-12-01T09:30:00+01:00"}`)
 	}
 	at := body.At.UTC()
-	return workflows.AppointmentInput{At: at}, at.Format(time.RFC3339), nil
+	return request.AppointmentInput{At: at}, at.Format(time.RFC3339), nil
 }
 
 // staffArgs is the input of an action that needs nothing but who acts.
 func staffArgs(_ *fiber.Ctx, a Actor, _ staffpolicy.Permission) (any, string, error) {
-	return workflows.StaffInput{StaffID: strconv.FormatInt(a.ID, 10)}, "", nil
+	return request.StaffInput{StaffID: strconv.FormatInt(a.ID, 10)}, "", nil
 }
 
 // decisionArgs: a supervisor's or an admin's decision is final; an
@@ -339,7 +339,7 @@ func decisionArgs(c *fiber.Ctx, a Actor, may staffpolicy.Permission) (any, strin
 	if err := c.BodyParser(&body); err != nil {
 		return nil, "", badRequest(`send {"decision": "approved|rejected|completed", "reason": "..."}`)
 	}
-	d := workflows.Decision{Decision: consular.Status(strings.Clone(body.Decision)), Reason: strings.TrimSpace(body.Reason),
+	d := request.Decision{Decision: consular.Status(strings.Clone(body.Decision)), Reason: strings.TrimSpace(body.Reason),
 		StaffID: strconv.FormatInt(a.ID, 10), Confirmed: may == staffpolicy.Allowed}
 	return d, string(d.Decision), nil
 }
@@ -353,7 +353,7 @@ func extensionArgs(c *fiber.Ctx, a Actor, _ staffpolicy.Permission) (any, string
 	if err := c.BodyParser(&body); err != nil || (body.Until.IsZero() && body.Days <= 0) {
 		return nil, "", badRequest(`send {"until": "2027-03-01T00:00:00Z"} or {"days": 30}, with "reason"`)
 	}
-	in := workflows.ExtendInput{Until: body.Until.UTC(), Reason: strings.TrimSpace(body.Reason), StaffID: strconv.FormatInt(a.ID, 10)}
+	in := request.ExtendInput{Until: body.Until.UTC(), Reason: strings.TrimSpace(body.Reason), StaffID: strconv.FormatInt(a.ID, 10)}
 	detail := "until " + in.Until.Format(time.RFC3339)
 	if body.Days > 0 {
 		in.Until = time.Time{}
@@ -364,5 +364,5 @@ func extensionArgs(c *fiber.Ctx, a Actor, _ staffpolicy.Permission) (any, string
 }
 
 func withdrawalArgs(*fiber.Ctx, Actor, staffpolicy.Permission) (any, string, error) {
-	return workflows.WithdrawInput{}, "", nil
+	return request.WithdrawInput{}, "", nil
 }

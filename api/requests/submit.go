@@ -32,7 +32,7 @@ import (
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/internal/storage"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // Handlers serve /api/v1/requests.
@@ -562,7 +562,7 @@ type record struct {
 	caller, key, service, mission string
 	code                          consular.TrackingCode
 	submittedAt                   time.Time
-	documents                     []workflows.Document
+	documents                     []consular.Document
 }
 
 // save writes the submission, the applicant and the documents in one
@@ -598,7 +598,7 @@ func (h *Handlers) save(ctx context.Context, a Application, rec record) (record,
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(rec.code), d.Kind, d.ObjectKey, d.FileName, d.Format, d.Size, d.SHA256); err != nil {
 			return rec, fmt.Errorf("save document: %w", err)
 		}
-		rec.documents = append(rec.documents, workflows.Document{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
+		rec.documents = append(rec.documents, consular.Document{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
 	}
 	return rec, tx.Commit(ctx)
 }
@@ -633,8 +633,8 @@ func (h *Handlers) loadSubmission(ctx context.Context, where string, args ...any
 	if err != nil {
 		return nil, err
 	}
-	rec.documents, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (workflows.Document, error) {
-		var d workflows.Document
+	rec.documents, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (consular.Document, error) {
+		var d consular.Document
 		return d, row.Scan(&d.Kind, &d.ObjectKey, &d.SHA256)
 	})
 	return &rec, err
@@ -656,11 +656,11 @@ func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 // startWorkflow starts the request's workflow (one running or run already
 // counts as started) and clears the submission's start_pending.
 func (h *Handlers) startWorkflow(ctx context.Context, rec record) error {
-	policy := workflows.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
+	policy := request.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
 	if svc, ok := consular.ServiceByCode(rec.service); ok {
 		policy.FourEyes = svc.FourEyes
 	}
-	if err := workflows.Start(ctx, h.Temporal, h.Config.Temporal.TaskQueue, workflows.RequestInput{
+	if err := request.Start(ctx, h.Temporal, h.Config.Temporal.TaskQueue, request.Input{
 		TrackingCode: string(rec.code), ServiceCode: rec.service, MissionCode: rec.mission,
 		SubmittedAt: rec.submittedAt, Documents: rec.documents, Policy: policy,
 	}); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/staffpolicy"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // Detail is one request as the mission sees it.
@@ -166,7 +166,7 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 func (d *Dashboard) proposed(ctx context.Context, code string) (decision string, unknown bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	v, err := workflows.Status(ctx, d.Temporal, code)
+	v, err := request.Status(ctx, d.Temporal, code)
 	if err != nil {
 		d.Logger.WarnContext(ctx, "read a proposed decision", "tracking_code", code, "err", err)
 		return "", true
@@ -211,7 +211,7 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	detail := ""
 	switch action {
 	case staffpolicy.Attend, staffpolicy.NoShow, staffpolicy.Confirm:
-		arg = workflows.StaffInput{StaffID: staffID}
+		arg = request.StaffInput{StaffID: staffID}
 	case staffpolicy.Decide:
 		decision := consular.Status(c.FormValue("decision"))
 		reason := strings.TrimSpace(c.FormValue("reason_code") + ": " + strings.TrimSpace(c.FormValue("reason")))
@@ -222,10 +222,10 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 		detail = string(decision)
 		// An officer's decision is a proposal: the workflow holds it for a
 		// supervisor where the service's four-eyes rule says so.
-		arg = workflows.Decision{Decision: decision, Reason: reason, StaffID: staffID, Confirmed: may == staffpolicy.Allowed}
+		arg = request.Decision{Decision: decision, Reason: reason, StaffID: staffID, Confirmed: may == staffpolicy.Allowed}
 	case staffpolicy.Extend:
 		days, _ := strconv.Atoi(c.FormValue("days"))
-		arg = workflows.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}
+		arg = request.ExtendInput{Days: days, Reason: strings.TrimSpace(c.FormValue("reason")), StaffID: staffID}
 		detail = c.FormValue("days") + " days"
 	case staffpolicy.Note:
 		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.OK, strings.TrimSpace(c.FormValue("note")))
@@ -238,8 +238,8 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	if actionID == "" {
 		actionID = randomID()
 	}
-	_, err = workflows.Act(c.UserContext(), d.Temporal, r.TrackingCode, name, name+":"+actionID, arg)
-	var refused *workflows.RefusedError
+	_, err = request.Act(c.UserContext(), d.Temporal, r.TrackingCode, name, name+":"+actionID, arg)
+	var refused *request.RefusedError
 	switch {
 	case errors.As(err, &refused):
 		reason := refused.Reason

@@ -24,7 +24,7 @@ import (
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/temporalclient"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // Missions the bench books at: one for uncontended bookings (the default
@@ -51,7 +51,7 @@ type bookings struct {
 	sys      *system
 	temporal client.Client // with the payload codec, as the API's
 	queue    string
-	policy   workflows.Policy
+	policy   request.Policy
 	lead     time.Duration
 
 	pool  chan applicant // requests of the booking mission still awaiting an appointment
@@ -77,7 +77,7 @@ func newBookings(sys *system, cfg config.Config) (*bookings, error) {
 		return nil, err
 	}
 	return &bookings{sys: sys, temporal: c, queue: sys.queue, lead: cfg.Booking.LeadTime,
-		policy: workflows.Policy{Deadline: cfg.Requests.Deadline, Reminders: cfg.Requests.Reminders, Retention: cfg.Requests.Retention},
+		policy: request.Policy{Deadline: cfg.Requests.Deadline, Reminders: cfg.Requests.Reminders, Retention: cfg.Requests.Retention},
 		pool:   make(chan applicant, 1<<16)}, nil
 }
 
@@ -133,8 +133,8 @@ func (b *bookings) create(ctx context.Context, mission string, n int) ([]applica
 		return nil, fmt.Errorf("insert requests: %w", err)
 	}
 	if err := parallel(ctx, 16, n, func(ctx context.Context, i int) error {
-		return workflows.Start(ctx, b.temporal, b.queue,
-			workflows.RequestInput{TrackingCode: out[i].code, ServiceCode: bookingService, MissionCode: mission, SubmittedAt: now, Policy: b.policy})
+		return request.Start(ctx, b.temporal, b.queue,
+			request.Input{TrackingCode: out[i].code, ServiceCode: bookingService, MissionCode: mission, SubmittedAt: now, Policy: b.policy})
 	}); err != nil {
 		return nil, fmt.Errorf("start request workflows: %w", err)
 	}
@@ -356,7 +356,7 @@ func bookingPhases(ctx context.Context, c client.Client, s bookingSample) (phase
 				p.tasks++
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-			if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == workflows.UpdateBookAppointment {
+			if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == request.UpdateBookAppointment {
 				accepted = at
 				p.tasks = 1
 			}
@@ -629,7 +629,7 @@ func (b *bookings) verifyOnce(ctx context.Context, mission string) (check, error
 	// The workflows' own word: their search attributes.
 	resp, err := b.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("TaskQueue = '%s' AND %s = '%s' AND %s = 'appointment_booked'", b.queue,
-			workflows.MissionAttribute.GetName(), mission, workflows.StatusAttribute.GetName())})
+			request.MissionAttribute.GetName(), mission, request.StatusAttribute.GetName())})
 	if err != nil {
 		return c, fmt.Errorf("count booked workflows: %w", err)
 	}

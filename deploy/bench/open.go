@@ -27,7 +27,7 @@ import (
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/temporalclient"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // The open part: many requests waiting on their 90-day timers on one
@@ -646,11 +646,11 @@ func (op *open) startRequest(ctx context.Context, code string, docs []storedDoc)
 		VALUES ($1, $1, $2, $3, $4)`, code, openService, openMission, now)
 	batch.Queue(`INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
 		VALUES ($1, $2, $3, 'Bench Applicant', 'en')`, code, nationalID(), "open-"+strings.ToLower(code)+"@example.org")
-	refs := make([]workflows.Document, len(docs))
+	refs := make([]consular.Document, len(docs))
 	for i, d := range docs {
 		batch.Queue(`INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, code, d.kind, d.key, d.fileName, d.format, d.size, d.sha256)
-		refs[i] = workflows.Document{Kind: d.kind, ObjectKey: d.key, SHA256: d.sha256}
+		refs[i] = consular.Document{Kind: d.kind, ObjectKey: d.key, SHA256: d.sha256}
 	}
 	tx, err := op.sys.db.Begin(ctx)
 	if err != nil {
@@ -664,11 +664,11 @@ func (op *open) startRequest(ctx context.Context, code string, docs []storedDoc)
 		return err
 	}
 	cfg := op.cfg
-	policy := workflows.Policy{Deadline: cfg.Requests.Deadline, Reminders: cfg.Requests.Reminders, Retention: cfg.Requests.Retention}
+	policy := request.Policy{Deadline: cfg.Requests.Deadline, Reminders: cfg.Requests.Reminders, Retention: cfg.Requests.Retention}
 	if svc, ok := consular.ServiceByCode(openService); ok {
 		policy.FourEyes = svc.FourEyes
 	}
-	return workflows.Start(ctx, op.temporal, op.sys.queue, workflows.RequestInput{
+	return request.Start(ctx, op.temporal, op.sys.queue, request.Input{
 		TrackingCode: code, ServiceCode: openService, MissionCode: openMission,
 		SubmittedAt: now, Documents: refs, Policy: policy,
 	})
@@ -747,8 +747,8 @@ func (op *open) pickup(ctx context.Context, extra []string, clients int, queries
 // refused asks a request waiting for an appointment to record the
 // applicant's attendance, which its validator refuses: nothing is booked.
 func (op *open) refused(ctx context.Context, code string) error {
-	_, err := workflows.Act(ctx, op.temporal, code, workflows.UpdateRecordAttendance, "", workflows.StaffInput{StaffID: "bench"})
-	var refused *workflows.RefusedError
+	_, err := request.Act(ctx, op.temporal, code, request.UpdateRecordAttendance, "", request.StaffInput{StaffID: "bench"})
+	var refused *request.RefusedError
 	if errors.As(err, &refused) && !refused.Closed {
 		return nil
 	}
@@ -808,7 +808,7 @@ func (op *open) each(ctx context.Context, codes []string, clients int, do func(c
 
 // status queries one request's status and expects it to await an appointment.
 func (op *open) status(ctx context.Context, code string) error {
-	view, err := workflows.Status(ctx, op.temporal, code)
+	view, err := request.Status(ctx, op.temporal, code)
 	if err != nil {
 		return fmt.Errorf("query %s: %w", code, err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/storage"
 	"github.com/openconsular/consular/internal/temporalclient"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 const startTimeout = 60 * time.Second
@@ -187,7 +187,7 @@ func (t Temporal) Start(ctx context.Context, logPath string) (*Process, error) {
 			args = append(args, "--ui-codec-endpoint", t.CodecEndpoint)
 		}
 	}
-	for _, sa := range workflows.SearchAttributes {
+	for _, sa := range request.SearchAttributes {
 		args = append(args, "--search-attribute", sa.GetName()+"="+sa.GetValueType().String())
 	}
 	p, err := startProcess("temporal", logPath, syscall.SIGTERM, exec.Command(t.Bin, args...))

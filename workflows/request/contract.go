@@ -1,0 +1,246 @@
+// Package request is the request workflow's contract with its callers (the
+// API's doors, the worker, the benchmark, the soak): the workflow's name and
+// ID, its input, the names of its query and updates with their inputs, its
+// search attributes, and three helpers every caller uses to start a
+// request, act on it and read its status. It is a package of its own, apart
+// from the workflow in package workflows, so the API links none of the
+// worker's code: it imports only the Temporal client and the domain.
+package request
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/openconsular/consular/internal/consular"
+)
+
+// WorkflowType is the name the worker registers the request workflow under.
+const WorkflowType = "Request"
+
+// Input starts a request's workflow. It carries codes, dates and object
+// keys only; the applicant's personal data stays in PostgreSQL.
+type Input struct {
+	TrackingCode string
+	ServiceCode  string
+	MissionCode  string
+	SubmittedAt  time.Time
+	Documents    []consular.Document
+	Policy       Policy
+}
+
+// Policy is the rules a request lives by, fixed at submission from
+// configuration: its timing, its decisions' second pair of eyes, and its
+// appointment's limits.
+type Policy struct {
+	Deadline  time.Duration   // how long the applicant has to attend (90 days)
+	Reminders []time.Duration // how long before the deadline to remind an applicant with no appointment
+	Retention time.Duration   // how long documents are kept after the decision
+	// FourEyes is the service's rule for decisions a supervisor must
+	// confirm: "rejections" (the default: an empty value), "all" (a
+	// sensitive service) or "none".
+	FourEyes string
+	// MaxReschedules is how many times an appointment may be moved; a
+	// request started before the limit existed reads 0 and gets
+	// DefaultMaxReschedules.
+	MaxReschedules int
+	// ChangeCutoff is how long before the appointment it can no longer be
+	// moved or cancelled; zero reads DefaultChangeCutoff.
+	ChangeCutoff time.Duration
+}
+
+// The appointment limits a request started without them lives by.
+const (
+	DefaultMaxReschedules = 2
+	DefaultChangeCutoff   = 24 * time.Hour
+)
+
+// Reschedules is the policy's reschedule limit, its default when unset.
+func (p Policy) Reschedules() int {
+	if p.MaxReschedules <= 0 {
+		return DefaultMaxReschedules
+	}
+	return p.MaxReschedules
+}
+
+// Cutoff is the policy's change cut-off, its default when unset.
+func (p Policy) Cutoff() time.Duration {
+	if p.ChangeCutoff <= 0 {
+		return DefaultChangeCutoff
+	}
+	return p.ChangeCutoff
+}
+
+// Result is how the request ended.
+type Result struct {
+	Status consular.Status
+}
+
+// Names of the request workflow's query and updates: the appointment system
+// and the staff act on a request only through these. Each update has a
+// validator, so an action the request's state does not allow is refused at
+// once with a reason, and nothing changes. A retried call carries the same
+// update ID, and Temporal answers it with the first call's result.
+const (
+	QueryStatus = "status"
+
+	UpdateBookAppointment       = "book_appointment"
+	UpdateRescheduleAppointment = "reschedule_appointment"
+	UpdateCancelAppointment     = "cancel_appointment"
+	UpdateRecordAttendance      = "record_attendance"
+	UpdateMarkNoShow            = "mark_no_show"
+	UpdateDecide                = "decide"
+	UpdateConfirmDecision       = "confirm_decision"
+	UpdateExtendDeadline        = "extend_deadline"
+	UpdateWithdraw              = "withdraw"
+	// UpdateSendReceiptAgain emails the receipt again to the address on the
+	// request (the applicant lost it), once per update ID.
+	UpdateSendReceiptAgain = "send_receipt_again"
+)
+
+// StatusView is what the status query and every update answer: codes and dates only.
+type StatusView struct {
+	TrackingCode string
+	Status       consular.Status
+	ServiceCode  string
+	MissionCode  string
+	SubmittedAt  time.Time
+	Deadline     time.Time
+	Appointment  *time.Time
+	Decision     consular.Status `json:",omitempty"`
+	// Proposed is a decision waiting for a supervisor's confirmation.
+	Proposed consular.Status `json:",omitempty"`
+}
+
+// AppointmentInput books or moves the request's appointment.
+type AppointmentInput struct {
+	At time.Time
+}
+
+// StaffInput records who acted, by staff ID (never a name or email). An
+// empty StaffID is the applicant acting online (a cancellation), held to
+// the change cut-off; the mission may cancel its own appointment later.
+type StaffInput struct {
+	StaffID string
+}
+
+// Decision is the mission's outcome for an attended request.
+type Decision struct {
+	Decision consular.Status // approved, rejected or completed
+	Reason   string          // required for a rejection; emailed to the applicant
+	StaffID  string
+	// Confirmed says a supervisor decides, so no second pair of eyes is
+	// needed (the API sets it for supervisors only).
+	Confirmed bool
+}
+
+// ExtendInput moves the deadline later: to Until, or by Days.
+type ExtendInput struct {
+	Until   time.Time
+	Days    int
+	Reason  string // internal: why the mission granted more time
+	StaffID string
+}
+
+// NewDeadline is the deadline the extension gives a request whose deadline is current.
+func (in ExtendInput) NewDeadline(current time.Time) time.Time {
+	if in.Days > 0 {
+		return current.Add(time.Duration(in.Days) * 24 * time.Hour)
+	}
+	return in.Until
+}
+
+// WithdrawInput is the applicant's withdrawal.
+type WithdrawInput struct{}
+
+// ReceiptAgainInput asks for the receipt again; it needs nothing but the request.
+type ReceiptAgainInput struct{}
+
+// Refusal is the error type of a refused update: the caller shows its message.
+const Refusal = "Refused"
+
+// Search attributes the request workflow upserts on every transition, so
+// operators can list requests in the Temporal Web UI by status, mission,
+// service, deadline and appointment. They carry codes and dates only, never
+// personal data: Temporal stores them unencrypted.
+var (
+	StatusAttribute      = temporal.NewSearchAttributeKeyKeyword("RequestStatus")
+	MissionAttribute     = temporal.NewSearchAttributeKeyKeyword("MissionCode")
+	ServiceAttribute     = temporal.NewSearchAttributeKeyKeyword("ServiceCode")
+	DeadlineAttribute    = temporal.NewSearchAttributeKeyTime("RequestDeadline")
+	AppointmentAttribute = temporal.NewSearchAttributeKeyTime("AppointmentAt")
+)
+
+// SearchAttributes lists every custom attribute the Temporal server must have
+// registered; the dev and test stacks register exactly these.
+var SearchAttributes = []temporal.SearchAttributeKey{
+	StatusAttribute, MissionAttribute, ServiceAttribute, DeadlineAttribute, AppointmentAttribute,
+}
+
+// Start starts the request's workflow, whose ID is its tracking code, on
+// taskQueue. A workflow that runs or ran already under that ID counts as
+// started: a retried submission starts nothing twice.
+func Start(ctx context.Context, c client.Client, taskQueue string, in Input) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       in.TrackingCode,
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, WorkflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("start request %s: %w", in.TrackingCode, err)
+	}
+	return nil
+}
+
+// RefusedError is the workflow's no: the request's state does not allow the
+// update (its validator's reason), or the request's workflow has ended
+// (Closed). Nothing changed. The reason names the request's state: it is
+// for staff, never for applicants.
+type RefusedError struct {
+	Reason string
+	Closed bool
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// Act sends update name with arg to the request's workflow and waits for its
+// outcome: the request's new status, or a *RefusedError. updateID makes a
+// retried call the same update (Temporal answers it with the first result).
+func Act(ctx context.Context, c client.Client, trackingCode, name, updateID string, arg any) (StatusView, error) {
+	var view StatusView
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: trackingCode, UpdateID: updateID,
+		UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, &view)
+	}
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return view, nil
+	case errors.As(err, &appErr) && appErr.Type() == Refusal:
+		return view, &RefusedError{Reason: appErr.Message()}
+	case errors.As(err, &notFound):
+		return view, &RefusedError{Reason: "the request is closed; nothing more can be done with it", Closed: true}
+	}
+	return view, fmt.Errorf("%s on request %s: %w", name, trackingCode, err)
+}
+
+// Status asks the request's workflow for its status (a running or closed
+// workflow answers; one whose history is gone does not).
+func Status(ctx context.Context, c client.Client, trackingCode string) (StatusView, error) {
+	var view StatusView
+	value, err := c.QueryWorkflow(ctx, trackingCode, "", QueryStatus)
+	if err == nil {
+		err = value.Get(&view)
+	}
+	return view, err
+}
