@@ -3,6 +3,7 @@ package activities
 import (
 	"bytes"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,16 @@ func (f letterFacts) dateTime(t time.Time, lang string) string {
 	return i18n.DateTime(t.In(f.Location), lang)
 }
 
+// cutoffHours is how many hours before the appointment it can still be
+// changed online: the request's policy, or the default for a request that
+// started without one.
+func (f letterFacts) cutoffHours() int {
+	if f.ChangeCutoff <= 0 {
+		return 24
+	}
+	return int(f.ChangeCutoff.Hours())
+}
+
 func (f letterFacts) code(lang string) string {
 	if lang == i18n.Persian {
 		return "\u2066" + f.TrackingCode + "\u2069" // keep the code left to right inside Persian text
@@ -45,41 +56,106 @@ func (f letterFacts) code(lang string) string {
 	return f.TrackingCode
 }
 
+// words holds what every email of a request says in one language: the
+// greeting, the request named mid-sentence (about) and at a sentence's
+// start (About), the deadline and how to book.
+type words struct {
+	fa                                         bool
+	greeting, about, About, deadline, bookHint string
+	bring                                      string // what to bring to the visit
+}
+
+func (w words) pick(fa, en string) string {
+	if w.fa {
+		return fa
+	}
+	return en
+}
+
+func wordsFor(f letterFacts, lang string) words {
+	w := words{fa: lang == i18n.Persian}
+	w.greeting = w.pick(f.Name+" گرامی،", "Dear "+f.Name+",")
+	w.about = w.pick("درخواست "+f.Service.Name.Fa+" شما در "+f.Mission.Fa+" با کد پیگیری "+f.code(lang),
+		"your request for "+f.Service.Name.En+" at the "+f.Mission.En+" (tracking code "+f.code(lang)+")")
+	w.About = w.about
+	if !w.fa {
+		w.About = "Y" + w.about[1:]
+	}
+	w.deadline = f.date(f.Deadline, lang)
+	w.bookHint = w.pick("برای رزرو نوبت، کد ملی و کد پیگیری خود را در سامانه نوبت‌دهی وارد کنید و در روز نوبت با اصل مدرک شناسایی عکس‌دار ایرانی حضور یابید.",
+		"To book an appointment, enter your national ID and tracking code in the appointment system, and attend on the day with your original Iranian photo ID.")
+	w.bring = w.pick("کد پیگیری "+f.code(lang)+" و اصل مدرک شناسایی عکس‌دار ایرانی خود را همراه داشته باشید.",
+		"Please bring your tracking code, "+f.code(lang)+", and your original Iranian photo ID.")
+	return w
+}
+
 // compose writes the email of kind in lang. Every email names the request by
 // tracking code, service and mission, and says what the applicant can do next.
 func compose(kind MailKind, f letterFacts, lang string) letter {
-	fa := lang == i18n.Persian
-	pick := func(p, e string) string {
-		if fa {
-			return p
-		}
-		return e
+	w := wordsFor(f, lang)
+	l, ok := appointmentLetter(kind, f, lang, w)
+	if !ok {
+		l = requestLetter(kind, f, lang, w)
 	}
-	l := letter{Lang: lang}
-	greeting := pick(f.Name+" گرامی،", "Dear "+f.Name+",")
-	// about names the request mid-sentence; About starts a sentence with it.
-	about := pick("درخواست "+f.Service.Name.Fa+" شما در "+f.Mission.Fa+" با کد پیگیری "+f.code(lang),
-		"your request for "+f.Service.Name.En+" at the "+f.Mission.En+" (tracking code "+f.code(lang)+")")
-	About := about
-	if !fa {
-		About = "Y" + about[1:]
-	}
-	deadline := f.date(f.Deadline, lang)
-	bookHint := pick("برای رزرو نوبت، کد ملی و کد پیگیری خود را در سامانه نوبت‌دهی وارد کنید و در روز نوبت با اصل مدرک شناسایی عکس‌دار ایرانی حضور یابید.",
-		"To book an appointment, enter your national ID and tracking code in the appointment system, and attend on the day with your original Iranian photo ID.")
+	l.Lang = lang
+	l.Paragraphs = append(l.Paragraphs, w.pick("این پیام خودکار است؛ به آن پاسخ ندهید.", "This message is automatic; please do not reply."))
+	return l
+}
 
+// appointmentLetter writes the emails about the appointment: booked,
+// reminded, cancelled, missed; ok is false for other kinds.
+func appointmentLetter(kind MailKind, f letterFacts, lang string, w words) (l letter, ok bool) {
+	at := f.dateTime(f.Appointment, lang)
+	switch kind {
+	case MailAppointmentBooked:
+		l.Subject = w.pick("نوبت شما: "+at, "Your appointment: "+at)
+		l.Paragraphs = []string{w.greeting,
+			w.pick("برای "+w.about+" نوبت "+at+" (به وقت محلی نمایندگی) ثبت شد.", "An appointment on "+at+" (the mission's local time) has been booked for "+w.about+"."),
+			w.bring}
+		if f.ChangeLink != "" {
+			hours := strconv.Itoa(f.cutoffHours())
+			l.Paragraphs = append(l.Paragraphs, w.pick("برای جابه‌جایی یا لغو نوبت (تا "+i18n.PersianDigits(hours)+" ساعت پیش از آن): ",
+				"To move or cancel it (up to "+hours+" hours before): ")+f.ChangeLink)
+		}
+	case MailAppointmentReminder:
+		l.Subject = w.pick("یادآوری نوبت: "+at, "Appointment reminder: "+at)
+		l.Paragraphs = []string{w.greeting,
+			w.pick("نوبت "+w.about+" فردا، "+at+" (به وقت محلی نمایندگی) است.", "The appointment for "+w.about+" is tomorrow, "+at+" (the mission's local time)."),
+			w.bring}
+	case MailAppointmentCancelled:
+		l.Subject = w.pick("نوبت درخواست "+f.code(lang)+" لغو شد", "Appointment for request "+f.code(lang)+" cancelled")
+		l.Paragraphs = []string{w.greeting,
+			w.pick("نوبت "+w.about+" لغو شد. تا "+w.deadline+" می‌توانید نوبت تازه‌ای بگیرید.", "The appointment for "+w.about+" has been cancelled. You can book a new one until "+w.deadline+"."),
+			w.bookHint}
+	case MailNoShow:
+		l.Subject = w.pick("در نوبت درخواست "+f.code(lang)+" حاضر نشدید", "You missed the appointment for request "+f.code(lang))
+		l.Paragraphs = []string{w.greeting,
+			w.pick("در نوبت "+w.about+" حضور نیافتید. تا "+w.deadline+" می‌توانید نوبت تازه‌ای بگیرید.", "You did not attend the appointment for "+w.about+". You can book a new one until "+w.deadline+"."),
+			w.bookHint}
+	default:
+		return l, false
+	}
+	return l, true
+}
+
+// requestLetter writes the emails about the request itself: received,
+// documents refused, reminded, given more time, archived, decided, withdrawn.
+func requestLetter(kind MailKind, f letterFacts, lang string, w words) letter {
+	var l letter
+	about, About, deadline, pick := w.about, w.About, w.deadline, w.pick
 	switch kind {
 	case MailReceipt:
 		l.Subject = pick("رسید درخواست "+f.code(lang), "Receipt for request "+f.code(lang))
-		l.Paragraphs = []string{greeting,
+		l.Paragraphs = []string{w.greeting,
 			pick(about+" ثبت شد. رسید آن پیوست است.", About+" has been received. The receipt is attached."),
-			pick("تا "+deadline+" برای حضور در نمایندگی فرصت دارید. "+bookHint, "You have until "+deadline+" to attend in person. "+bookHint),
+			pick("تا "+deadline+" برای حضور در نمایندگی فرصت دارید. "+w.bookHint, "You have until "+deadline+" to attend in person. "+w.bookHint),
+			w.bring,
 			pick("اگر تا این تاریخ حضور نیابید، درخواست به‌طور خودکار بایگانی می‌شود و باید درخواست تازه‌ای ثبت کنید. نتیجه فقط از راه ایمیل به شما اعلام می‌شود.",
 				"If you have not attended by then, the request is archived automatically and you will need to apply again. Outcomes are sent by email only."),
 		}
 	case MailDocumentsRejected:
 		l.Subject = pick("مدارک درخواست "+f.code(lang)+" پذیرفته نشد", "Documents of request "+f.code(lang)+" not accepted")
-		l.Paragraphs = []string{greeting, pick(about+" پذیرفته نشد، زیرا این مدارک مشکل دارند:", About+" could not be accepted because of these documents:")}
+		l.Paragraphs = []string{w.greeting, pick(about+" پذیرفته نشد، زیرا این مدارک مشکل دارند:", About+" could not be accepted because of these documents:")}
 		for _, p := range f.Problems {
 			name := p.Kind
 			if d, ok := f.Service.Document(p.Kind); ok {
@@ -91,67 +167,43 @@ func compose(kind MailKind, f letterFacts, lang string) letter {
 			"The uploaded documents have been deleted. Please apply again with corrected documents."))
 	case MailReminder:
 		l.Subject = pick("یادآوری: تا "+deadline+" نوبت بگیرید", "Reminder: book an appointment before "+deadline)
-		l.Paragraphs = []string{greeting,
+		l.Paragraphs = []string{w.greeting,
 			pick(about+" هنوز نوبت ندارد. مهلت حضور شما "+deadline+" است.", About+" has no appointment yet. Your deadline to attend is "+deadline+"."),
-			bookHint}
+			w.bookHint}
 	case MailDeadlineExtended:
 		l.Subject = pick("مهلت درخواست "+f.code(lang)+" تمدید شد", "Deadline of request "+f.code(lang)+" extended")
-		l.Paragraphs = []string{greeting,
+		l.Paragraphs = []string{w.greeting,
 			pick("مهلت حضور برای "+about+" تا "+deadline+" تمدید شد.", "The deadline to attend for "+about+" has been extended to "+deadline+"."),
-			bookHint}
+			w.bookHint}
 	case MailArchived:
 		l.Subject = pick("درخواست "+f.code(lang)+" بایگانی شد", "Request "+f.code(lang)+" archived")
-		l.Paragraphs = []string{greeting,
+		l.Paragraphs = []string{w.greeting,
 			pick(about+" چون تا "+deadline+" حضور نیافتید، بایگانی شد و مدارک آن حذف شدند.",
 				About+" was archived because you did not attend by "+deadline+". Its documents have been deleted."),
 			pick("برای دریافت این خدمت، لطفاً درخواست تازه‌ای ثبت کنید.", "To receive this service, please submit a new request.")}
-	case MailAppointmentBooked:
-		at := f.dateTime(f.Appointment, lang)
-		l.Subject = pick("نوبت شما: "+at, "Your appointment: "+at)
-		l.Paragraphs = []string{greeting,
-			pick("برای "+about+" نوبت "+at+" (به وقت محلی نمایندگی) ثبت شد.", "An appointment on "+at+" (the mission's local time) has been booked for "+about+"."),
-			pick("با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید.", "Please bring your original Iranian photo ID.")}
-		if f.ChangeLink != "" {
-			l.Paragraphs = append(l.Paragraphs, pick("برای جابه‌جایی یا لغو نوبت (تا ۲۴ ساعت پیش از آن): ", "To move or cancel it (up to 24 hours before): ")+f.ChangeLink)
-		}
-	case MailAppointmentReminder:
-		at := f.dateTime(f.Appointment, lang)
-		l.Subject = pick("یادآوری نوبت: "+at, "Appointment reminder: "+at)
-		l.Paragraphs = []string{greeting,
-			pick("نوبت "+about+" فردا، "+at+" (به وقت محلی نمایندگی) است.", "The appointment for "+about+" is tomorrow, "+at+" (the mission's local time)."),
-			pick("با اصل مدرک شناسایی عکس‌دار ایرانی حاضر شوید.", "Please bring your original Iranian photo ID.")}
-	case MailAppointmentCancelled:
-		l.Subject = pick("نوبت درخواست "+f.code(lang)+" لغو شد", "Appointment for request "+f.code(lang)+" cancelled")
-		l.Paragraphs = []string{greeting,
-			pick("نوبت "+about+" لغو شد. تا "+deadline+" می‌توانید نوبت تازه‌ای بگیرید.", "The appointment for "+about+" has been cancelled. You can book a new one until "+deadline+"."),
-			bookHint}
-	case MailNoShow:
-		l.Subject = pick("در نوبت درخواست "+f.code(lang)+" حاضر نشدید", "You missed the appointment for request "+f.code(lang))
-		l.Paragraphs = []string{greeting,
-			pick("در نوبت "+about+" حضور نیافتید. تا "+deadline+" می‌توانید نوبت تازه‌ای بگیرید.", "You did not attend the appointment for "+about+". You can book a new one until "+deadline+"."),
-			bookHint}
 	case MailDecision:
 		l.Subject = pick("نتیجه درخواست "+f.code(lang), "Outcome of request "+f.code(lang))
-		var outcome string
-		switch f.Decision {
-		case consular.StatusApproved:
-			outcome = pick(about+" تأیید شد. نمایندگی برای گام بعد با شما تماس می‌گیرد.", About+" has been approved. The mission will contact you about the next step.")
-		case consular.StatusCompleted:
-			outcome = pick(about+" انجام شد.", About+" has been completed.")
-		default:
-			outcome = pick(about+" رد شد.", About+" has been rejected.")
-		}
-		l.Paragraphs = []string{greeting, outcome}
+		l.Paragraphs = []string{w.greeting, decisionWords(f.Decision, w)}
 		if f.Reason != "" {
 			l.Paragraphs = append(l.Paragraphs, pick("توضیح نمایندگی: ", "The mission's explanation: ")+f.Reason)
 		}
 	case MailWithdrawn:
 		l.Subject = pick("درخواست "+f.code(lang)+" پس گرفته شد", "Request "+f.code(lang)+" withdrawn")
-		l.Paragraphs = []string{greeting,
+		l.Paragraphs = []string{w.greeting,
 			pick(about+" به خواست شما پس گرفته شد و مدارک آن حذف شدند.", About+" has been withdrawn as you asked. Its documents have been deleted.")}
 	}
-	l.Paragraphs = append(l.Paragraphs, pick("این پیام خودکار است؛ به آن پاسخ ندهید.", "This message is automatic; please do not reply."))
 	return l
+}
+
+// decisionWords says the mission's outcome.
+func decisionWords(d consular.Status, w words) string {
+	switch d {
+	case consular.StatusApproved:
+		return w.pick(w.about+" تأیید شد. نمایندگی برای گام بعد با شما تماس می‌گیرد.", w.About+" has been approved. The mission will contact you about the next step.")
+	case consular.StatusCompleted:
+		return w.pick(w.about+" انجام شد.", w.About+" has been completed.")
+	}
+	return w.pick(w.about+" رد شد.", w.About+" has been rejected.")
 }
 
 // plainText is the text part: Persian first, then English.

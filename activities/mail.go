@@ -69,6 +69,9 @@ type MailInput struct {
 	Decision     consular.Status
 	Reason       string
 	ReceiptKey   string // object key of the receipt PDF to attach
+	// ChangeCutoff is how long before the appointment it can no longer be
+	// changed online (the request's policy); zero reads the default.
+	ChangeCutoff time.Duration
 }
 
 // MailResult tells whether this call sent the email or found it sent already.

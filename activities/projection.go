@@ -42,15 +42,6 @@ ON CONFLICT (tracking_code) DO UPDATE SET
     version = EXCLUDED.version, updated_at = now()
 WHERE requests.version < EXCLUDED.version`
 
-// releaseSQL gives back the seat of a booked appointment the request no
-// longer has (a no-show, an archive, a withdrawal): the slot is offered again.
-const releaseSQL = `
-WITH released AS (
-    UPDATE appointments SET status = 'released', updated_at = now()
-    WHERE tracking_code = $1 AND status = 'booked' RETURNING mission_code, starts_at)
-UPDATE slot_seats s SET booked = s.booked - 1
-FROM released r WHERE s.mission_code = r.mission_code AND s.starts_at = r.starts_at AND s.booked > 0`
-
 // Record writes the request's state; it is idempotent.
 func (p *Projection) Record(ctx context.Context, in RecordInput) error {
 	tag, err := p.DB.Exec(ctx, recordSQL, in.TrackingCode, string(in.Status), in.ServiceCode, in.MissionCode,
@@ -60,12 +51,6 @@ func (p *Projection) Record(ctx context.Context, in RecordInput) error {
 	}
 	if tag.RowsAffected() > 0 { // counted once, whatever the retries
 		metrics.Transitions.WithLabelValues(string(in.Status)).Inc()
-	}
-	switch in.Status {
-	case consular.StatusAwaitingAppointment, consular.StatusArchived, consular.StatusWithdrawn:
-		if _, err := p.DB.Exec(ctx, releaseSQL, in.TrackingCode); err != nil {
-			return fmt.Errorf("release the appointment of %s: %w", in.TrackingCode, err)
-		}
 	}
 	return nil
 }

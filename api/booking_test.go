@@ -16,7 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/openconsular/consular/api/booking"
+	"github.com/openconsular/consular/internal/appointments"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/workflows/request"
@@ -38,6 +38,12 @@ func (s *system) appointmentCall(method, path string, body map[string]any) (int,
 // submission's documents: its applicant row and its real workflow.
 func (s *system) quickRequest(nationalID string) string {
 	s.t.Helper()
+	return s.quickRequestUnder(nationalID, request.Policy{Deadline: 60 * 24 * time.Hour, Reminders: []time.Duration{30 * 24 * time.Hour}, Retention: time.Hour})
+}
+
+// quickRequestUnder is quickRequest with the request's policy given.
+func (s *system) quickRequestUnder(nationalID string, policy request.Policy) string {
+	s.t.Helper()
 	ctx := context.Background()
 	c, _ := consular.NewTrackingCode()
 	code := string(c)
@@ -51,8 +57,7 @@ func (s *system) quickRequest(nationalID string) string {
 		s.t.Fatal(err)
 	}
 	if err := request.Start(ctx, s.temporal, s.queue,
-		request.Input{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now,
-			Policy: request.Policy{Deadline: 60 * 24 * time.Hour, Reminders: []time.Duration{30 * 24 * time.Hour}, Retention: time.Hour}}); err != nil {
+		request.Input{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now, Policy: policy}); err != nil {
 		s.t.Fatal(err)
 	}
 	return code
@@ -243,7 +248,7 @@ func TestReconciliationSettlesAppointmentsLeftPending(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := &booking.Booker{DB: s.db, Temporal: s.temporal, Logger: testenv.Logger(t)}
+	b := &appointments.Booker{DB: s.db, Temporal: s.temporal, Logger: testenv.Logger(t)}
 	settled, err := b.Reconcile(ctx, time.Minute)
 	if err != nil || settled != 2 {
 		t.Fatalf("settled %d (%v), want 2", settled, err)
@@ -361,5 +366,69 @@ func TestSupervisorsSetTemplatesAndClosures(t *testing.T) {
 		if strings.HasPrefix(slot["starts_at"].(string), day.Format("2006-01-02")) {
 			t.Fatalf("a slot on the closed day: %v", slot)
 		}
+	}
+}
+
+// freeSlots is the request's free slots as the applicant's lookup lists them.
+func (s *system) freeSlots(nationalID, code string) []string {
+	s.t.Helper()
+	status, view := s.appointmentCall("POST", "/lookup", map[string]any{"national_id": nationalID, "tracking_code": code})
+	var out []string
+	for _, slot := range slotsOf(s.t, view) {
+		out = append(out, slot["starts_at"].(string))
+	}
+	if status != 200 || len(out) < 5 {
+		s.t.Fatalf("lookup: %d, %d slots", status, len(out))
+	}
+	return out
+}
+
+// Staff change appointments through the same door as applicants: a seat in
+// the slot and the workflow's rules. A third move and a move within the
+// cut-off are refused with the words the booking page and the applicants'
+// API use, and the refused seat is offered again.
+func TestStaffAppointmentChangesObeyTheRequestsRules(t *testing.T) {
+	s := startSystem(t, nil)
+	_, token := staffMember(t, s, "officer@mfa.example", "--role", "officer", "--mission", "AT-VIE")
+	id := testenv.NationalID()
+	code := s.quickRequestUnder(id, request.Policy{Deadline: 60 * 24 * time.Hour, Retention: time.Hour, MaxReschedules: 2})
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	slots := s.freeSlots(id, code)
+	path := "/api/v1/requests/" + code + "/appointment"
+	if status, out := s.staffCall(token, "POST", path, map[string]any{"at": slots[0]}); status != 200 || out["Status"] != "appointment_booked" {
+		t.Fatalf("staff booking: %d %v", status, out)
+	}
+	for _, at := range slots[1:3] {
+		if status, out := s.staffCall(token, "PUT", path, map[string]any{"at": at}); status != 200 {
+			t.Fatalf("staff move to %s: %d %v", at, status, out)
+		}
+	}
+	status, out := s.staffCall(token, "PUT", path, map[string]any{"at": slots[3]})
+	refusal, _ := out["error"].(map[string]any)
+	if status != http.StatusConflict || refusal["message"] != "An appointment can be moved at most 2 times; cancel it and book again." ||
+		refusal["message_fa"] != "هر نوبت را حداکثر ۲ بار می‌توان جابه‌جا کرد؛ آن را لغو کنید و دوباره نوبت بگیرید." {
+		t.Fatalf("a third move by staff: %d %v, want 409 with the booking page's words", status, out)
+	}
+	applicant, answer := s.appointmentCall("PUT", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": slots[3]})
+	if same, _ := answer["error"].(map[string]any); applicant != http.StatusConflict || same["message"] != refusal["message"] {
+		t.Fatalf("the applicant's third move: %d %v, want the staff's answer", applicant, answer)
+	}
+	var seats int
+	_ = s.db.QueryRow(context.Background(), "SELECT COALESCE(sum(booked), 0) FROM slot_seats WHERE mission_code = 'AT-VIE'").Scan(&seats)
+	if seats != 1 {
+		t.Fatalf("%d seats taken, want 1: the moves' old seats and the refused ones given back", seats)
+	}
+
+	// A mission whose cut-off is a year: no move at all once booked.
+	other := s.quickRequestUnder(id, request.Policy{Deadline: 60 * 24 * time.Hour, Retention: time.Hour, ChangeCutoff: 365 * 24 * time.Hour})
+	s.waitStatus(other, "awaiting_appointment", 30*time.Second)
+	otherPath := "/api/v1/requests/" + other + "/appointment"
+	if status, out := s.staffCall(token, "POST", otherPath, map[string]any{"at": slots[4]}); status != 200 {
+		t.Fatalf("staff booking: %d %v", status, out)
+	}
+	status, out = s.staffCall(token, "PUT", otherPath, map[string]any{"at": slots[5]})
+	refusal, _ = out["error"].(map[string]any)
+	if status != http.StatusConflict || refusal["message"] != "The appointment is less than 8760 hours away and can no longer be changed online; contact the mission." {
+		t.Fatalf("a move within the cut-off by staff: %d %v, want 409 with the booking page's words", status, out)
 	}
 }

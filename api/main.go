@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/internal/appointments"
 	"log/slog"
 	"net/http"
 	"os"
@@ -253,10 +254,11 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	if cfg.HTTP.MetricsAddr == "" { // development: on the public listener, which is loopback there
 		app.Get("/metrics", adaptor.HTTPHandler(metrics.Handler()))
 	}
+	booker := &appointments.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
+	submissions.Appointments, submissions.Messages = booker, renderer.Messages
 	submissions.Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
-	booker := &booking.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
-	(&booking.API{Booker: booker}).Register(app)
+	(&booking.API{Booker: booker, Messages: renderer.Messages}).Register(app)
 	web.Static(app)
 	// The dashboard before the applicants' pages: their middleware, on every
 	// route registered after it, must not run for /staff.
@@ -271,7 +273,7 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 	(&operators.Codec{Codec: payloads, OperatorToken: cfg.Keys.Operator, UIOrigin: cfg.Temporal.UIOrigin, IsAdmin: dashboard.IsAdmin}).Register(app)
 	site := app.Group("", web.SecurityHeaders, pages.Sessions.Middleware)
 	pages.Register(site)
-	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, LinkKey: cfg.Keys.Links,
+	(&booking.Pages{Booker: booker, Render: renderer, Sessions: pages.Sessions, Captchas: pages.Captchas, Limits: pages.Limits, LinkKey: cfg.Keys.Links,
 		Receipts: func(ctx context.Context, code, _ string) error { return booker.SendReceiptAgain(ctx, code) }}).Register(site)
 	return app, func(ctx context.Context) {
 		go encryptTOTPAtStart(ctx, d.db, cfg.Keys.TOTP, logger)

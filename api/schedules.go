@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/openconsular/consular/api/booking"
+	"github.com/openconsular/consular/internal/appointments"
 	"github.com/openconsular/consular/internal/schedule"
 )
 
@@ -42,11 +42,11 @@ func setTemplates(ctx context.Context, out io.Writer, db *pgxpool.Pool, mission,
 	if err != nil {
 		return err
 	}
-	var inputs []booking.TemplateInput
+	var inputs []appointments.TemplateInput
 	if err := json.Unmarshal(b, &inputs); err != nil {
 		return fmt.Errorf("%s: want a JSON list of templates: %w", file, err)
 	}
-	stranded, err := booking.SetTemplates(ctx, db, mission, inputs)
+	stranded, err := appointments.SetTemplates(ctx, db, mission, inputs)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func addClosure(ctx context.Context, out io.Writer, db *pgxpool.Pool, args []str
 			return err
 		}
 	}
-	booked, err := booking.AddClosure(ctx, db, args[0], c)
+	booked, err := appointments.AddClosure(ctx, db, args[0], c)
 	if err != nil {
 		return err
 	}

@@ -116,14 +116,15 @@ func TestStaffAPIActsAsTheTokensOwnerUnderTheRolePolicy(t *testing.T) {
 	s := startSystem(t, nil)
 	officer, officerToken := staffMember(t, s, "officer@mfa.example", "--role", "officer", "--mission", "AT-VIE")
 	supervisor, supervisorToken := staffMember(t, s, "supervisor@mfa.example", "--role", "supervisor", "--mission", "AT-VIE")
-	code := s.quickRequest(testenv.NationalID())
+	applicant := testenv.NationalID()
+	code := s.quickRequest(applicant)
 	other := s.quickRequest(testenv.NationalID())
 	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
 	s.waitStatus(other, "awaiting_appointment", 30*time.Second)
 	pretend := map[string]any{"staff_id": strconv.FormatInt(supervisor, 10)}
 	path := "/api/v1/requests/" + code
 
-	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	at := s.freeSlots(applicant, code)[0]
 	if status, out := s.staffCall(officerToken, "POST", path+"/appointment", map[string]any{"at": at, "staff_id": "999"}); status != 200 {
 		t.Fatalf("booking: %d %v", status, out)
 	}

@@ -45,6 +45,7 @@ func TestSubmissionIsOneTraceFromHTTPToActivities(t *testing.T) {
 	w := worker.New(d.temporal, cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.Request)
 	w.RegisterActivity(&activities.Projection{DB: d.db})
+	w.RegisterActivity(&activities.Seats{DB: d.db})
 	w.RegisterActivity(&activities.Documents{Objects: d.objects, Bucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Receipts{DB: d.db, Objects: d.objects, Bucket: cfg.Storage.ReceiptsBucket,
 		Signer: cfg.Keys.Receipt, VerifyURL: cfg.HTTP.PublicURL + "/receipts/verify"})

@@ -21,6 +21,7 @@ func register(w worker.Registry, cfg config.Config, db *pgxpool.Pool, objects *m
 	w.RegisterWorkflow(workflows.Purge)
 	w.RegisterActivity(&activities.Retention{DB: db, Objects: objects, DocumentsBucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Projection{DB: db})
+	w.RegisterActivity(&activities.Seats{DB: db})
 	w.RegisterActivity(&activities.Documents{Objects: objects, Bucket: cfg.Storage.DocumentsBucket})
 	w.RegisterActivity(&activities.Receipts{DB: db, Objects: objects, Bucket: cfg.Storage.ReceiptsBucket,
 		Signer: cfg.Keys.Receipt, VerifyURL: cfg.HTTP.PublicURL + "/receipts/verify"})

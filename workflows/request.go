@@ -30,6 +30,7 @@ var (
 	documents  *activities.Documents
 	receipts   *activities.Receipts
 	mail       *activities.Mail
+	seats      *activities.Seats
 )
 
 // request is the workflow's state. Update handlers change it synchronously
@@ -43,7 +44,12 @@ type lifecycle struct {
 	proposed    *request.Decision // a decision waiting for a supervisor's confirmation
 	version     int
 	reminders   []time.Time // reminder times still to come, earliest first
-	wake        bool        // set by handlers so the main loop looks again
+	changed     bool        // set by handlers so the main loop looks again
+	reschedules int         // appointment moves so far, against Policy.Reschedules
+	// seatsReleased says this workflow gives back the seat of an appointment
+	// the request no longer has (requests started before left that to the
+	// projection and the booking saga).
+	seatsReleased bool
 	// bookedAt is when the current appointment was booked; its reminder goes
 	// out a day before it, if it was booked earlier than that.
 	bookedAt         time.Time
@@ -53,15 +59,16 @@ type lifecycle struct {
 	outbox []activities.MailInput
 }
 
-// later queues an email about the state just made; flush sends it.
-func (r *lifecycle) later(letter activities.MailInput) {
+// queueMail queues an email about the state just made, for the main loop
+// to send (sendQueuedMail) once the update has answered.
+func (r *lifecycle) queueMail(letter activities.MailInput) {
 	letter.Appointment = r.appointment
 	r.outbox = append(r.outbox, letter)
-	r.wake = true
+	r.changed = true
 }
 
-// flush sends the queued emails, in the order their updates came.
-func (r *lifecycle) flush(ctx workflow.Context) error {
+// sendQueuedMail sends the queued emails, in the order their updates came.
+func (r *lifecycle) sendQueuedMail(ctx workflow.Context) error {
 	for len(r.outbox) > 0 {
 		letter := r.outbox[0]
 		r.outbox = r.outbox[1:]
@@ -86,6 +93,7 @@ func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 // status. Its workflow ID is the tracking code.
 func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
+	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -122,13 +130,20 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 		return request.Result{}, err
 	}
 
-	if err := r.waitForVisit(ctx); err != nil {
+	// Wait for the visit: bookings, reminders and extensions on the way.
+	visit, err := r.waitForVisit(ctx)
+	if err != nil {
 		return request.Result{}, err
+	}
+	switch visit {
+	case consular.StatusArchived, consular.StatusWithdrawn:
+		// No visit: the request ends here and its documents are deleted.
+		return r.finish(ctx)
 	}
 	// Attended: the decision arrives through an update; then the documents are
 	// kept for the retention period, for questions about the decision.
 	for !r.status.Final() {
-		if err := r.flush(ctx); err != nil {
+		if err := r.sendQueuedMail(ctx); err != nil {
 			return request.Result{}, err
 		}
 		if err := workflow.Await(ctx, func() bool { return r.status.Final() || len(r.outbox) > 0 }); err != nil {
@@ -143,23 +158,21 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	return r.finish(ctx)
 }
 
-// waitForVisit waits for attendance, withdrawal or the deadline, sending
-// reminders while no appointment is booked. Bookings, cancellations and
-// extensions arrive through update handlers and wake it.
-func (r *lifecycle) waitForVisit(ctx workflow.Context) error {
+// waitForVisit waits for attendance, withdrawal or the deadline, and says
+// which came (attended, withdrawn or archived), sending reminders while no
+// appointment is booked. Bookings, cancellations and extensions arrive
+// through update handlers and set changed.
+func (r *lifecycle) waitForVisit(ctx workflow.Context) (consular.Status, error) {
 	// Requests started before appointment reminders existed replay without them.
 	remindAppointments := workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
 	for r.status != consular.StatusAttended && !r.status.Final() {
-		if err := r.flush(ctx); err != nil {
-			return err
+		if err := r.sendQueuedMail(ctx); err != nil {
+			return "", err
 		}
 		now := workflow.Now(ctx)
 		if !now.Before(r.deadline) {
 			// No visit by the deadline, booked or not: archive.
-			if err := r.moveTo(ctx, consular.StatusArchived); err != nil {
-				return err
-			}
-			return r.send(ctx, activities.MailInput{Kind: activities.MailArchived})
+			return consular.StatusArchived, r.archive(ctx)
 		}
 		next := r.deadline
 		if len(r.reminders) > 0 && r.reminders[0].Before(next) {
@@ -170,7 +183,7 @@ func (r *lifecycle) waitForVisit(ctx workflow.Context) error {
 				r.appointmentNoted = true
 				if err := r.send(ctx, activities.MailInput{Kind: activities.MailAppointmentReminder,
 					Key: r.appointment.UTC().Format(time.RFC3339)}); err != nil {
-					return err
+					return "", err
 				}
 				continue
 			}
@@ -178,10 +191,10 @@ func (r *lifecycle) waitForVisit(ctx workflow.Context) error {
 				next = at
 			}
 		}
-		r.wake = false
-		woken, err := workflow.AwaitWithTimeout(ctx, next.Sub(now), func() bool { return r.wake })
+		r.changed = false
+		woken, err := workflow.AwaitWithTimeout(ctx, next.Sub(now), func() bool { return r.changed })
 		if err != nil {
-			return err
+			return "", err
 		}
 		if woken || len(r.reminders) == 0 || workflow.Now(ctx).Before(r.reminders[0]) {
 			continue
@@ -191,11 +204,36 @@ func (r *lifecycle) waitForVisit(ctx workflow.Context) error {
 		if r.status == consular.StatusAwaitingAppointment { // a booked applicant needs no reminder
 			if err := r.send(ctx, activities.MailInput{Kind: activities.MailReminder,
 				Key: r.deadline.UTC().Format(time.RFC3339) + "-" + due.UTC().Format(time.RFC3339)}); err != nil {
-				return err
+				return "", err
 			}
 		}
 	}
-	return nil
+	return r.status, nil
+}
+
+// archive ends a request nobody came for: its appointment's seat (one was
+// booked but missed) is freed and the applicant told.
+func (r *lifecycle) archive(ctx workflow.Context) error {
+	if r.seatsReleased {
+		if err := r.releaseSeat(ctx, activities.SeatReleased); err != nil {
+			return err
+		}
+		r.appointment = time.Time{}
+	}
+	if err := r.moveTo(ctx, consular.StatusArchived); err != nil {
+		return err
+	}
+	return r.send(ctx, activities.MailInput{Kind: activities.MailArchived})
+}
+
+// releaseSeat gives back the seat of the request's current appointment, as
+// outcome, so its slot is offered again; once, whatever the retries.
+func (r *lifecycle) releaseSeat(ctx workflow.Context, outcome string) error {
+	if !r.seatsReleased || r.appointment.IsZero() {
+		return nil
+	}
+	return workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), seats.Release, activities.ReleaseInput{
+		TrackingCode: r.in.TrackingCode, At: r.appointment, Outcome: outcome}).Get(ctx, nil)
 }
 
 // planReminders schedules the reminders still ahead of now for the current deadline.
@@ -211,7 +249,7 @@ func (r *lifecycle) planReminders(now time.Time) {
 
 // finish deletes the documents, lets running handlers complete and ends the workflow.
 func (r *lifecycle) finish(ctx workflow.Context) (request.Result, error) {
-	if err := r.flush(ctx); err != nil {
+	if err := r.sendQueuedMail(ctx); err != nil {
 		return request.Result{}, err
 	}
 	keys := make([]string, len(r.in.Documents))
@@ -232,7 +270,7 @@ func (r *lifecycle) finish(ctx workflow.Context) (request.Result, error) {
 // the projection for staff lists and the appointment system.
 func (r *lifecycle) moveTo(ctx workflow.Context, status consular.Status) error {
 	r.status = status
-	r.wake = true
+	r.changed = true
 	return r.publish(ctx)
 }
 
@@ -268,6 +306,7 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 	in.TrackingCode = r.in.TrackingCode
 	in.Deadline = r.deadline
+	in.ChangeCutoff = r.in.Policy.Cutoff()
 	if in.Appointment.IsZero() { // a queued email keeps the appointment it was about
 		in.Appointment = r.appointment
 	}

@@ -37,6 +37,9 @@ type world struct {
 	refusals   []string
 	acceptedAt map[string]time.Duration
 	sent       int
+	released   []activities.ReleaseInput // seats given back
+	broken     []request.Broken          // the rules refusals named
+	policy     request.Policy
 }
 
 type sentMail struct {
@@ -47,7 +50,8 @@ type sentMail struct {
 func newWorld(t *testing.T) *world {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	w := &world{t: t, env: suite.NewTestWorkflowEnvironment(), acceptedAt: map[string]time.Duration{}}
+	w := &world{t: t, env: suite.NewTestWorkflowEnvironment(), acceptedAt: map[string]time.Duration{},
+		policy: request.Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day}}
 	w.env.SetStartTime(submitted)
 	w.env.OnActivity(projection.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
 		w.records = append(w.records, in)
@@ -71,6 +75,10 @@ func newWorld(t *testing.T) *world {
 		w.deleted = append(w.deleted, in.ObjectKeys...)
 		return nil
 	})
+	w.env.OnActivity(seats.Release, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		w.released = append(w.released, in)
+		return nil
+	})
 	return w
 }
 
@@ -79,7 +87,7 @@ func (w *world) run() request.Result {
 	w.env.ExecuteWorkflow(Request, request.Input{
 		TrackingCode: "4821-7730-9152-06", ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE", SubmittedAt: submitted,
 		Documents: []consular.Document{{Kind: "licence", ObjectKey: "4821-7730-9152-06/licence.jpg", SHA256: "ab"}},
-		Policy:    request.Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day},
+		Policy:    w.policy,
 	})
 	if !w.env.IsWorkflowCompleted() {
 		w.t.Fatal("the workflow did not complete")
@@ -121,6 +129,10 @@ func (w *world) refusedAt(after time.Duration, name string, arg any) {
 					w.t.Errorf("%s refused with %v, want a %s application error", name, err, request.Refusal)
 				}
 				w.refusals = append(w.refusals, err.Error())
+				var broken request.Broken
+				if appErr != nil && appErr.HasDetails() && appErr.Details(&broken) == nil {
+					w.broken = append(w.broken, broken)
+				}
 			},
 			OnComplete: func(any, error) {},
 		}, arg)
@@ -501,5 +513,59 @@ func TestReceiptIsSentAgainWhileTheRequestAwaitsItsVisit(t *testing.T) {
 	}
 	if again[1].at != 3*day || again[2].at != 4*day {
 		t.Fatalf("sent again at %v and %v, want days 3 and 4", again[1].at, again[2].at)
+	}
+}
+
+// The appointment rules hold for every door, since the workflow holds
+// them: a third move is refused under the reschedule limit, a move or an
+// applicant's cancellation within the cut-off under the cut-off (the
+// mission may still cancel), a second booking under one-appointment; each
+// move and cancellation gives the old time's seat back, once.
+func TestAppointmentRulesHoldWhoeverAsks(t *testing.T) {
+	w := newWorld(t)
+	first := submitted.Add(20 * day)
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: first})
+	w.refusedAt(day+time.Hour, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(21 * day)})
+	w.at(2*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: submitted.Add(22 * day)})
+	w.at(3*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: submitted.Add(23 * day)})
+	w.refusedAt(4*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: submitted.Add(24 * day)})
+	// Within 24 hours of the appointment on day 23: no move, no applicant's cancellation.
+	w.refusedAt(22*day+time.Hour, request.UpdateCancelAppointment, request.StaffInput{})
+	w.at(22*day+2*time.Hour, request.UpdateCancelAppointment, request.StaffInput{StaffID: "officer-7"})
+	w.at(23*day, request.UpdateWithdraw, request.WithdrawInput{})
+	w.run()
+
+	wantBroken := []request.Broken{{Rule: request.RuleOneAppointment}, {Rule: request.RuleRescheduleLimit, Limit: 2},
+		{Rule: request.RuleChangeCutoff, Limit: 24}}
+	if !equal(w.broken, wantBroken) {
+		t.Fatalf("refusals under rules %v, want %v (all: %v)", w.broken, wantBroken, w.refusals)
+	}
+	var outcomes []string
+	for _, r := range w.released {
+		outcomes = append(outcomes, r.Outcome+" "+r.At.Sub(submitted).String())
+	}
+	want := []string{"rescheduled 480h0m0s", "rescheduled 528h0m0s", "cancelled 552h0m0s"}
+	if !equal(outcomes, want) {
+		t.Fatalf("seats released %v, want %v (nothing for the withdrawal: no appointment left)", outcomes, want)
+	}
+}
+
+// The limits are the request's policy: a mission allowing one move refuses
+// the second; a 48-hour cut-off refuses a move two days before.
+func TestAppointmentLimitsComeFromThePolicy(t *testing.T) {
+	w := newWorld(t)
+	w.policy = request.Policy{Deadline: 90 * day, Retention: day, MaxReschedules: 1, ChangeCutoff: 48 * time.Hour}
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(20 * day)})
+	w.at(2*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: submitted.Add(30 * day)})
+	w.refusedAt(3*day, request.UpdateRescheduleAppointment, request.AppointmentInput{At: submitted.Add(31 * day)})
+	w.refusedAt(28*day+time.Hour, request.UpdateCancelAppointment, request.StaffInput{})
+	w.at(29*day, request.UpdateWithdraw, request.WithdrawInput{})
+	w.run()
+	want := []request.Broken{{Rule: request.RuleRescheduleLimit, Limit: 1}, {Rule: request.RuleChangeCutoff, Limit: 48}}
+	if !equal(w.broken, want) {
+		t.Fatalf("refusals under rules %v, want %v (all: %v)", w.broken, want, w.refusals)
+	}
+	if n := len(w.released); n != 2 || w.released[1].Outcome != activities.SeatReleased {
+		t.Fatalf("seats released %v, want the move's and the withdrawal's", w.released)
 	}
 }

@@ -14,8 +14,16 @@ import (
 	"github.com/openconsular/consular/internal/storage"
 )
 
+// refuse is a validator's no, with the reason staff read.
 func refuse(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), request.Refusal, nil)
+}
+
+// refuseUnder is a no under an appointment rule: its details name the rule
+// and its limit, so each door says it in its own words (see request.Rule).
+func refuseUnder(rule request.Rule, limit int, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), request.Refusal, nil,
+		request.Broken{Rule: rule, Limit: limit})
 }
 
 func (r *lifecycle) view() request.StatusView {
@@ -56,7 +64,7 @@ func (r *lifecycle) registerHandlers(ctx workflow.Context) error {
 	}
 	return errors.Join(
 		update(ctx, request.UpdateBookAppointment, r.book, r.validateBooking),
-		update(ctx, request.UpdateRescheduleAppointment, r.book, r.validateReschedule),
+		update(ctx, request.UpdateRescheduleAppointment, r.reschedule, r.validateReschedule),
 		update(ctx, request.UpdateCancelAppointment, r.cancelAppointment, r.validateCancel),
 		update(ctx, request.UpdateRecordAttendance, r.recordAttendance, r.validateAttendance),
 		update(ctx, request.UpdateMarkNoShow, r.markNoShow, r.validateNoShow),
@@ -83,7 +91,7 @@ func (r *lifecycle) validateBooking(ctx workflow.Context, in request.Appointment
 	}
 	switch r.status {
 	case consular.StatusAppointmentBooked:
-		return refuse("the request already has an appointment; reschedule or cancel it instead")
+		return refuseUnder(request.RuleOneAppointment, 0, "the request already has an appointment; reschedule or cancel it instead")
 	case consular.StatusAwaitingAppointment:
 		return r.appointmentAllowed(in.At, workflow.Now(ctx))
 	}
@@ -97,21 +105,46 @@ func (r *lifecycle) validateReschedule(ctx workflow.Context, in request.Appointm
 	if in.At.Equal(r.appointment) {
 		return refuse("the appointment is already at that time")
 	}
+	if limit := r.in.Policy.Reschedules(); r.reschedules >= limit {
+		return refuseUnder(request.RuleRescheduleLimit, limit, "an appointment can be rescheduled at most %d times; cancel it and book again", limit)
+	}
+	if err := r.changeable(workflow.Now(ctx)); err != nil {
+		return err
+	}
 	return r.appointmentAllowed(in.At, workflow.Now(ctx))
 }
 
-func (r *lifecycle) validateCancel(_ workflow.Context, _ request.StaffInput) error {
-	if r.status != consular.StatusAppointmentBooked {
-		return refuse("a request that is %s has no appointment to cancel", r.status)
+// changeable refuses moving or cancelling an appointment within the cut-off
+// before it: its seat could no longer be offered to anyone else.
+func (r *lifecycle) changeable(now time.Time) error {
+	cutoff := r.in.Policy.Cutoff()
+	if now.After(r.appointment.Add(-cutoff)) {
+		hours := int(cutoff.Hours())
+		return refuseUnder(request.RuleChangeCutoff, hours,
+			"the appointment is less than %d hours away and can no longer be changed online; contact the mission", hours)
 	}
 	return nil
 }
 
-// cancelAppointment frees the applicant to book again and tells them.
+func (r *lifecycle) validateCancel(ctx workflow.Context, in request.StaffInput) error {
+	if r.status != consular.StatusAppointmentBooked {
+		return refuse("a request that is %s has no appointment to cancel", r.status)
+	}
+	if in.StaffID == "" { // the applicant online; the mission may cancel its own appointment later
+		return r.changeable(workflow.Now(ctx))
+	}
+	return nil
+}
+
+// cancelAppointment frees the applicant to book again, offers the seat to
+// others and tells the applicant.
 func (r *lifecycle) cancelAppointment(ctx workflow.Context, _ request.StaffInput) (request.StatusView, error) {
 	key := r.appointment.UTC().Format(time.RFC3339)
+	if err := r.releaseSeat(ctx, activities.SeatCancelled); err != nil {
+		return r.view(), err
+	}
 	r.appointment = time.Time{}
-	return r.actThenMail(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailAppointmentCancelled, Key: key})
+	return r.transitionMailLater(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailAppointmentCancelled, Key: key})
 }
 
 func (r *lifecycle) validateAttendance(_ workflow.Context, _ request.StaffInput) error {
@@ -126,7 +159,7 @@ func (r *lifecycle) validateAttendance(_ workflow.Context, _ request.StaffInput)
 
 // recordAttendance notes the applicant came; the decision follows.
 func (r *lifecycle) recordAttendance(ctx workflow.Context, _ request.StaffInput) (request.StatusView, error) {
-	return r.act(ctx, consular.StatusAttended, activities.MailInput{})
+	return r.transition(ctx, consular.StatusAttended, activities.MailInput{})
 }
 
 func (r *lifecycle) validateNoShow(ctx workflow.Context, _ request.StaffInput) error {
@@ -142,8 +175,11 @@ func (r *lifecycle) validateNoShow(ctx workflow.Context, _ request.StaffInput) e
 // markNoShow puts the request back to waiting for a booking and tells the applicant.
 func (r *lifecycle) markNoShow(ctx workflow.Context, _ request.StaffInput) (request.StatusView, error) {
 	key := r.appointment.UTC().Format(time.RFC3339)
+	if err := r.releaseSeat(ctx, activities.SeatReleased); err != nil {
+		return r.view(), err
+	}
 	r.appointment = time.Time{}
-	return r.act(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailNoShow, Key: key})
+	return r.transition(ctx, consular.StatusAwaitingAppointment, activities.MailInput{Kind: activities.MailNoShow, Key: key})
 }
 
 func (r *lifecycle) validateDecision(_ workflow.Context, in request.Decision) error {
@@ -171,7 +207,7 @@ func (r *lifecycle) decide(ctx workflow.Context, in request.Decision) (request.S
 		return r.view(), nil
 	}
 	r.decision, r.proposed = in, nil
-	return r.act(ctx, in.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: in.Decision, Reason: in.Reason})
+	return r.transition(ctx, in.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: in.Decision, Reason: in.Reason})
 }
 
 func (r *lifecycle) validateConfirmation(_ workflow.Context, in request.StaffInput) error {
@@ -188,7 +224,7 @@ func (r *lifecycle) validateConfirmation(_ workflow.Context, in request.StaffInp
 func (r *lifecycle) confirmDecision(ctx workflow.Context, _ request.StaffInput) (request.StatusView, error) {
 	d := *r.proposed
 	r.decision, r.proposed = d, nil
-	return r.act(ctx, d.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: d.Decision, Reason: d.Reason})
+	return r.transition(ctx, d.Decision, activities.MailInput{Kind: activities.MailDecision, Decision: d.Decision, Reason: d.Reason})
 }
 
 func (r *lifecycle) validateExtension(_ workflow.Context, in request.ExtendInput) error {
@@ -208,7 +244,7 @@ func (r *lifecycle) validateExtension(_ workflow.Context, in request.ExtendInput
 func (r *lifecycle) extendDeadline(ctx workflow.Context, in request.ExtendInput) (request.StatusView, error) {
 	r.deadline = in.NewDeadline(r.deadline)
 	r.planReminders(workflow.Now(ctx))
-	return r.act(ctx, r.status, activities.MailInput{Kind: activities.MailDeadlineExtended, Key: r.deadline.UTC().Format(time.RFC3339)})
+	return r.transition(ctx, r.status, activities.MailInput{Kind: activities.MailDeadlineExtended, Key: r.deadline.UTC().Format(time.RFC3339)})
 }
 
 func (r *lifecycle) validateWithdrawal(_ workflow.Context, _ request.WithdrawInput) error {
@@ -218,10 +254,14 @@ func (r *lifecycle) validateWithdrawal(_ workflow.Context, _ request.WithdrawInp
 	return nil
 }
 
-// withdraw ends the request at the applicant's wish and tells them.
+// withdraw ends the request at the applicant's wish, frees its
+// appointment's seat and tells them.
 func (r *lifecycle) withdraw(ctx workflow.Context, _ request.WithdrawInput) (request.StatusView, error) {
+	if err := r.releaseSeat(ctx, activities.SeatReleased); err != nil {
+		return r.view(), err
+	}
 	r.appointment = time.Time{}
-	return r.act(ctx, consular.StatusWithdrawn, activities.MailInput{Kind: activities.MailWithdrawn})
+	return r.transition(ctx, consular.StatusWithdrawn, activities.MailInput{Kind: activities.MailWithdrawn})
 }
 
 func (r *lifecycle) validateReceiptAgain(_ workflow.Context, _ request.ReceiptAgainInput) error {
@@ -239,31 +279,43 @@ func (r *lifecycle) sendReceiptAgain(ctx workflow.Context, _ request.ReceiptAgai
 		ReceiptKey: storage.ReceiptKey(r.in.TrackingCode)})
 }
 
-// book sets the appointment (a first one or a new time) and tells the applicant.
+// book sets the first appointment and tells the applicant.
 func (r *lifecycle) book(ctx workflow.Context, in request.AppointmentInput) (request.StatusView, error) {
 	r.appointment, r.bookedAt, r.appointmentNoted = in.At, workflow.Now(ctx), false
-	return r.actThenMail(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
+	return r.transitionMailLater(ctx, consular.StatusAppointmentBooked, activities.MailInput{Kind: activities.MailAppointmentBooked, Key: in.At.UTC().Format(time.RFC3339)})
 }
 
-// actThenMail is act for the appointment system's updates, which answer as
-// soon as the new state is published: their email goes out from the main
-// loop a moment later. (Requests started earlier replay with act.)
-func (r *lifecycle) actThenMail(ctx workflow.Context, status consular.Status, letter activities.MailInput) (request.StatusView, error) {
-	if workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return r.act(ctx, status, letter)
+// reschedule moves the appointment to a new time, frees the old time's
+// seat, counts the move against the limit and tells the applicant.
+func (r *lifecycle) reschedule(ctx workflow.Context, in request.AppointmentInput) (request.StatusView, error) {
+	if err := r.releaseSeat(ctx, activities.SeatRescheduled); err != nil {
+		return r.view(), err
 	}
-	view, err := r.act(ctx, status, activities.MailInput{}) // publish only
+	r.reschedules++
+	return r.book(ctx, in)
+}
+
+// transitionMailLater is transition for the appointment system's updates,
+// which answer as soon as the new state is published: their email goes out
+// from the main loop a moment later. (Requests started earlier replay with
+// transition.)
+func (r *lifecycle) transitionMailLater(ctx workflow.Context, status consular.Status, letter activities.MailInput) (request.StatusView, error) {
+	if workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return r.transition(ctx, status, letter)
+	}
+	view, err := r.transition(ctx, status, activities.MailInput{}) // publish only
 	if err == nil {
-		r.later(letter)
+		r.queueMail(letter)
 	}
 	return view, err
 }
 
-// act moves the request to status after an accepted update, publishes the
-// change and emails the applicant when there is something to tell.
-func (r *lifecycle) act(ctx workflow.Context, status consular.Status, letter activities.MailInput) (request.StatusView, error) {
+// transition moves the request to status after an accepted update,
+// publishes the change and emails the applicant when there is something to
+// tell.
+func (r *lifecycle) transition(ctx workflow.Context, status consular.Status, letter activities.MailInput) (request.StatusView, error) {
 	r.status = status
-	r.wake = true
+	r.changed = true
 	view := r.view() // the state this update made, whatever handlers run while it publishes
 	if err := r.publish(ctx); err != nil {
 		return view, err

@@ -1,20 +1,20 @@
 package booking
 
 import (
-	"errors"
+	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/appointments"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/openconsular/consular/internal/consular"
 )
 
 // API is /api/v1/appointments: the appointment system for a partner or a
 // mobile client, with the same rules and limits as the pages (no captcha;
 // the lookup limits apply per IP and per tracking code).
 type API struct {
-	Booker *Booker
+	Booker   *appointments.Booker
+	Messages web.Catalogue
 }
 
 func (a *API) Register(r fiber.Router) {
@@ -34,7 +34,7 @@ type credentials struct {
 }
 
 // RequestView is a request as the appointment API shows it: no personal
-// data, and of its state only whether it can be booked (Request.Bookable);
+// data, and of its state only whether it can be booked (appointments.Request.Bookable);
 // a request that cannot shows no appointment and no slots.
 type RequestView struct {
 	TrackingCode string           `json:"tracking_code"`
@@ -58,16 +58,16 @@ type SlotView struct {
 	Free     int       `json:"free"`
 }
 
-func (a *API) find(c *fiber.Ctx) (Request, credentials, error) {
+func (a *API) find(c *fiber.Ctx) (appointments.Request, credentials, error) {
 	var in credentials
 	if err := c.BodyParser(&in); err != nil {
-		return Request{}, in, fiber.NewError(fiber.StatusBadRequest, `send {"national_id": "...", "tracking_code": "..."}`)
+		return appointments.Request{}, in, fiber.NewError(fiber.StatusBadRequest, `send {"national_id": "...", "tracking_code": "..."}`)
 	}
 	r, err := a.Booker.Find(c.UserContext(), strings.Clone(in.NationalID), strings.Clone(in.TrackingCode), c.IP())
 	return r, in, err
 }
 
-func (a *API) view(c *fiber.Ctx, r Request, withSlots bool) error {
+func (a *API) view(c *fiber.Ctx, r appointments.Request, withSlots bool) error {
 	v := RequestView{TrackingCode: r.TrackingCode, Bookable: r.Bookable(), Mission: r.MissionCode,
 		TimeZone: r.Location.String(), Deadline: r.Deadline.In(r.Location)}
 	if !v.Bookable {
@@ -91,80 +91,62 @@ func (a *API) view(c *fiber.Ctx, r Request, withSlots bool) error {
 func (a *API) lookup(c *fiber.Ctx) error {
 	r, _, err := a.find(c)
 	if err != nil {
-		return httpError(err)
+		return a.answer(c, err)
 	}
 	return a.view(c, r, r.Appointment == nil || r.Appointment.StartsAt.After(time.Now()))
 }
 
 func (a *API) book(c *fiber.Ctx) error {
-	return a.change(c, func(r Request, at time.Time) error {
+	return a.change(c, func(r appointments.Request, at time.Time) error {
 		_, err := a.Booker.Book(c.UserContext(), r, at)
 		return err
 	})
 }
 
 func (a *API) reschedule(c *fiber.Ctx) error {
-	return a.change(c, func(r Request, at time.Time) error {
+	return a.change(c, func(r appointments.Request, at time.Time) error {
 		_, err := a.Booker.Reschedule(c.UserContext(), r, at)
 		return err
 	})
 }
 
-func (a *API) change(c *fiber.Ctx, do func(Request, time.Time) error) error {
+func (a *API) change(c *fiber.Ctx, do func(appointments.Request, time.Time) error) error {
 	r, in, err := a.find(c)
 	if err != nil {
-		return httpError(err)
+		return a.answer(c, err)
 	}
 	if in.StartsAt.IsZero() {
 		return fiber.NewError(fiber.StatusBadRequest, `send "starts_at", one of the slots from /api/v1/appointments/lookup`)
 	}
 	if err := do(r, in.StartsAt); err != nil {
-		return httpError(err)
+		return a.answer(c, err)
 	}
-	if r, err = a.Booker.load(c.UserContext(), r.TrackingCode, mustNationalID(in.NationalID)); err != nil {
+	if r, err = a.Booker.Load(c.UserContext(), r.TrackingCode, ""); err != nil {
 		return err
 	}
 	return a.view(c, r, false)
 }
 
 func (a *API) cancel(c *fiber.Ctx) error {
-	r, in, err := a.find(c)
+	r, _, err := a.find(c)
 	if err != nil {
-		return httpError(err)
+		return a.answer(c, err)
 	}
 	if err := a.Booker.Cancel(c.UserContext(), r); err != nil {
-		return httpError(err)
+		return a.answer(c, err)
 	}
-	if r, err = a.Booker.load(c.UserContext(), r.TrackingCode, mustNationalID(in.NationalID)); err != nil {
+	if r, err = a.Booker.Load(c.UserContext(), r.TrackingCode, ""); err != nil {
 		return err
 	}
 	return a.view(c, r, false)
 }
 
-// httpError turns the booker's errors into answers: the same 404 for any
-// mismatch, 429 when locked, 409 with the reason for a refusal or a full slot.
-func httpError(err error) error {
-	var locked LockedError
-	var refused RefusedError
-	switch {
-	case errors.Is(err, ErrNoMatch):
-		return fiber.NewError(fiber.StatusNotFound, ErrNoMatch.Error())
-	case errors.As(err, &locked):
-		return fiber.NewError(fiber.StatusTooManyRequests, locked.Error())
-	case errors.As(err, &refused):
-		return fiber.NewError(fiber.StatusConflict, refused.Shown().Error())
-	case errors.Is(err, ErrSlotFull), errors.Is(err, ErrInFlight), errors.Is(err, ErrClosed):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	case errors.Is(err, ErrNoSlot):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
-	case errors.Is(err, ErrPending):
-		return fiber.NewError(fiber.StatusAccepted, err.Error())
+// answer sends the booker's outcome as the appointment system's answer
+// (AnswerFor): the same 404 for any mismatch, 429 when locked, 409 with
+// the rule or a full slot.
+func (a *API) answer(c *fiber.Ctx, err error) error {
+	if answer, ok := web.AnswerFor(err, false); ok {
+		return answer.JSON(c, a.Messages)
 	}
 	return err
-}
-
-// mustNationalID normalises a national ID that Find has accepted already.
-func mustNationalID(s string) string {
-	id, _ := consular.ParseNationalID(s)
-	return id
 }

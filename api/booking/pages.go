@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/internal/appointments"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
@@ -18,10 +18,11 @@ import (
 // applicant proves the request with national ID, tracking code and captcha;
 // the session then remembers it for the next few pages.
 type Pages struct {
-	Booker   *Booker
+	Booker   *appointments.Booker
 	Render   *web.Renderer
 	Sessions *web.Sessions
 	Captchas *web.Captchas
+	Limits   *web.Limiter // the lost-receipt page's, per address and per IP
 	// LinkKey checks the signed links of confirmation emails.
 	LinkKey []byte
 	// Receipts resends a lost receipt (nil: the page is not offered).
@@ -77,27 +78,23 @@ func (p *Pages) findForm(c *fiber.Ctx) error {
 
 // check reads national ID, tracking code and captcha and finds the request;
 // every failure shows the same message, beside the form as typed.
-func (p *Pages) check(c *fiber.Ctx, action, title string) (Request, error, bool) {
+func (p *Pages) check(c *fiber.Ctx, action, title string) (appointments.Request, error, bool) {
 	ctx := c.UserContext()
 	form := web.NewForm()
 	nationalID, code := strings.TrimSpace(c.FormValue("national_id")), strings.TrimSpace(c.FormValue("tracking_code"))
 	form.Values["national_id"], form.Values["tracking_code"] = nationalID, code
 	if !p.Captchas.Verify(ctx, c.FormValue("captcha_id"), c.FormValue("captcha")) {
 		form.Fail("captcha", "error.captcha")
-		return Request{}, p.renderFind(c, fiber.StatusUnprocessableEntity, action, title, form, ""), false
+		return appointments.Request{}, p.renderFind(c, fiber.StatusUnprocessableEntity, action, title, form, ""), false
 	}
 	if action == "/withdraw" && c.FormValue("confirm") != "yes" {
 		form.Fail("confirm", "booking.withdraw.confirm_needed")
-		return Request{}, p.renderFind(c, fiber.StatusUnprocessableEntity, action, title, form, ""), false
+		return appointments.Request{}, p.renderFind(c, fiber.StatusUnprocessableEntity, action, title, form, ""), false
 	}
 	r, err := p.Booker.Find(ctx, nationalID, code, c.IP())
-	var locked LockedError
-	switch {
-	case errors.Is(err, ErrNoMatch):
-		form.Fail("tracking_code", "booking.no_match")
-	case errors.As(err, &locked):
-		form.Fail("tracking_code", "error.rate_limited", locked.Until.UTC().Format("15:04 UTC"))
-	case err != nil:
+	if answer, ok := web.AnswerFor(err, false); ok {
+		answer.Fail(form, "tracking_code")
+	} else if err != nil {
 		return r, err, false
 	}
 	if !form.OK() {
@@ -128,36 +125,31 @@ func (p *Pages) find(c *fiber.Ctx) error {
 // by its tracking code alone: the proof is the session itself, which ends
 // with its idle and absolute limits. A request whose applicant's data has
 // been purged meanwhile is not found.
-func (p *Pages) current(c *fiber.Ctx) (Request, bool, error) {
+func (p *Pages) current(c *fiber.Ctx) (appointments.Request, bool, error) {
 	code := web.Current(c).Get("booking_code")
 	if code == "" {
-		return Request{}, false, nil
+		return appointments.Request{}, false, nil
 	}
-	var nationalID string
-	err := p.Booker.DB.QueryRow(c.UserContext(), "SELECT national_id FROM request_applicants WHERE tracking_code = $1", code).Scan(&nationalID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Request{}, false, nil
-	}
-	if err != nil {
-		return Request{}, false, fmt.Errorf("find proved request: %w", err)
-	}
-	r, err := p.Booker.load(c.UserContext(), code, nationalID)
-	if errors.Is(err, ErrNoMatch) {
+	r, err := p.Booker.Load(c.UserContext(), code, "")
+	if errors.Is(err, appointments.ErrNoMatch) {
 		return r, false, nil
 	}
-	return r, err == nil, err
+	if err != nil {
+		return r, false, fmt.Errorf("find proved request: %w", err)
+	}
+	return r, true, nil
 }
 
 // Day is one local calendar day's free slots.
 type Day struct {
 	Date  time.Time
-	Slots []Slot
+	Slots []appointments.Slot
 }
 
 type slotsData struct {
-	Request Request
+	Request appointments.Request
 	Days    []Day
-	Booked  *Appointment
+	Booked  *appointments.Appointment
 	Open    bool // the request can book or change
 }
 
@@ -174,7 +166,7 @@ func (p *Pages) slots(c *fiber.Ctx) error {
 	return p.renderSlots(c, fiber.StatusOK, r, web.NewForm(), "")
 }
 
-func (p *Pages) renderSlots(c *fiber.Ctx, status int, r Request, form *web.Form, notice string) error {
+func (p *Pages) renderSlots(c *fiber.Ctx, status int, r appointments.Request, form *web.Form, notice string) error {
 	data := &slotsData{Request: r, Open: r.Bookable()}
 	if data.Open {
 		data.Booked = r.Appointment
@@ -226,11 +218,11 @@ func (p *Pages) book(c *fiber.Ctx) error {
 	} else {
 		_, err = p.Booker.Reschedule(c.UserContext(), r, at)
 	}
-	if key := refusalKey(err); key != "" {
-		form.Fail("starts_at", key, refusalReason(err))
-		return p.renderSlots(c, fiber.StatusConflict, r, form, "")
+	if answer, ok := web.AnswerFor(err, false); ok && answer.Status >= 400 {
+		answer.Fail(form, "starts_at")
+		return p.renderSlots(c, answer.Status, r, form, "")
 	}
-	if err != nil && !errors.Is(err, ErrPending) {
+	if err != nil && !errors.Is(err, appointments.ErrPending) {
 		return err
 	}
 	r, _, err = p.current(c)
@@ -253,10 +245,10 @@ func (p *Pages) cancel(c *fiber.Ctx) error {
 		return c.Redirect("/appointments", fiber.StatusSeeOther)
 	}
 	err = p.Booker.Cancel(c.UserContext(), r)
-	if key := refusalKey(err); key != "" {
+	if answer, ok := web.AnswerFor(err, false); ok {
 		form := web.NewForm()
-		form.Fail("starts_at", key, refusalReason(err))
-		return p.renderSlots(c, fiber.StatusConflict, r, form, "")
+		answer.Fail(form, "starts_at")
+		return p.renderSlots(c, answer.Status, r, form, "")
 	}
 	if err != nil {
 		return err
@@ -279,10 +271,10 @@ func (p *Pages) withdraw(c *fiber.Ctx) error {
 		return err
 	}
 	err = p.Booker.Withdraw(c.UserContext(), r)
-	if key := refusalKey(err); key != "" {
+	if answer, ok := web.AnswerFor(err, false); ok {
 		form := web.NewForm()
-		form.Fail("tracking_code", key, refusalReason(err))
-		return p.renderFind(c, fiber.StatusConflict, "/withdraw", "booking.withdraw.title", form, "")
+		answer.Fail(form, "tracking_code")
+		return p.renderFind(c, answer.Status, "/withdraw", "booking.withdraw.title", form, "")
 	}
 	if err != nil {
 		return err
@@ -290,34 +282,4 @@ func (p *Pages) withdraw(c *fiber.Ctx) error {
 	pg := p.page(c, "booking.withdrawn.title", nil)
 	pg.Notice = "booking.withdrawn"
 	return p.Render.Render(c, fiber.StatusOK, "message", pg)
-}
-
-// refusalKey is the message of an expected refusal, or "".
-func refusalKey(err error) string {
-	var refused RefusedError
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrSlotFull):
-		return "booking.slot_full"
-	case errors.Is(err, ErrNoSlot):
-		return "booking.no_slot"
-	case errors.Is(err, ErrInFlight):
-		return "booking.in_flight"
-	case errors.Is(err, ErrClosed):
-		return "booking.closed"
-	case errors.As(err, &refused) && refused.FromWorkflow:
-		return "booking.closed"
-	case errors.As(err, &refused):
-		return "booking.refused"
-	}
-	return ""
-}
-
-func refusalReason(err error) string {
-	var refused RefusedError
-	if errors.As(err, &refused) && !refused.FromWorkflow {
-		return refused.Reason
-	}
-	return ""
 }

@@ -48,8 +48,8 @@ func (p *Pages) lost(c *fiber.Ctx) error {
 	for _, limit := range []struct {
 		key string
 		max int
-	}{{p.Booker.Limits.Personal("lost:email:", email), 3}, {"lost:ip:" + c.IP(), 10}} {
-		ok, until, err := p.Booker.Limits.Allow(ctx, limit.key, limit.max, time.Hour)
+	}{{p.Limits.Personal("lost:email:", email), 3}, {"lost:ip:" + c.IP(), 10}} {
+		ok, until, err := p.Limits.Allow(ctx, limit.key, limit.max, time.Hour)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/appointments"
 	"io"
 	"strconv"
 	"strings"
@@ -266,7 +268,16 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 			id = randomID()
 		}
 		name := string(action) // the workflow's update of the same name
-		view, err := request.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
+		var view request.StatusView
+		if appointment, ok := in.(appointmentChange); ok {
+			view, err = h.changeAppointment(c, a, code, action, appointment)
+		} else {
+			view, err = request.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
+		}
+		if answer, ok := web.AnswerFor(err, true); ok && answer.Status >= 400 {
+			h.record(c, a, action, code, audit.Refused, h.Messages.T("en", answer.Key, answer.Args...))
+			return answer.JSON(c, h.Messages)
+		}
 		if err != nil {
 			answer := h.workflowError(c, code, err)
 			var fe *fiber.Error
@@ -312,15 +323,50 @@ func badRequest(msg string) error { return fiber.NewError(fiber.StatusBadRequest
 // The bodies' staff_id, which older clients send, is not read: the actor
 // is the token's owner.
 
+// appointmentChange is a booking, a move or a cancellation by staff: it
+// goes through the appointment system (a seat in the slot, the workflow's
+// rules), not straight to the workflow.
+type appointmentChange struct{ At time.Time }
+
 func appointmentArgs(c *fiber.Ctx, _ Actor, _ staffpolicy.Permission) (any, string, error) {
 	var body struct {
 		At time.Time `json:"at"`
 	}
 	if err := c.BodyParser(&body); err != nil || body.At.IsZero() {
-		return nil, "", badRequest(`send {"at": "2026-12-01T09:30:00+01:00"}`)
+		return nil, "", badRequest(`send {"at": "2026-12-01T09:30:00+01:00"}, one of the mission's slots`)
 	}
 	at := body.At.UTC()
-	return request.AppointmentInput{At: at}, at.Format(time.RFC3339), nil
+	return appointmentChange{At: at}, at.Format(time.RFC3339), nil
+}
+
+func cancelArgs(*fiber.Ctx, Actor, staffpolicy.Permission) (any, string, error) {
+	return appointmentChange{}, "", nil
+}
+
+// changeAppointment books, moves or cancels the request's appointment on
+// the mission's behalf, at the member's mission only, and answers with the
+// request's status after it.
+func (h *Handlers) changeAppointment(c *fiber.Ctx, a Actor, code string, action staffpolicy.Action, in appointmentChange) (request.StatusView, error) {
+	ctx := c.UserContext()
+	r, err := h.Appointments.ForStaff(ctx, code, a.Mission, strconv.FormatInt(a.ID, 10))
+	if errors.Is(err, appointments.ErrNoMatch) {
+		return request.StatusView{}, fiber.NewError(fiber.StatusNotFound, "no request with this tracking code at your mission")
+	}
+	if err != nil {
+		return request.StatusView{}, err
+	}
+	switch action {
+	case staffpolicy.Book:
+		_, err = h.Appointments.Book(ctx, r, in.At)
+	case staffpolicy.Reschedule:
+		_, err = h.Appointments.Reschedule(ctx, r, in.At)
+	default:
+		err = h.Appointments.Cancel(ctx, r)
+	}
+	if err != nil {
+		return request.StatusView{}, err
+	}
+	return request.Status(ctx, h.Temporal, code)
 }
 
 // staffArgs is the input of an action that needs nothing but who acts.

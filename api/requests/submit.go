@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openconsular/consular/internal/appointments"
 	"io"
 	"log/slog"
 	"math"
@@ -43,6 +44,10 @@ type Handlers struct {
 	Objects  *minio.Client
 	Limits   *web.Limiter // each API client's submissions an hour
 	Logger   *slog.Logger
+	// Appointments books, moves and cancels for staff through the same saga
+	// and rules as the booking pages.
+	Appointments *appointments.Booker
+	Messages     web.Catalogue
 }
 
 // MaxDocuments bounds one submission; services ask for three or four.
@@ -57,7 +62,7 @@ func (h *Handlers) Register(r fiber.Router) {
 	staff.Get("/", h.status)
 	staff.Post("/appointment", h.update(staffpolicy.Book, appointmentArgs))
 	staff.Put("/appointment", h.update(staffpolicy.Reschedule, appointmentArgs))
-	staff.Delete("/appointment", h.update(staffpolicy.Cancel, staffArgs))
+	staff.Delete("/appointment", h.update(staffpolicy.Cancel, cancelArgs))
 	staff.Post("/attendance", h.update(staffpolicy.Attend, staffArgs))
 	staff.Post("/no-show", h.update(staffpolicy.NoShow, staffArgs))
 	staff.Post("/decision", h.update(staffpolicy.Decide, decisionArgs))
@@ -656,7 +661,8 @@ func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
 // startWorkflow starts the request's workflow (one running or run already
 // counts as started) and clears the submission's start_pending.
 func (h *Handlers) startWorkflow(ctx context.Context, rec record) error {
-	policy := request.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention}
+	policy := request.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention,
+		MaxReschedules: h.Config.Booking.MaxReschedules, ChangeCutoff: h.Config.Booking.ChangeCutoff}
 	if svc, ok := consular.ServiceByCode(rec.service); ok {
 		policy.FourEyes = svc.FourEyes
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/openconsular/consular/api/booking"
 	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/appointments"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/schedule"
 )
@@ -36,8 +36,8 @@ type scheduleData struct {
 	Mission   string // the mission whose schedule this is
 	Missions  []MissionChoice
 	Templates []TemplateForm
-	Closures  []booking.ClosureRow
-	Stranded  []booking.Stranded // bookings the saved templates no longer offer
+	Closures  []appointments.ClosureRow
+	Stranded  []appointments.Stranded // bookings the saved templates no longer offer
 	Services  []consular.Service
 	Days      []int
 	Zone      string
@@ -76,7 +76,7 @@ func (d *Dashboard) schedulePage(c *fiber.Ctx, m Member) error {
 
 // renderSchedule draws the page; templates are the stored ones unless the
 // page is redrawn with what was posted.
-func (d *Dashboard) renderSchedule(c *fiber.Ctx, m Member, mission string, status int, templates []TemplateForm, stranded []booking.Stranded, form *web.Form, notice string) error {
+func (d *Dashboard) renderSchedule(c *fiber.Ctx, m Member, mission string, status int, templates []TemplateForm, stranded []appointments.Stranded, form *web.Form, notice string) error {
 	ctx := c.UserContext()
 	data := &scheduleData{Member: m, Mission: mission, Services: consular.Services, Days: isoDays, Stranded: stranded}
 	if m.Role == Admin {
@@ -93,7 +93,7 @@ func (d *Dashboard) renderSchedule(c *fiber.Ctx, m Member, mission string, statu
 			return err
 		}
 		if templates == nil {
-			stored, err := booking.Templates(ctx, d.DB, mission)
+			stored, err := appointments.Templates(ctx, d.DB, mission)
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func (d *Dashboard) renderSchedule(c *fiber.Ctx, m Member, mission string, statu
 		if err != nil {
 			return err
 		}
-		if data.Closures, err = booking.Closures(ctx, d.DB, mission, schedule.DateOf(time.Now().In(loc))); err != nil {
+		if data.Closures, err = appointments.Closures(ctx, d.DB, mission, schedule.DateOf(time.Now().In(loc))); err != nil {
 			return err
 		}
 	}
@@ -120,7 +120,7 @@ func (d *Dashboard) renderSchedule(c *fiber.Ctx, m Member, mission string, statu
 }
 
 // templateForm writes a stored template the way the page shows it.
-func templateForm(t booking.TemplateInput) TemplateForm {
+func templateForm(t appointments.TemplateInput) TemplateForm {
 	f := TemplateForm{Days: map[int]string{}, Services: map[string]bool{}, SlotMinutes: strconv.Itoa(t.SlotMinutes),
 		Capacity: strconv.Itoa(t.Capacity), ValidFrom: t.ValidFrom, ValidUntil: t.ValidUntil}
 	var raw map[string][][2]string
@@ -156,7 +156,7 @@ func (d *Dashboard) saveTemplates(c *fiber.Ctx, m Member) error {
 		return fiber.ErrBadRequest
 	}
 	var forms []TemplateForm
-	var inputs []booking.TemplateInput
+	var inputs []appointments.TemplateInput
 	failed := false
 	for i := range n {
 		field := func(name string) string {
@@ -182,7 +182,7 @@ func (d *Dashboard) saveTemplates(c *fiber.Ctx, m Member) error {
 		if len(weekdays) == 0 && f.Error == "" {
 			continue // an empty template: removed, or the spare one left blank
 		}
-		in := booking.TemplateInput{ValidFrom: f.ValidFrom, ValidUntil: f.ValidUntil}
+		in := appointments.TemplateInput{ValidFrom: f.ValidFrom, ValidUntil: f.ValidUntil}
 		in.Weekdays, _ = json.Marshal(weekdays)
 		in.SlotMinutes, _ = strconv.Atoi(f.SlotMinutes)
 		in.Capacity, _ = strconv.Atoi(f.Capacity)
@@ -207,7 +207,7 @@ func (d *Dashboard) saveTemplates(c *fiber.Ctx, m Member) error {
 		form.Fail("templates", "staff.schedule.invalid")
 		return d.renderSchedule(c, m, mission, fiber.StatusUnprocessableEntity, forms, nil, form, "")
 	}
-	stranded, err := booking.SetTemplates(c.UserContext(), d.DB, mission, inputs)
+	stranded, err := appointments.SetTemplates(c.UserContext(), d.DB, mission, inputs)
 	if err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (d *Dashboard) addClosure(c *fiber.Ctx, m Member) error {
 	if !form.OK() {
 		return d.renderSchedule(c, m, mission, fiber.StatusUnprocessableEntity, nil, nil, form, "")
 	}
-	booked, err := booking.AddClosure(c.UserContext(), d.DB, mission, cl)
+	booked, err := appointments.AddClosure(c.UserContext(), d.DB, mission, cl)
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (d *Dashboard) removeClosure(c *fiber.Ctx, m Member) error {
 	if err != nil || mission == "" {
 		return fiber.ErrNotFound
 	}
-	found, err := booking.RemoveClosure(c.UserContext(), d.DB, mission, id)
+	found, err := appointments.RemoveClosure(c.UserContext(), d.DB, mission, id)
 	if err != nil {
 		return err
 	}

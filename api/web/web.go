@@ -433,3 +433,9 @@ func (p *Page) Shown(s Spec, value string) string {
 	}
 	return value
 }
+
+// JSONError is the JSON APIs' error body: the status, and the message in
+// English and Persian.
+func JSONError(c *fiber.Ctx, status int, en, fa string) error {
+	return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": status, "message": en, "message_fa": fa}})
+}

@@ -483,7 +483,7 @@ func (b *bookings) prepareContended(ctx context.Context, n, seatsPerSlot, rounds
 // fresh slot of seatsPerSlot seats. Losers keep their request for the next round.
 func (b *bookings) contend(ctx context.Context, n, seatsPerSlot, rounds int) contended {
 	c := contended{clients: n, seats: seatsPerSlot, rounds: rounds}
-	fullMessage := booking.ErrSlotFull.Error()
+	fullMessage := "This time has just been taken; choose another."
 	for range rounds {
 		if ctx.Err() != nil {
 			break

@@ -165,6 +165,25 @@ type ReceiptAgainInput struct{}
 // Refusal is the error type of a refused update: the caller shows its message.
 const Refusal = "Refused"
 
+// Rule names an appointment rule the workflow holds every door to (the
+// booking pages, the applicants' JSON API, the staff's). A refusal under a
+// rule comes with the rule and its limit as the error's details; it tells
+// nothing of the request's outcome, so applicants may read it, in words
+// their door picks by the rule's name.
+type Rule string
+
+const (
+	RuleOneAppointment  Rule = "one_appointment"  // book while one is booked
+	RuleRescheduleLimit Rule = "reschedule_limit" // Limit: the moves allowed
+	RuleChangeCutoff    Rule = "change_cutoff"    // Limit: the cut-off in hours
+)
+
+// Broken is a refusal's details: the rule broken and its limit.
+type Broken struct {
+	Rule  Rule
+	Limit int `json:",omitempty"`
+}
+
 // Search attributes the request workflow upserts on every transition, so
 // operators can list requests in the Temporal Web UI by status, mission,
 // service, deadline and appointment. They carry codes and dates only, never
@@ -207,6 +226,7 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in Input) err
 type RefusedError struct {
 	Reason string
 	Closed bool
+	Broken Broken // set when the refusal is under an appointment rule
 }
 
 func (e *RefusedError) Error() string { return e.Reason }
@@ -227,7 +247,11 @@ func Act(ctx context.Context, c client.Client, trackingCode, name, updateID stri
 	case err == nil:
 		return view, nil
 	case errors.As(err, &appErr) && appErr.Type() == Refusal:
-		return view, &RefusedError{Reason: appErr.Message()}
+		refused := &RefusedError{Reason: appErr.Message()}
+		if appErr.HasDetails() {
+			_ = appErr.Details(&refused.Broken)
+		}
+		return view, refused
 	case errors.As(err, &notFound):
 		return view, &RefusedError{Reason: "the request is closed; nothing more can be done with it", Closed: true}
 	}

@@ -1,10 +1,15 @@
-// Package booking is the appointment system: applicants (no account needed)
-// find their request with national ID and tracking code, see the free slots
-// of its mission before its deadline, and book, reschedule or cancel; the
-// request's workflow takes each change as an Update. Seats are counted in
-// PostgreSQL so a slot is never overbooked, and a reconciliation brings the
-// database and the workflows back in line after a crash.
-package booking
+// Package appointments is the appointment system, apart from HTTP: a request
+// found by national ID and tracking code (applicants) or by tracking code at
+// the member's mission (staff), the free slots of its mission before its
+// deadline, the missions' schedules, and the seats. Booking, rescheduling
+// and cancelling are one saga for every door: take a seat in PostgreSQL (so
+// a slot is never overbooked), ask the request's workflow by Update, and
+// give the seat back if it refuses. The workflow holds the rules (one
+// appointment at a time, the reschedule limit, the change cut-off) and
+// releases the seat of an appointment the request no longer has
+// (ReleaseSeat, run by its activity); a reconciliation settles what a crash
+// left pending.
+package appointments
 
 import (
 	"context"
@@ -16,10 +21,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/metrics"
@@ -31,9 +36,14 @@ import (
 type Booker struct {
 	DB       *pgxpool.Pool
 	Temporal client.Client
-	Limits   *web.Limiter
+	Limits   Limiter
 	Config   config.Booking
 	Logger   *slog.Logger
+}
+
+// Limiter counts attempts per key in fixed windows (api/web's, in PostgreSQL).
+type Limiter interface {
+	Allow(ctx context.Context, key string, max int, window time.Duration) (ok bool, until time.Time, err error)
 }
 
 // Request is a request as the appointment system sees it.
@@ -46,6 +56,10 @@ type Request struct {
 	Status       consular.Status
 	Deadline     time.Time
 	Appointment  *Appointment // the booked one, if any
+	// StaffID is the member acting for the mission (ForStaff), empty for the
+	// applicant: staff may book any slot from now on (no lead time) and
+	// cancel within the cut-off; the workflow's other rules hold for both.
+	StaffID string
 }
 
 // Bookable says whether the applicant may book or change an appointment
@@ -90,17 +104,18 @@ func (e LockedError) Error() string {
 	return "too many attempts; try again after " + e.Until.UTC().Format("15:04 MST")
 }
 
-// RefusedError carries the reason a change was refused. A refusal by the
-// workflow names the request's state, which is for staff: applicants hear
-// ErrClosed instead (see Shown).
+// RefusedError is the request's workflow refusing a change. Under an
+// appointment rule (Broken.Rule set) every door says the rule in the same
+// words; otherwise the reason names the request's state, which is for
+// staff: applicants hear ErrClosed instead (see Shown).
 type RefusedError struct {
-	Reason       string
-	FromWorkflow bool
+	Reason string
+	Broken request.Broken
 }
 
 // Shown is the refusal as an applicant may read it.
 func (e RefusedError) Shown() error {
-	if e.FromWorkflow {
+	if e.Broken.Rule == "" {
 		return ErrClosed
 	}
 	return e
@@ -147,16 +162,38 @@ func (b *Booker) Find(ctx context.Context, nationalID, trackingCode, ip string) 
 	return r, err
 }
 
-// load reads the request with its mission and booked appointment.
+// ForStaff finds a request at the member's mission (mission "" for an
+// admin: any), for staff acting on its appointment.
+func (b *Booker) ForStaff(ctx context.Context, code, mission, staffID string) (Request, error) {
+	r, err := b.read(ctx, code, `WHERE r.tracking_code = $1 AND ($2 = '' OR r.mission_code = $2)`, mission)
+	r.StaffID = staffID
+	return r, err
+}
+
+// Load reads a request found before (Find, ForStaff) again, by its
+// tracking code: after a change, or on the next page of a session that
+// proved it. A request whose applicant's data has been purged since is
+// ErrNoMatch.
+func (b *Booker) Load(ctx context.Context, code, staffID string) (Request, error) {
+	r, err := b.read(ctx, code, `JOIN request_applicants a USING (tracking_code) WHERE r.tracking_code = $1`)
+	r.StaffID = staffID
+	return r, err
+}
+
+// load reads the request with its mission and booked appointment, if the
+// national ID is the applicant's.
 func (b *Booker) load(ctx context.Context, code, nationalID string) (Request, error) {
+	return b.read(ctx, code, `JOIN request_applicants a USING (tracking_code) WHERE r.tracking_code = $1 AND a.national_id = $2`, nationalID)
+}
+
+// read reads the request found by where ($1 the tracking code, then args).
+func (b *Booker) read(ctx context.Context, code, where string, args ...any) (Request, error) {
 	r := Request{TrackingCode: code}
 	var zone, status string
 	err := b.DB.QueryRow(ctx, `
 		SELECT r.service_code, r.mission_code, m.name_fa, m.name_en, m.time_zone, r.status, r.deadline_at
 		FROM requests r
-		JOIN request_applicants a USING (tracking_code)
-		JOIN missions m ON m.code = r.mission_code
-		WHERE r.tracking_code = $1 AND a.national_id = $2`, code, nationalID).
+		JOIN missions m ON m.code = r.mission_code `+where, append([]any{code}, args...)...).
 		Scan(&r.ServiceCode, &r.MissionCode, &r.Mission.Fa, &r.Mission.En, &zone, &status, &r.Deadline)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNoMatch
@@ -298,9 +335,14 @@ func ParseWeekdays(b []byte) (map[time.Weekday][]schedule.Period, error) {
 	return out, nil
 }
 
-// offered finds the slot starting at startsAt among those the request may book.
+// offered finds the slot starting at startsAt among those the request may
+// book: from the lead time on for the applicant, from now for staff.
 func (b *Booker) offered(ctx context.Context, r Request, startsAt time.Time) (schedule.Slot, error) {
-	all, err := b.derive(ctx, r, time.Now().Add(b.Config.LeadTime))
+	from := time.Now().Add(b.Config.LeadTime)
+	if r.StaffID != "" {
+		from = time.Now()
+	}
+	all, err := b.derive(ctx, r, from)
 	if err != nil {
 		return schedule.Slot{}, err
 	}
@@ -315,50 +357,26 @@ func (b *Booker) offered(ctx context.Context, r Request, startsAt time.Time) (sc
 // Book takes a seat in the slot and asks the request's workflow to accept
 // the appointment; if it refuses, the seat is given back at once.
 func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
-	if !r.Bookable() {
+	if r.StaffID == "" && !r.Bookable() {
 		return Appointment{}, ErrClosed
-	}
-	if r.Appointment != nil {
-		return Appointment{}, RefusedError{Reason: "the request already has an appointment; reschedule or cancel it instead"}
 	}
 	a, err := b.change(ctx, r, startsAt, nil)
 	count("book", err)
 	return a, err
 }
 
-// Reschedule moves the booked appointment to another slot, within the limits.
+// Reschedule moves the booked appointment to another slot; the workflow
+// holds the limits (how often, how late).
 func (b *Booker) Reschedule(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
-	if !r.Bookable() {
+	if r.StaffID == "" && !r.Bookable() {
 		return Appointment{}, ErrClosed
 	}
 	if r.Appointment == nil {
 		return Appointment{}, RefusedError{Reason: "the request has no appointment to reschedule"}
 	}
-	if r.Appointment.StartsAt.Equal(startsAt) {
-		return Appointment{}, RefusedError{Reason: "the appointment is already at that time"}
-	}
-	if err := b.changeable(ctx, r); err != nil {
-		return Appointment{}, err
-	}
-	var moves int
-	if err := b.DB.QueryRow(ctx, `SELECT count(*) FROM appointments WHERE tracking_code = $1 AND status = 'rescheduled'`, r.TrackingCode).Scan(&moves); err != nil {
-		return Appointment{}, err
-	}
-	if moves >= b.Config.MaxReschedules {
-		return Appointment{}, RefusedError{Reason: fmt.Sprintf("an appointment can be rescheduled at most %d times; cancel it and book again", b.Config.MaxReschedules)}
-	}
 	a, err := b.change(ctx, r, startsAt, r.Appointment)
 	count("reschedule", err)
 	return a, err
-}
-
-// changeable refuses changes too close to the appointment.
-func (b *Booker) changeable(ctx context.Context, r Request) error {
-	if time.Until(r.Appointment.StartsAt) < b.Config.ChangeCutoff {
-		return RefusedError{Reason: fmt.Sprintf("the appointment is less than %d hours away and can no longer be changed online; contact the mission",
-			int(b.Config.ChangeCutoff.Hours()))}
-	}
-	return nil
 }
 
 // change books startsAt, in place of old when old is set.
@@ -402,6 +420,40 @@ func (b *Booker) change(ctx context.Context, r Request, startsAt time.Time, old 
 	return a, b.settle(ctx, r.TrackingCode, a.ID)
 }
 
+// Booked and Pending are the appointment states that hold a seat.
+const (
+	Pending = "pending" // a seat taken, the workflow not yet asked or not yet answered
+	Booked  = "booked"  // the request's appointment
+)
+
+// Seat names an appointment whose seat is given back: the request's
+// appointment at At, in state From, becomes To.
+type Seat struct {
+	TrackingCode string
+	At           time.Time
+	From, To     string
+	Refusal      string // why the workflow refused it, for a pending one
+}
+
+// releaseSQL gives an appointment's seat back, once: a second call finds
+// the appointment no longer in its state and changes nothing.
+const releaseSQL = `
+WITH released AS (
+    UPDATE appointments SET status = $4, refusal = $5, updated_at = now()
+    WHERE tracking_code = $1 AND starts_at = $2 AND status = $3 RETURNING mission_code, starts_at)
+UPDATE slot_seats s SET booked = s.booked - 1
+FROM released r WHERE s.mission_code = r.mission_code AND s.starts_at = r.starts_at AND s.booked > 0`
+
+// ReleaseSeat frees a seat: the request's workflow does it for an
+// appointment the request no longer has (its activity), the booking saga
+// for one the workflow refused.
+func ReleaseSeat(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, s Seat) error {
+	_, err := db.Exec(ctx, releaseSQL, s.TrackingCode, s.At, s.From, s.To, s.Refusal)
+	return err
+}
+
 // count records a booking's outcome in the metrics.
 func count(action string, err error) {
 	outcome := "ok"
@@ -419,10 +471,11 @@ func count(action string, err error) {
 	metrics.Bookings.WithLabelValues(action, outcome).Inc()
 }
 
-// settle sends a pending appointment's Update and records the outcome: booked
-// (releasing the slot it replaces), or refused (releasing its own seat). A
-// failure to reach Temporal leaves it pending for the reconciliation. The
-// update ID is the appointment's, so sending it again is harmless.
+// settle sends a pending appointment's Update and records the outcome:
+// booked (the workflow has freed the seat of the appointment it replaces),
+// or refused (its own seat given back). A failure to reach Temporal leaves
+// it pending for the reconciliation. The update ID is the appointment's,
+// so sending it again is harmless.
 func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 	var startsAt time.Time
 	var replaces *int64
@@ -441,7 +494,7 @@ func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 	var refused RefusedError
 	switch {
 	case errors.As(err, &refused):
-		if err := b.release(ctx, id, "refused", refused.Reason); err != nil {
+		if err := ReleaseSeat(ctx, b.DB, Seat{TrackingCode: code, At: startsAt, From: Pending, To: "refused", Refusal: refused.Reason}); err != nil {
 			return err
 		}
 		return refused
@@ -449,39 +502,22 @@ func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 		b.Logger.WarnContext(ctx, "appointment left pending", "tracking_code", code, "appointment", id, "err", err)
 		return ErrPending
 	}
-	tx, err := b.DB.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if replaces != nil {
-		if err := releaseTx(ctx, tx, *replaces, "rescheduled", ""); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE appointments SET status = 'booked', updated_at = now() WHERE id = $1 AND status = 'pending'`, id); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	_, err = b.DB.Exec(ctx, `UPDATE appointments SET status = 'booked', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	return err
 }
 
-// Cancel cancels the booked appointment and offers its seat again at once.
+// Cancel asks the request's workflow to cancel the booked appointment; the
+// workflow frees its seat. The applicant is held to the change cut-off.
 func (b *Booker) Cancel(ctx context.Context, r Request) error {
-	if !r.Bookable() {
+	if r.StaffID == "" && !r.Bookable() {
 		return ErrClosed
 	}
 	if r.Appointment == nil {
 		return RefusedError{Reason: "the request has no appointment to cancel"}
 	}
-	if err := b.changeable(ctx, r); err != nil {
-		return err
-	}
-	err := b.update(ctx, r.TrackingCode, request.UpdateCancelAppointment, "cancel:"+strconv.FormatInt(r.Appointment.ID, 10), request.StaffInput{})
+	err := b.update(ctx, r.TrackingCode, request.UpdateCancelAppointment, "cancel:"+strconv.FormatInt(r.Appointment.ID, 10), request.StaffInput{StaffID: r.StaffID})
 	count("cancel", err)
-	if err != nil {
-		return err
-	}
-	return b.release(ctx, r.Appointment.ID, "cancelled", "")
+	return err
 }
 
 // SendReceiptAgain asks the request's workflow to email its receipt again
@@ -498,7 +534,7 @@ func (b *Booker) SendReceiptAgain(ctx context.Context, code string) error {
 	return err
 }
 
-// Withdraw withdraws the request; its appointment is released by the projection.
+// Withdraw withdraws the request; the workflow frees its appointment's seat.
 func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 	if !r.Bookable() {
 		return ErrClosed
@@ -507,43 +543,13 @@ func (b *Booker) Withdraw(ctx context.Context, r Request) error {
 }
 
 // update sends an update and waits for its outcome; a refusal by the
-// workflow (or a request whose workflow has ended) is a RefusedError from
-// the workflow, which applicants only ever see as ErrClosed (their common
-// refusals are checked here before the workflow is asked).
+// workflow (or a request whose workflow has ended) is a RefusedError.
 func (b *Booker) update(ctx context.Context, code, name, id string, arg any) error {
 	_, err := request.Act(ctx, b.Temporal, code, name, id, arg)
 	var refused *request.RefusedError
 	if errors.As(err, &refused) {
-		return RefusedError{Reason: refused.Reason, FromWorkflow: true}
+		return RefusedError{Reason: refused.Reason, Broken: refused.Broken}
 	}
-	return err
-}
-
-// release gives an appointment's seat back, once, whoever gets there first.
-func (b *Booker) release(ctx context.Context, id int64, status, reason string) error {
-	tx, err := b.DB.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if err := releaseTx(ctx, tx, id, status, reason); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
-}
-
-func releaseTx(ctx context.Context, tx pgx.Tx, id int64, status, reason string) error {
-	var mission string
-	var startsAt time.Time
-	err := tx.QueryRow(ctx, `UPDATE appointments SET status = $2, refusal = $3, updated_at = now()
-		WHERE id = $1 AND status IN ('pending', 'booked') RETURNING mission_code, starts_at`, id, status, reason).Scan(&mission, &startsAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `UPDATE slot_seats SET booked = booked - 1 WHERE mission_code = $1 AND starts_at = $2 AND booked > 0`, mission, startsAt)
 	return err
 }
 
