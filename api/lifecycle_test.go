@@ -49,6 +49,17 @@ func TestSubmittedRequestIsBookedAttendedAndApproved(t *testing.T) {
 		t.Fatalf("booking: %d %v", code, out)
 	}
 	s.waitStatus(code, "appointment_booked", 5*time.Second)
+	// Within the change cut-off staff cannot move it, but the mission may
+	// cancel its own appointment and give another.
+	if code, out := s.staff("PUT", "/api/v1/requests/"+code+"/appointment", map[string]any{"at": at.Add(5 * time.Minute)}); code != http.StatusConflict {
+		t.Fatalf("a move within the cut-off: %d %v, want 409", code, out)
+	}
+	if code, out := s.staff("DELETE", "/api/v1/requests/"+code+"/appointment", nil); code != 200 || out["Status"] != "awaiting_appointment" {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	if code, out := s.staff("POST", "/api/v1/requests/"+code+"/appointment", map[string]any{"at": at.Add(5 * time.Minute)}); code != 200 || out["Status"] != "appointment_booked" {
+		t.Fatalf("booking again: %d %v", code, out)
+	}
 	if code, out := s.staff("POST", "/api/v1/requests/"+code+"/decision", map[string]any{"decision": "approved"}); code != http.StatusConflict {
 		t.Fatalf("decision before attendance: %d %v, want 409", code, out)
 	}
@@ -58,7 +69,7 @@ func TestSubmittedRequestIsBookedAttendedAndApproved(t *testing.T) {
 	if code, out := s.staff("POST", "/api/v1/requests/"+code+"/decision", map[string]any{"decision": "approved", "staff_id": "officer-1"}); code != 200 || out["Status"] != "approved" {
 		t.Fatalf("decision: %d %v", code, out)
 	}
-	mails := mp.WaitFor(t, "to:"+applicant, 3, 30*time.Second) // receipt, booking, decision
+	mails := mp.WaitFor(t, "to:"+applicant, 5, 30*time.Second) // receipt, booking, cancellation, booking, decision
 	if last := mails[len(mails)-1]; !strings.Contains(last.Subject, "Outcome") || !strings.Contains(last.Text, "approved") {
 		t.Fatalf("last email %q: %s", last.Subject, last.Text)
 	}

@@ -71,6 +71,18 @@ func (r Request) Bookable() bool {
 	return r.Status == consular.StatusAwaitingAppointment || r.Status == consular.StatusAppointmentBooked
 }
 
+// open refuses a change to a request that takes none, before a seat is
+// taken: applicants hear ErrClosed, staff the request's status.
+func (r Request) open() error {
+	switch {
+	case r.Bookable():
+		return nil
+	case r.StaffID == "":
+		return ErrClosed
+	}
+	return RefusedError{Reason: fmt.Sprintf("the request is %s; it takes no appointment", r.Status)}
+}
+
 // Appointment is a booked appointment.
 type Appointment struct {
 	ID       int64
@@ -357,8 +369,8 @@ func (b *Booker) offered(ctx context.Context, r Request, startsAt time.Time) (sc
 // Book takes a seat in the slot and asks the request's workflow to accept
 // the appointment; if it refuses, the seat is given back at once.
 func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
-	if r.StaffID == "" && !r.Bookable() {
-		return Appointment{}, ErrClosed
+	if err := r.open(); err != nil {
+		return Appointment{}, err
 	}
 	a, err := b.change(ctx, r, startsAt, nil)
 	count("book", err)
@@ -368,8 +380,8 @@ func (b *Booker) Book(ctx context.Context, r Request, startsAt time.Time) (Appoi
 // Reschedule moves the booked appointment to another slot; the workflow
 // holds the limits (how often, how late).
 func (b *Booker) Reschedule(ctx context.Context, r Request, startsAt time.Time) (Appointment, error) {
-	if r.StaffID == "" && !r.Bookable() {
-		return Appointment{}, ErrClosed
+	if err := r.open(); err != nil {
+		return Appointment{}, err
 	}
 	if r.Appointment == nil {
 		return Appointment{}, RefusedError{Reason: "the request has no appointment to reschedule"}
@@ -382,6 +394,13 @@ func (b *Booker) Reschedule(ctx context.Context, r Request, startsAt time.Time) 
 // change books startsAt, in place of old when old is set.
 func (b *Booker) change(ctx context.Context, r Request, startsAt time.Time, old *Appointment) (Appointment, error) {
 	slot, err := b.offered(ctx, r, startsAt)
+	seated := err == nil
+	if errors.Is(err, ErrNoSlot) && r.StaffID != "" {
+		// The mission receives the applicant outside its online schedule
+		// (a walk-in, an extra hour): no seat is taken. The workflow still
+		// checks the time is ahead and before the deadline.
+		slot, err = schedule.Slot{Start: startsAt, End: startsAt.Add(30 * time.Minute)}, nil
+	}
 	if err != nil {
 		return Appointment{}, err
 	}
@@ -391,23 +410,25 @@ func (b *Booker) change(ctx context.Context, r Request, startsAt time.Time, old 
 		return a, err
 	}
 	defer tx.Rollback(ctx)
-	var booked int
-	err = tx.QueryRow(ctx, `INSERT INTO slot_seats (mission_code, starts_at, capacity, booked) VALUES ($1, $2, $3, 1)
-		ON CONFLICT (mission_code, starts_at) DO UPDATE SET booked = slot_seats.booked + 1
-		WHERE slot_seats.booked < slot_seats.capacity
-		RETURNING booked`, r.MissionCode, slot.Start, slot.Capacity).Scan(&booked)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, ErrSlotFull
-	}
-	if err != nil {
-		return a, fmt.Errorf("take a seat: %w", err)
+	if seated {
+		var booked int
+		err = tx.QueryRow(ctx, `INSERT INTO slot_seats (mission_code, starts_at, capacity, booked) VALUES ($1, $2, $3, 1)
+			ON CONFLICT (mission_code, starts_at) DO UPDATE SET booked = slot_seats.booked + 1
+			WHERE slot_seats.booked < slot_seats.capacity
+			RETURNING booked`, r.MissionCode, slot.Start, slot.Capacity).Scan(&booked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return a, ErrSlotFull
+		}
+		if err != nil {
+			return a, fmt.Errorf("take a seat: %w", err)
+		}
 	}
 	var replaces *int64
 	if old != nil {
 		replaces = &old.ID
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO appointments (tracking_code, mission_code, starts_at, ends_at, status, replaces)
-		VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id`, r.TrackingCode, r.MissionCode, slot.Start, slot.End, replaces).Scan(&a.ID)
+	err = tx.QueryRow(ctx, `INSERT INTO appointments (tracking_code, mission_code, starts_at, ends_at, status, replaces, seated)
+		VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id`, r.TrackingCode, r.MissionCode, slot.Start, slot.End, replaces, seated).Scan(&a.ID)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return a, ErrInFlight
@@ -440,9 +461,9 @@ type Seat struct {
 const releaseSQL = `
 WITH released AS (
     UPDATE appointments SET status = $4, refusal = $5, updated_at = now()
-    WHERE tracking_code = $1 AND starts_at = $2 AND status = $3 RETURNING mission_code, starts_at)
+    WHERE tracking_code = $1 AND starts_at = $2 AND status = $3 RETURNING mission_code, starts_at, seated)
 UPDATE slot_seats s SET booked = s.booked - 1
-FROM released r WHERE s.mission_code = r.mission_code AND s.starts_at = r.starts_at AND s.booked > 0`
+FROM released r WHERE r.seated AND s.mission_code = r.mission_code AND s.starts_at = r.starts_at AND s.booked > 0`
 
 // ReleaseSeat frees a seat: the request's workflow does it for an
 // appointment the request no longer has (its activity), the booking saga
@@ -509,8 +530,8 @@ func (b *Booker) settle(ctx context.Context, code string, id int64) error {
 // Cancel asks the request's workflow to cancel the booked appointment; the
 // workflow frees its seat. The applicant is held to the change cut-off.
 func (b *Booker) Cancel(ctx context.Context, r Request) error {
-	if r.StaffID == "" && !r.Bookable() {
-		return ErrClosed
+	if err := r.open(); err != nil {
+		return err
 	}
 	if r.Appointment == nil {
 		return RefusedError{Reason: "the request has no appointment to cancel"}
