@@ -212,123 +212,183 @@ func loadWith(r *reader) (Config, error) {
 	c.Env = Environment(r.oneOf("CONSULAR_ENV", "", string(Development), string(Test), string(Production)))
 	r.production = c.Env == Production
 
-	defaultFormat := "text"
-	if r.production {
-		defaultFormat = "json"
-	}
-	c.Log.Format = r.oneOf("CONSULAR_LOG_FORMAT", defaultFormat, "text", "json")
-	c.Log.Level = r.oneOf("CONSULAR_LOG_LEVEL", "info", "debug", "info", "warn", "error")
-
-	c.HTTP.Addr = r.hostPort("CONSULAR_HTTP_ADDR", "127.0.0.1:8080")
-	c.HTTP.PublicURL = strings.TrimSuffix(r.url("CONSULAR_PUBLIC_URL", "http://127.0.0.1:8080"), "/")
-	c.HTTP.WorkerAddr = r.hostPort("CONSULAR_WORKER_HTTP_ADDR", "127.0.0.1:8081")
-	c.HTTP.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
-	c.HTTP.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
-	c.HTTP.TrustedProxies = r.prefixes("CONSULAR_TRUSTED_PROXIES")
-	defaultMetrics := ""
-	if r.production {
-		defaultMetrics = "0.0.0.0:9090"
-	}
-	if c.HTTP.MetricsAddr = r.string("CONSULAR_METRICS_ADDR", defaultMetrics); c.HTTP.MetricsAddr != "" {
-		if _, port, err := net.SplitHostPort(c.HTTP.MetricsAddr); err != nil || port == "" {
-			r.fail("CONSULAR_METRICS_ADDR", c.HTTP.MetricsAddr, "must be host:port")
-		} else if c.HTTP.MetricsAddr == c.HTTP.Addr {
-			r.fail("CONSULAR_METRICS_ADDR", c.HTTP.MetricsAddr, "must differ from CONSULAR_HTTP_ADDR: /metrics stays off the public listener")
-		}
-	}
-
+	c.Log = r.log()
+	c.HTTP = r.http()
 	c.Database.URL = r.url("CONSULAR_DATABASE_URL", "postgres://postgres@127.0.0.1:55432/consular?sslmode=disable")
-
-	c.Temporal.Address = r.hostPort("CONSULAR_TEMPORAL_ADDRESS", "127.0.0.1:7233")
-	c.Temporal.Namespace = r.name("CONSULAR_TEMPORAL_NAMESPACE", "consular")
-	c.Temporal.TaskQueue = r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests")
-	c.Temporal.TLS = r.temporalTLS("CONSULAR_TEMPORAL_TLS_CA_FILE", "CONSULAR_TEMPORAL_TLS_CERT_FILE",
-		"CONSULAR_TEMPORAL_TLS_KEY_FILE", "CONSULAR_TEMPORAL_TLS_SERVER_NAME")
-	c.Temporal.WorkflowPollers = r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 8)
-	c.Temporal.ActivityPollers = r.count("CONSULAR_WORKER_ACTIVITY_POLLERS", 2)
-	c.Temporal.MaxActivities = r.count("CONSULAR_WORKER_MAX_ACTIVITIES", 50)
-	c.Temporal.StickyCacheSize = r.count("CONSULAR_WORKER_STICKY_CACHE", 2000)
-
-	c.Storage.Endpoint = r.hostPort("CONSULAR_MINIO_ENDPOINT", "127.0.0.1:9000")
-	c.Storage.AccessKey = r.secret("CONSULAR_MINIO_ACCESS_KEY", "consular")
-	c.Storage.SecretKey = r.secret("CONSULAR_MINIO_SECRET_KEY", "consular-dev-secret")
-	c.Storage.UseTLS = r.bool("CONSULAR_MINIO_TLS", false)
-	c.Storage.DocumentsBucket = r.name("CONSULAR_MINIO_DOCUMENTS_BUCKET", "consular-documents")
-	c.Storage.ReceiptsBucket = r.name("CONSULAR_MINIO_RECEIPTS_BUCKET", "consular-receipts")
-
-	c.Mail.Host = r.name("CONSULAR_SMTP_HOST", "127.0.0.1")
-	c.Mail.Port = r.port("CONSULAR_SMTP_PORT", 1025)
-	c.Mail.Username = r.string("CONSULAR_SMTP_USERNAME", "")
-	c.Mail.Password = r.string("CONSULAR_SMTP_PASSWORD", "")
-	c.Mail.Encryption = r.oneOf("CONSULAR_SMTP_ENCRYPTION", "none", "none", "starttls", "tls")
-	c.Mail.From = r.email("CONSULAR_MAIL_FROM", "Consular Services <no-reply@consular.example>")
-	c.Mail.Timeout = r.duration("CONSULAR_SMTP_TIMEOUT", 10*time.Second)
-	c.Mail.RootCAs = r.certPool("CONSULAR_SMTP_CA_FILE")
-
-	c.Requests.Deadline = r.duration("CONSULAR_REQUEST_DEADLINE", 90*24*time.Hour)
-	c.Requests.Reminders = r.durations("CONSULAR_REMINDERS", "720h,168h,24h")
-	c.Requests.Retention = r.duration("CONSULAR_DOCUMENT_RETENTION", 30*24*time.Hour)
-	c.Requests.PurgeAfter = r.duration("CONSULAR_PURGE_AFTER", 365*24*time.Hour)
-	c.Requests.DraftsKept = r.duration("CONSULAR_DRAFTS_KEPT", 30*24*time.Hour)
-
-	c.Keys.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
-	c.Keys.Receipt, c.Keys.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
-		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
-	links := r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
-	c.Keys.OTP = subKey(links, "consular one-time codes v1")
-	c.Keys.Receipts = subKey(links, "consular receipt downloads v1")
-	c.Keys.Submitted = subKey(links, "consular submission pages v1")
-	c.Keys.Links = subKey(links, "consular appointment links v1")
-	c.Keys.CSRF = subKey(links, "consular form tokens v1")
-	c.Keys.Kept = subKey(links, "consular kept forms v1")
-	c.Keys.Limits = subKey(links, "consular rate limit names v1")
-	c.Keys.TOTP = r.payloadKeys("CONSULAR_TOTP_KEY", "dev-1:"+devSecret("totp", 32))
-	if !r.production { // staff use their own tokens in production
-		c.Keys.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
-	}
-	c.Keys.Operator = r.secret("CONSULAR_OPERATOR_TOKEN", "dev-operator-token")
+	c.Temporal = r.temporal()
+	c.Storage = r.storage()
+	c.Mail = r.mail()
+	c.Requests = r.requests()
+	c.Keys = r.keys()
+	// Read beside the operator token: the Web UI at this origin calls the
+	// codec endpoints that token guards.
 	c.Temporal.UIOrigin = strings.TrimSuffix(r.url("CONSULAR_TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233"), "/")
+	c.Booking = r.booking()
+	c.Tracing = r.tracing()
+	c.Portal = r.portal()
 
-	c.Booking.LeadTime = r.duration("CONSULAR_BOOKING_LEAD_TIME", 24*time.Hour)
-	c.Booking.ChangeCutoff = r.duration("CONSULAR_BOOKING_CHANGE_CUTOFF", 24*time.Hour)
-	c.Booking.MaxReschedules = r.count("CONSULAR_BOOKING_MAX_RESCHEDULES", 2)
-	c.Booking.LookupsPerIP = r.count("CONSULAR_BOOKING_LOOKUPS_PER_IP", 30)
-	c.Booking.LookupsPerCode = r.count("CONSULAR_BOOKING_LOOKUPS_PER_CODE", 10)
-	c.Booking.FailuresBeforeLock = r.count("CONSULAR_BOOKING_FAILURES_BEFORE_LOCK", 5)
-
-	c.Tracing.Endpoint = r.string("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	if c.Tracing.Endpoint != "" {
-		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", c.Tracing.Endpoint, "must be an http:// or https:// URL such as http://collector:4318")
-		}
-	}
-	c.Tracing.Protocol = r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf", "grpc")
-
-	c.Portal.CookieSecure = r.bool("CONSULAR_COOKIE_SECURE", r.production)
-	c.Portal.SessionIdle = r.duration("CONSULAR_SESSION_IDLE", 30*time.Minute)
-	c.Portal.CaptchaTestAnswer = r.string("CONSULAR_CAPTCHA_TEST_ANSWER", "")
-	if r.production && c.Portal.CaptchaTestAnswer != "" {
-		r.fail("CONSULAR_CAPTCHA_TEST_ANSWER", "(hidden)", "is for development and tests only; unset it in production")
-	}
-	if r.production && !c.Portal.CookieSecure {
-		r.fail("CONSULAR_COOKIE_SECURE", "false", "production cookies must be Secure (HTTPS only)")
-	}
-
-	// Development defaults are public: fine on this machine's loopback,
-	// never on a port others can reach.
-	if len(r.devDefaults) > 0 {
-		for _, listener := range []struct{ name, addr string }{{"CONSULAR_HTTP_ADDR", c.HTTP.Addr}, {"CONSULAR_WORKER_HTTP_ADDR", c.HTTP.WorkerAddr}} {
-			if !loopback(listener.addr) {
-				r.fail(listener.name, listener.addr, "listens beyond this machine while "+strings.Join(r.devDefaults, ", ")+
-					" use development defaults that anyone can read in the source: set them (and CONSULAR_ENV=production), or listen on 127.0.0.1")
-			}
-		}
-	}
-
+	// Last, once every secret has been read and its default noted.
+	r.refuseDevDefaultsBeyondLoopback(c.HTTP)
 	if r.production && c.Mail.Encryption == "none" {
 		r.fail("CONSULAR_SMTP_ENCRYPTION", c.Mail.Encryption, "production mail must be encrypted (starttls or tls)")
 	}
 	return c, errors.Join(r.errs...)
+}
+
+func (r *reader) log() Log {
+	defaultFormat := "text"
+	if r.production {
+		defaultFormat = "json"
+	}
+	return Log{
+		Format: r.oneOf("CONSULAR_LOG_FORMAT", defaultFormat, "text", "json"),
+		Level:  r.oneOf("CONSULAR_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+	}
+}
+
+func (r *reader) http() HTTP {
+	var h HTTP
+	h.Addr = r.hostPort("CONSULAR_HTTP_ADDR", "127.0.0.1:8080")
+	h.PublicURL = strings.TrimSuffix(r.url("CONSULAR_PUBLIC_URL", "http://127.0.0.1:8080"), "/")
+	h.WorkerAddr = r.hostPort("CONSULAR_WORKER_HTTP_ADDR", "127.0.0.1:8081")
+	h.ShutdownTimeout = r.duration("CONSULAR_SHUTDOWN_TIMEOUT", 20*time.Second)
+	h.RequestTimeout = r.duration("CONSULAR_REQUEST_TIMEOUT", 30*time.Second)
+	h.TrustedProxies = r.prefixes("CONSULAR_TRUSTED_PROXIES")
+	defaultMetrics := ""
+	if r.production {
+		defaultMetrics = "0.0.0.0:9090"
+	}
+	if h.MetricsAddr = r.string("CONSULAR_METRICS_ADDR", defaultMetrics); h.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(h.MetricsAddr); err != nil || port == "" {
+			r.fail("CONSULAR_METRICS_ADDR", h.MetricsAddr, "must be host:port")
+		} else if h.MetricsAddr == h.Addr {
+			r.fail("CONSULAR_METRICS_ADDR", h.MetricsAddr, "must differ from CONSULAR_HTTP_ADDR: /metrics stays off the public listener")
+		}
+	}
+	return h
+}
+
+// temporal reads the connection and the worker's tuning; UIOrigin is read
+// with the keys.
+func (r *reader) temporal() Temporal {
+	return Temporal{
+		Address:   r.hostPort("CONSULAR_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		Namespace: r.name("CONSULAR_TEMPORAL_NAMESPACE", "consular"),
+		TaskQueue: r.name("CONSULAR_TEMPORAL_TASK_QUEUE", "consular-requests"),
+		TLS: r.temporalTLS("CONSULAR_TEMPORAL_TLS_CA_FILE", "CONSULAR_TEMPORAL_TLS_CERT_FILE",
+			"CONSULAR_TEMPORAL_TLS_KEY_FILE", "CONSULAR_TEMPORAL_TLS_SERVER_NAME"),
+		WorkflowPollers: r.count("CONSULAR_WORKER_WORKFLOW_POLLERS", 8),
+		ActivityPollers: r.count("CONSULAR_WORKER_ACTIVITY_POLLERS", 2),
+		MaxActivities:   r.count("CONSULAR_WORKER_MAX_ACTIVITIES", 50),
+		StickyCacheSize: r.count("CONSULAR_WORKER_STICKY_CACHE", 2000),
+	}
+}
+
+func (r *reader) storage() Storage {
+	return Storage{
+		Endpoint:        r.hostPort("CONSULAR_MINIO_ENDPOINT", "127.0.0.1:9000"),
+		AccessKey:       r.secret("CONSULAR_MINIO_ACCESS_KEY", "consular"),
+		SecretKey:       r.secret("CONSULAR_MINIO_SECRET_KEY", "consular-dev-secret"),
+		UseTLS:          r.bool("CONSULAR_MINIO_TLS", false),
+		DocumentsBucket: r.name("CONSULAR_MINIO_DOCUMENTS_BUCKET", "consular-documents"),
+		ReceiptsBucket:  r.name("CONSULAR_MINIO_RECEIPTS_BUCKET", "consular-receipts"),
+	}
+}
+
+func (r *reader) mail() Mail {
+	return Mail{
+		Host:       r.name("CONSULAR_SMTP_HOST", "127.0.0.1"),
+		Port:       r.port("CONSULAR_SMTP_PORT", 1025),
+		Username:   r.string("CONSULAR_SMTP_USERNAME", ""),
+		Password:   r.string("CONSULAR_SMTP_PASSWORD", ""),
+		Encryption: r.oneOf("CONSULAR_SMTP_ENCRYPTION", "none", "none", "starttls", "tls"),
+		From:       r.email("CONSULAR_MAIL_FROM", "Consular Services <no-reply@consular.example>"),
+		Timeout:    r.duration("CONSULAR_SMTP_TIMEOUT", 10*time.Second),
+		RootCAs:    r.certPool("CONSULAR_SMTP_CA_FILE"),
+	}
+}
+
+func (r *reader) requests() Requests {
+	return Requests{
+		Deadline:   r.duration("CONSULAR_REQUEST_DEADLINE", 90*24*time.Hour),
+		Reminders:  r.durations("CONSULAR_REMINDERS", "720h,168h,24h"),
+		Retention:  r.duration("CONSULAR_DOCUMENT_RETENTION", 30*24*time.Hour),
+		PurgeAfter: r.duration("CONSULAR_PURGE_AFTER", 365*24*time.Hour),
+		DraftsKept: r.duration("CONSULAR_DRAFTS_KEPT", 30*24*time.Hour),
+	}
+}
+
+func (r *reader) keys() Keys {
+	var k Keys
+	k.Payload = r.payloadKeys("CONSULAR_PAYLOAD_KEYS", "dev-1:"+devSecret("payload", 32))
+	k.Receipt, k.ReceiptKeys = r.receiptKeys("CONSULAR_RECEIPT_SIGNING_KEY", "dev-1:"+devSecret("receipt", ed25519.SeedSize),
+		"CONSULAR_RECEIPT_PREVIOUS_KEYS")
+	links := r.base64Key("CONSULAR_LINK_KEY", devSecret("links", 32))
+	k.OTP = subKey(links, "consular one-time codes v1")
+	k.Receipts = subKey(links, "consular receipt downloads v1")
+	k.Submitted = subKey(links, "consular submission pages v1")
+	k.Links = subKey(links, "consular appointment links v1")
+	k.CSRF = subKey(links, "consular form tokens v1")
+	k.Kept = subKey(links, "consular kept forms v1")
+	k.Limits = subKey(links, "consular rate limit names v1")
+	k.TOTP = r.payloadKeys("CONSULAR_TOTP_KEY", "dev-1:"+devSecret("totp", 32))
+	if !r.production { // staff use their own tokens in production
+		k.StaffAPI = r.secret("CONSULAR_STAFF_API_KEY", "dev-staff-key")
+	}
+	k.Operator = r.secret("CONSULAR_OPERATOR_TOKEN", "dev-operator-token")
+	return k
+}
+
+func (r *reader) booking() Booking {
+	return Booking{
+		LeadTime:           r.duration("CONSULAR_BOOKING_LEAD_TIME", 24*time.Hour),
+		ChangeCutoff:       r.duration("CONSULAR_BOOKING_CHANGE_CUTOFF", 24*time.Hour),
+		MaxReschedules:     r.count("CONSULAR_BOOKING_MAX_RESCHEDULES", 2),
+		LookupsPerIP:       r.count("CONSULAR_BOOKING_LOOKUPS_PER_IP", 30),
+		LookupsPerCode:     r.count("CONSULAR_BOOKING_LOOKUPS_PER_CODE", 10),
+		FailuresBeforeLock: r.count("CONSULAR_BOOKING_FAILURES_BEFORE_LOCK", 5),
+	}
+}
+
+func (r *reader) tracing() Tracing {
+	var t Tracing
+	t.Endpoint = r.string("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	if t.Endpoint != "" {
+		if u, err := url.Parse(t.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", t.Endpoint, "must be an http:// or https:// URL such as http://collector:4318")
+		}
+	}
+	t.Protocol = r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf", "grpc")
+	return t
+}
+
+func (r *reader) portal() Portal {
+	p := Portal{
+		CookieSecure:      r.bool("CONSULAR_COOKIE_SECURE", r.production),
+		SessionIdle:       r.duration("CONSULAR_SESSION_IDLE", 30*time.Minute),
+		CaptchaTestAnswer: r.string("CONSULAR_CAPTCHA_TEST_ANSWER", ""),
+	}
+	if r.production && p.CaptchaTestAnswer != "" {
+		r.fail("CONSULAR_CAPTCHA_TEST_ANSWER", "(hidden)", "is for development and tests only; unset it in production")
+	}
+	if r.production && !p.CookieSecure {
+		r.fail("CONSULAR_COOKIE_SECURE", "false", "production cookies must be Secure (HTTPS only)")
+	}
+	return p
+}
+
+// refuseDevDefaultsBeyondLoopback: development defaults are public, fine on
+// this machine's loopback, never on a port others can reach.
+func (r *reader) refuseDevDefaultsBeyondLoopback(h HTTP) {
+	if len(r.devDefaults) == 0 {
+		return
+	}
+	for _, listener := range []struct{ name, addr string }{{"CONSULAR_HTTP_ADDR", h.Addr}, {"CONSULAR_WORKER_HTTP_ADDR", h.WorkerAddr}} {
+		if !loopback(listener.addr) {
+			r.fail(listener.name, listener.addr, "listens beyond this machine while "+strings.Join(r.devDefaults, ", ")+
+				" use development defaults that anyone can read in the source: set them (and CONSULAR_ENV=production), or listen on 127.0.0.1")
+		}
+	}
 }
 
 // reader collects every bad variable, so one start reports them all.

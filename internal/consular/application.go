@@ -56,20 +56,36 @@ const DefaultMaxLength = 1000
 // fields normalised as they are stored (ASCII digits, dates as YYYY-MM-DD,
 // a ticked checkbox as "yes"); checking its own output again finds nothing.
 func (s Service) Check(a Application) (map[string]string, []Problem) {
-	var problems []Problem
-	fail := func(field, reason string, args ...int) {
-		problems = append(problems, Problem{Field: field, Reason: reason, Args: args})
-	}
 	if a.Now.IsZero() {
 		a.Now = time.Now()
 	}
-	parseDate := a.ParseDate
-	if parseDate == nil {
-		parseDate = func(v string) (time.Time, error) { return time.Parse("2006-01-02", NormalizeDigits(v)) }
+	if a.ParseDate == nil {
+		a.ParseDate = parseISODate
 	}
+	var ps problems
 	if !a.MissionOpen {
-		fail("mission", ReasonMission)
+		ps.add("mission", ReasonMission)
 	}
+	stored := s.checkFields(a, &ps)
+	s.checkDocuments(a.Documents, &ps)
+	return stored, ps
+}
+
+// problems collects what Check finds, in the order it finds it.
+type problems []Problem
+
+func (ps *problems) add(field, reason string, args ...int) {
+	*ps = append(*ps, Problem{Field: field, Reason: reason, Args: args})
+}
+
+// parseISODate reads YYYY-MM-DD in any digits.
+func parseISODate(v string) (time.Time, error) {
+	return time.Parse("2006-01-02", NormalizeDigits(v))
+}
+
+// checkFields checks every declared field, in the service's order, then
+// refuses undeclared ones, and returns the answers as they are stored.
+func (s Service) checkFields(a Application, ps *problems) map[string]string {
 	stored := map[string]string{}
 	declared := map[string]bool{}
 	for _, f := range s.Fields {
@@ -77,62 +93,11 @@ func (s Service) Check(a Application) (map[string]string, []Problem) {
 		v := strings.TrimSpace(a.Fields[f.Name])
 		if v == "" {
 			if f.Required {
-				fail(f.Name, ReasonRequired)
+				ps.add(f.Name, ReasonRequired)
 			}
 			continue
 		}
-		ascii := strings.ToUpper(NormalizeDigits(v))
-		switch f.Type {
-		case "checkbox":
-			v = "yes"
-		case "select":
-			if !slices.ContainsFunc(f.Options, func(o OptionSpec) bool { return o.Value == v }) {
-				fail(f.Name, ReasonChoose)
-			}
-		case "number":
-			if n, err := strconv.Atoi(ascii); err != nil || n < 1 || n > 10 {
-				fail(f.Name, ReasonNumber, 1, 10)
-			}
-			v = ascii
-		case "year":
-			if n, err := strconv.Atoi(ascii); err != nil || n < 1950 || n > a.Now.Year() {
-				fail(f.Name, ReasonNumber, 1950, a.Now.Year())
-			}
-			v = ascii
-		case "national_id":
-			id, err := ParseNationalID(v)
-			if err != nil {
-				fail(f.Name, ReasonNationalID)
-			}
-			v = id
-		case "date", "future_date", "date_any":
-			day, err := parseDate(v)
-			switch {
-			case err != nil:
-				fail(f.Name, ReasonDate)
-			case f.Type == "date" && day.After(a.Now):
-				fail(f.Name, ReasonDateFuture)
-			case f.Type == "future_date" && day.Before(a.Now):
-				fail(f.Name, ReasonDatePast)
-			default:
-				v = day.Format("2006-01-02")
-			}
-		}
-		limit := f.MaxLength
-		if limit == 0 && (f.Type == "text" || f.Type == "textarea") {
-			limit = DefaultMaxLength
-		}
-		if limit > 0 && utf8.RuneCountInString(v) > limit {
-			fail(f.Name, ReasonTooLong, limit)
-		}
-		if f.Pattern != "" {
-			if !regexp.MustCompile(f.Pattern).MatchString(ascii) { // compiled once at start by ParseServices
-				fail(f.Name, ReasonPattern)
-			} else {
-				v = ascii
-			}
-		}
-		stored[f.Name] = v
+		stored[f.Name] = f.check(v, a, ps)
 	}
 	var extra []string
 	for name := range a.Fields {
@@ -142,11 +107,91 @@ func (s Service) Check(a Application) (map[string]string, []Problem) {
 	}
 	slices.Sort(extra)
 	for _, name := range extra {
-		fail(name, ReasonUnexpected)
+		ps.add(name, ReasonUnexpected)
 	}
+	return stored
+}
+
+// check checks one answer that was given: its type, then its length and
+// pattern. It returns the answer as it is stored.
+func (f FieldSpec) check(v string, a Application, ps *problems) string {
+	ascii := strings.ToUpper(NormalizeDigits(v))
+	v = f.checkType(v, ascii, a, ps)
+	limit := f.MaxLength
+	if limit == 0 && (f.Type == "text" || f.Type == "textarea") {
+		limit = DefaultMaxLength
+	}
+	if limit > 0 && utf8.RuneCountInString(v) > limit {
+		ps.add(f.Name, ReasonTooLong, limit)
+	}
+	if f.Pattern != "" {
+		if !regexp.MustCompile(f.Pattern).MatchString(ascii) { // compiled once at start by ParseServices
+			ps.add(f.Name, ReasonPattern)
+		} else {
+			v = ascii
+		}
+	}
+	return v
+}
+
+// checkType checks an answer against the field's type and returns it
+// normalised: ASCII digits for numbers, YYYY-MM-DD for dates, "yes" for a
+// ticked checkbox. ascii is the answer upper-cased, in ASCII digits.
+func (f FieldSpec) checkType(v, ascii string, a Application, ps *problems) string {
+	switch f.Type {
+	case "checkbox":
+		return "yes"
+	case "select":
+		if !slices.ContainsFunc(f.Options, func(o OptionSpec) bool { return o.Value == v }) {
+			ps.add(f.Name, ReasonChoose)
+		}
+	case "number":
+		f.checkWholeNumber(ascii, 1, 10, ps)
+		return ascii
+	case "year":
+		f.checkWholeNumber(ascii, 1950, a.Now.Year(), ps)
+		return ascii
+	case "national_id":
+		id, err := ParseNationalID(v)
+		if err != nil {
+			ps.add(f.Name, ReasonNationalID)
+		}
+		return id
+	case "date", "future_date", "date_any":
+		return f.checkDate(v, a, ps)
+	}
+	return v
+}
+
+func (f FieldSpec) checkWholeNumber(ascii string, low, high int, ps *problems) {
+	if n, err := strconv.Atoi(ascii); err != nil || n < low || n > high {
+		ps.add(f.Name, ReasonNumber, low, high)
+	}
+}
+
+// checkDate reads a date as the applicant typed it and, for date and
+// future_date, checks which side of today it falls on.
+func (f FieldSpec) checkDate(v string, a Application, ps *problems) string {
+	day, err := a.ParseDate(v)
+	switch {
+	case err != nil:
+		ps.add(f.Name, ReasonDate)
+	case f.Type == "date" && day.After(a.Now):
+		ps.add(f.Name, ReasonDateFuture)
+	case f.Type == "future_date" && day.Before(a.Now):
+		ps.add(f.Name, ReasonDatePast)
+	default:
+		return day.Format("2006-01-02")
+	}
+	return v
+}
+
+// checkDocuments asks for every required document and refuses each kind the
+// service does not declare, once however often it was supplied.
+func (s Service) checkDocuments(kinds []string, ps *problems) {
 	have := map[string]bool{}
 	var unexpected []string
-	for _, kind := range a.Documents {
+	for _, kind := range kinds {
 		if _, ok := s.Document(kind); !ok && !have[kind] {
 			unexpected = append(unexpected, kind)
 		}
@@ -154,12 +199,11 @@ func (s Service) Check(a Application) (map[string]string, []Problem) {
 	}
 	for _, d := range s.Documents {
 		if d.Required && !have[d.Kind] {
-			fail("document."+d.Kind, ReasonRequired)
+			ps.add("document."+d.Kind, ReasonRequired)
 		}
 	}
 	slices.Sort(unexpected)
 	for _, kind := range unexpected {
-		fail("document."+kind, ReasonUnexpected)
+		ps.add("document."+kind, ReasonUnexpected)
 	}
-	return stored, problems
 }

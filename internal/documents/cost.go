@@ -54,7 +54,49 @@ func jpegHeader(data []byte) (header, *headerProblem) {
 		height      int
 		progressive bool
 	)
-	i := 2
+	for i := 2; ; {
+		marker, seg, next, p := jpegSegment(data, i)
+		if p != nil {
+			return header{}, p
+		}
+		i = next
+		switch {
+		case marker == 0xC0 || marker == 0xC1 || marker == 0xC2: // baseline, extended, progressive
+			if comps != nil {
+				return corrupt("has more than one frame")
+			}
+			comps, width, height, p = jpegFrame(seg)
+			if p != nil {
+				return header{}, p
+			}
+			progressive = marker == 0xC2
+		case marker == 0xDA: // SOS: pixels follow
+			if comps == nil {
+				return corrupt("has a scan before its frame header")
+			}
+			return header{width: width, height: height,
+				cost: jpegCost(width, height, comps, progressive, adobeRGB(data))}, nil
+		case marker == 0xC4 || marker == 0xDB || marker == 0xDD: // DHT, DQT, DRI
+		case marker >= 0xE0 && marker <= 0xEF || marker == 0xFE: // APPn, COM
+		case marker == 0xC3 || marker >= 0xC5 && marker <= 0xC7 || marker >= 0xC9 && marker <= 0xCB || marker >= 0xCD && marker <= 0xCF:
+			return unsupported("is lossless, hierarchical or arithmetic-coded (SOF%d), which is not supported", marker-0xC0)
+		case marker < 0xC0:
+			return corrupt("has an unknown marker %#x", marker)
+		default:
+			// Markers no real file has before its first scan (JPGn, DAC,
+			// DNL and the like): more likely damage than a feature.
+			return corrupt("has an unexpected marker %#x", marker)
+		}
+	}
+}
+
+// jpegSegment finds the next marker at or after i that has a segment, the
+// way image/jpeg does, and returns it with its segment and the index just
+// past that segment.
+func jpegSegment(data []byte, i int) (byte, []byte, int, *headerProblem) {
+	corrupt := func(detail string) (byte, []byte, int, *headerProblem) {
+		return 0, nil, 0, &headerProblem{ReasonCorrupt, "jpeg " + detail}
+	}
 	for {
 		// As image/jpeg: bytes before a marker are ignored, FF 00 is not a
 		// marker, and a marker may be preceded by any number of FF bytes.
@@ -93,37 +135,7 @@ func jpegHeader(data []byte) (header, *headerProblem) {
 		if i+n > len(data) {
 			return corrupt("ends inside a segment")
 		}
-		seg := data[i : i+n]
-		i += n
-
-		switch {
-		case marker == 0xC0 || marker == 0xC1 || marker == 0xC2: // baseline, extended, progressive
-			if comps != nil {
-				return corrupt("has more than one frame")
-			}
-			var p *headerProblem
-			comps, width, height, p = jpegFrame(seg)
-			if p != nil {
-				return header{}, p
-			}
-			progressive = marker == 0xC2
-		case marker == 0xDA: // SOS: pixels follow
-			if comps == nil {
-				return corrupt("has a scan before its frame header")
-			}
-			return header{width: width, height: height,
-				cost: jpegCost(width, height, comps, progressive, adobeRGB(data))}, nil
-		case marker == 0xC4 || marker == 0xDB || marker == 0xDD: // DHT, DQT, DRI
-		case marker >= 0xE0 && marker <= 0xEF || marker == 0xFE: // APPn, COM
-		case marker == 0xC3 || marker >= 0xC5 && marker <= 0xC7 || marker >= 0xC9 && marker <= 0xCB || marker >= 0xCD && marker <= 0xCF:
-			return unsupported("is lossless, hierarchical or arithmetic-coded (SOF%d), which is not supported", marker-0xC0)
-		case marker < 0xC0:
-			return corrupt("has an unknown marker %#x", marker)
-		default:
-			// Markers no real file has before its first scan (JPGn, DAC,
-			// DNL and the like): more likely damage than a feature.
-			return corrupt("has an unexpected marker %#x", marker)
-		}
+		return marker, data[i : i+n], i + n, nil
 	}
 }
 

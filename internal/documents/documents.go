@@ -148,22 +148,77 @@ func CheckContext(ctx context.Context, name string, r io.Reader, rule Rule) (Doc
 		return Document{}, nil, fmt.Errorf("wait to read document: %w", err)
 	}
 	defer reading.Release(held)
-	buf := make([]byte, held)
-	n, err := io.ReadFull(r, buf)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return Document{}, nil, fmt.Errorf("read document: %w", err)
-	}
-	data := buf[:n:n]
-	size := int64(len(data))
-	refuse := func(reason, detail string) (Document, []byte, error) {
-		return Document{}, data, &Problem{Reason: reason, Detail: detail, name: name, size: size, rule: rule}
+	data, err := readAtMost(r, held)
+	if err != nil {
+		return Document{}, nil, err
 	}
 
+	format, hdr, p := checkContent(data, rule)
+	if p == nil {
+		// Dimensions and cost are within bounds: now decode every pixel, so a
+		// truncated or damaged file is refused here rather than by a consular
+		// officer.
+		if p, err = decode(ctx, data, format, hdr); err != nil {
+			return Document{}, data, err
+		}
+	}
+	if p != nil {
+		p.name, p.size, p.rule = name, int64(len(data)), rule
+		return Document{}, data, p
+	}
+
+	sum := sha256.Sum256(data)
+	return Document{
+		Name:   name,
+		Format: format,
+		Size:   int64(len(data)),
+		Width:  hdr.width,
+		Height: hdr.height,
+		SHA256: hex.EncodeToString(sum[:]),
+	}, data, nil
+}
+
+// readAtMost reads up to n bytes of r, so a longer stream is not read to
+// its end.
+func readAtMost(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, n)
+	got, err := io.ReadFull(r, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("read document: %w", err)
+	}
+	return buf[:got:got], nil
+}
+
+// checkContent applies every rule that needs no decoding: size and format,
+// the header, the dimensions and decoding cost it claims, and a BMP's
+// length. It returns the format and header of content that passes them.
+func checkContent(data []byte, rule Rule) (string, header, *Problem) {
+	format, p := checkSizeAndFormat(data, rule)
+	if p != nil {
+		return "", header{}, p
+	}
+	hdr, p := readHeader(format, data)
+	if p != nil {
+		return "", header{}, p
+	}
+	if p := checkBounds(format, hdr, rule); p != nil {
+		return "", header{}, p
+	}
+	if format == FormatBMP {
+		if p := checkBMPLength(data, hdr); p != nil {
+			return "", header{}, p
+		}
+	}
+	return format, hdr, nil
+}
+
+func checkSizeAndFormat(data []byte, rule Rule) (string, *Problem) {
+	size := int64(len(data))
 	switch {
 	case size == 0:
-		return refuse(ReasonEmpty, "file is empty")
+		return "", &Problem{Reason: ReasonEmpty, Detail: "file is empty"}
 	case size > rule.MaxBytes:
-		return refuse(ReasonTooLarge, fmt.Sprintf("file is larger than %d bytes", rule.MaxBytes))
+		return "", &Problem{Reason: ReasonTooLarge, Detail: fmt.Sprintf("file is larger than %d bytes", rule.MaxBytes)}
 	}
 
 	// The format comes from the first bytes, never from the name or a
@@ -171,86 +226,91 @@ func CheckContext(ctx context.Context, name string, r io.Reader, rule Rule) (Doc
 	// "wrong kind of file" is the more useful thing to tell the applicant.
 	format := sniff(data)
 	if format == "" {
-		return refuse(ReasonFormat, "content is neither JPEG nor BMP")
+		return "", &Problem{Reason: ReasonFormat, Detail: "content is neither JPEG nor BMP"}
 	}
 	if size < rule.MinBytes {
-		return refuse(ReasonTooSmall, fmt.Sprintf("file is %d bytes, minimum %d", size, rule.MinBytes))
+		return "", &Problem{Reason: ReasonTooSmall, Detail: fmt.Sprintf("file is %d bytes, minimum %d", size, rule.MinBytes)}
 	}
+	return format, nil
+}
 
-	// The header says what decoding will cost before any pixel is decoded.
-	// Our own readers, not image.DecodeConfig: other packages in the binary
-	// (gopdf, for one) register decoders globally, and whichever matches
-	// first would otherwise decide what we accept.
+// readHeader reads the dimensions and what decoding will cost before any
+// pixel is decoded. Our own readers, not image.DecodeConfig: other packages
+// in the binary (gopdf, for one) register decoders globally, and whichever
+// matches first would otherwise decide what we accept.
+func readHeader(format string, data []byte) (header, *Problem) {
 	var hdr header
 	switch format {
 	case FormatJPEG:
 		var hp *headerProblem
 		if hdr, hp = jpegHeader(data); hp != nil {
-			return refuse(hp.reason, hp.detail)
+			return header{}, &Problem{Reason: hp.reason, Detail: hp.detail}
 		}
 	case FormatBMP:
 		cfg, err := bmp.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
-			return refuse(ReasonCorrupt, fmt.Sprintf("bmp header does not decode: %v", err))
+			return header{}, &Problem{Reason: ReasonCorrupt, Detail: fmt.Sprintf("bmp header does not decode: %v", err)}
 		}
 		if cfg.Width > 0 && cfg.Height > 0 {
 			hdr = bmpHeader(data, cfg)
 		}
 	}
 	if hdr.width <= 0 || hdr.height <= 0 {
-		return refuse(ReasonCorrupt, fmt.Sprintf("%s header claims %dx%d pixels", format, hdr.width, hdr.height))
+		return header{}, &Problem{Reason: ReasonCorrupt, Detail: fmt.Sprintf("%s header claims %dx%d pixels", format, hdr.width, hdr.height)}
 	}
+	return hdr, nil
+}
+
+// checkBounds refuses an image larger than the rule allows, or one that
+// would cost more than DocumentBudget to decode.
+func checkBounds(format string, hdr header, rule Rule) *Problem {
 	pixels := int64(hdr.width) * int64(hdr.height)
 	if hdr.width > rule.MaxSide || hdr.height > rule.MaxSide || pixels > int64(rule.MaxPixels) {
-		p := &Problem{
+		return &Problem{
 			Reason: ReasonDimensions,
 			Detail: fmt.Sprintf("%dx%d pixels exceeds %d a side or %d in total", hdr.width, hdr.height, rule.MaxSide, rule.MaxPixels),
-			name:   name, size: size, rule: rule, width: hdr.width, height: hdr.height,
+			width:  hdr.width, height: hdr.height,
 		}
-		return Document{}, data, p
 	}
 	// Within the pixel limits, the way an image is saved can still make it
 	// too dear to decode: progressive JPEG keeps 4 bytes per pixel per
 	// component. The applicant is told the limit for an image saved that way.
 	if hdr.cost > DocumentBudget {
 		limit := min(int64(rule.MaxPixels), DocumentBudget*pixels/hdr.cost)
-		p := &Problem{
+		return &Problem{
 			Reason: ReasonTooManyPixels,
 			Detail: fmt.Sprintf("%dx%d %s would take %d bytes to decode, more than %d", hdr.width, hdr.height, format, hdr.cost, int64(DocumentBudget)),
-			name:   name, size: size, rule: rule, width: hdr.width, height: hdr.height, limit: int(limit),
-		}
-		return Document{}, data, p
-	}
-	// The BMP decoder allocates the whole image before reading a single row,
-	// so a small file claiming 2000x2000 would cost 16 MB to find out it is
-	// truncated. BMP pixel data is uncompressed: its length is known.
-	if format == FormatBMP {
-		if need, ok := bmpLength(data, hdr); !ok || size < need {
-			return refuse(ReasonCorrupt, fmt.Sprintf("bmp pixel data is truncated: %d bytes, header needs %d", size, need))
+			width:  hdr.width, height: hdr.height, limit: int(limit),
 		}
 	}
+	return nil
+}
 
-	// Dimensions and cost are within bounds: now decode every pixel, so a
-	// truncated or damaged file is refused here rather than by a consular
-	// officer.
-	if err := decoding.acquire(ctx, hdr.cost); err != nil {
-		return Document{}, data, fmt.Errorf("wait to decode document: %w", err)
+// checkBMPLength refuses a BMP shorter than its header says. The BMP decoder
+// allocates the whole image before reading a single row, so a small file
+// claiming 2000x2000 would cost 16 MB to find out it is truncated. BMP pixel
+// data is uncompressed: its length is known.
+func checkBMPLength(data []byte, hdr header) *Problem {
+	size := int64(len(data))
+	if need, ok := bmpLength(data, hdr); !ok || size < need {
+		return &Problem{Reason: ReasonCorrupt, Detail: fmt.Sprintf("bmp pixel data is truncated: %d bytes, header needs %d", size, need)}
 	}
-	_, err = decoders[format](bytes.NewReader(data))
+	return nil
+}
+
+// decode decodes every pixel once the process's decoding budget has room
+// for the header's cost. A file that does not decode is a Problem; ctx
+// ending while waiting is an error.
+func decode(ctx context.Context, data []byte, format string, hdr header) (*Problem, error) {
+	if err := decoding.acquire(ctx, hdr.cost); err != nil {
+		return nil, fmt.Errorf("wait to decode document: %w", err)
+	}
+	_, err := decoders[format](bytes.NewReader(data))
 	decoding.release(hdr.cost)
 	if err != nil {
-		return refuse(ReasonCorrupt, fmt.Sprintf("%s does not decode: %v", format, err))
+		return &Problem{Reason: ReasonCorrupt, Detail: fmt.Sprintf("%s does not decode: %v", format, err)}, nil
 	}
-
-	sum := sha256.Sum256(data)
-	return Document{
-		Name:   name,
-		Format: format,
-		Size:   size,
-		Width:  hdr.width,
-		Height: hdr.height,
-		SHA256: hex.EncodeToString(sum[:]),
-	}, data, nil
+	return nil, nil
 }
 
 var decoders = map[string]func(io.Reader) (image.Image, error){

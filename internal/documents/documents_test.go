@@ -487,6 +487,19 @@ func TestDimensionsMessageStatesLimits(t *testing.T) {
 	}
 }
 
+// The messages are formats that vet cannot hold against their arguments:
+// each reason's arguments must fill its verbs exactly, in both languages.
+func TestEveryMessageFillsItsVerbs(t *testing.T) {
+	for reason := range reasonMessages {
+		p := &Problem{Reason: reason, name: "scan.jpg", size: 99_000, rule: DefaultRule, width: 6000, height: 6000, limit: 4_000_000}
+		for _, lang := range []string{"en", "fa"} {
+			if m := p.Message(lang); strings.Contains(m, "%!") {
+				t.Errorf("%s in %s: %q", reason, lang, m)
+			}
+		}
+	}
+}
+
 func isASCIIDigit(r rune) bool    { return r >= '0' && r <= '9' }
 func isPersianDigit(r rune) bool  { return r >= '۰' && r <= '۹' }
 func isPersianLetter(r rune) bool { return r >= 0x0621 && r <= 0x06CC && !isPersianDigit(r) }

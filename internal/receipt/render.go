@@ -95,17 +95,47 @@ func Render(r Receipt, link string) ([]byte, error) {
 	if !r.DeadlineAt.After(r.SubmittedAt) {
 		return nil, fmt.Errorf("render receipt %s: deadline %s is not after submission %s", r.TrackingCode, r.DeadlineAt, r.SubmittedAt)
 	}
-	qr, err := qrcode.New(link, qrcode.Medium)
+	qr, err := qrPNG(link)
 	if err != nil {
 		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
+	}
+	pdf, err := newPDF(r)
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+	}
+
+	// The layout, top to bottom: each section starts at y and returns where
+	// the next one starts.
+	p := &page{pdf: pdf}
+	y := p.header(margin)
+	y = p.trackingCode(y, r.TrackingCode)
+	y = p.details(y, r)
+	y = p.qrCode(y, qr)
+	p.nextSteps(y)
+
+	if p.err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, p.err)
+	}
+	out, err := pdf.GetBytesPdfReturnErr()
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
+	}
+	return out, nil
+}
+
+// qrPNG draws link as a QR code.
+func qrPNG(link string) ([]byte, error) {
+	qr, err := qrcode.New(link, qrcode.Medium)
+	if err != nil {
+		return nil, err
 	}
 	// Eight pixels a module keeps the edges sharp when a viewer or printer
 	// scales the image; the PNG stays a few kilobytes (two colours).
-	qrPNG, err := qr.PNG(-8)
-	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
-	}
+	return qr.PNG(-8)
+}
 
+// newPDF starts an A4 document with the fonts embedded and one blank page.
+func newPDF(r Receipt) (*gopdf.GoPdf, error) {
 	pdf := &gopdf.GoPdf{}
 	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4})
 	// The creation date is the submission time, not the clock: the same
@@ -113,31 +143,37 @@ func Render(r Receipt, link string) ([]byte, error) {
 	// an identical file.
 	pdf.SetInfo(gopdf.PdfInfo{Title: titleEn + " " + r.TrackingCode, Creator: "openconsular", CreationDate: r.SubmittedAt})
 	if err := pdf.AddTTFFontData(fontReg, fonts.Regular()); err != nil {
-		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+		return nil, err
 	}
 	if err := pdf.AddTTFFontData(fontBold, fonts.Bold()); err != nil {
-		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+		return nil, err
 	}
 	pdf.AddPage()
-	p := &page{pdf: pdf}
+	return pdf, nil
+}
 
-	// Header.
-	y := margin
+// header draws the title in both languages and a rule below it.
+func (p *page) header(y float64) float64 {
 	p.left(titleStyle, leftX, y, titleEn)
 	p.right(titleStyle, rightEdge, y, titleFa)
 	y += 34
 	p.rule(y)
+	return y
+}
 
-	// Tracking code: the one thing an applicant must not lose, so it is
-	// printed large, in ASCII digits, grouped as issued.
+// trackingCode draws the one thing an applicant must not lose, so it is
+// printed large, in ASCII digits, grouped as issued.
+func (p *page) trackingCode(y float64, code string) float64 {
 	y += 14
 	p.box(leftX, y, rightEdge, y+78)
 	p.left(labelStyle, leftX+12, y+8, trackingEn)
 	p.right(labelStyle, rightEdge-12, y+8, trackingFa)
-	p.centre(codeStyle, middleX, y+20, r.TrackingCode)
-	y += 78 + 18
+	p.centre(codeStyle, middleX, y+20, code)
+	return y + 78 + 18
+}
 
-	// What was requested, where, and by when.
+// details says what was requested, where, and by when.
+func (p *page) details(y float64, r Receipt) float64 {
 	rows := []struct{ labelEn, valueEn, labelFa, valueFa string }{
 		{serviceEn, r.ServiceEn, serviceFa, r.ServiceFa},
 		{missionEn, r.MissionEn, missionFa, r.MissionFa},
@@ -153,20 +189,28 @@ func Render(r Receipt, link string) ([]byte, error) {
 	}
 	y += 4
 	p.rule(y)
+	return y
+}
 
-	// The QR code carries the signed link, so anyone can check the receipt.
+// qrCode draws the QR code of the signed link, so anyone can check the
+// receipt, with its caption.
+func (p *page) qrCode(y float64, png []byte) float64 {
 	y += 14
-	p.image(qrPNG, middleX-qrSize/2, y, qrSize)
+	p.image(png, middleX-qrSize/2, y, qrSize)
 	y += qrSize + 4
 	yEn := p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
 	yFa := p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
 	y = max(yEn, yFa) + 8
 	p.rule(y)
+	return y
+}
 
-	// What to do now.
+// nextSteps says what to do now. It is the last section: text that would
+// run past the bottom margin is an error.
+func (p *page) nextSteps(y float64) {
 	y += 12
-	yEn = p.paragraphEn(headingStyle, leftX, y, columnW, nextStepsEn) + 2
-	yFa = p.paragraphFa(headingStyle, rightEdge, y, columnW, nextStepsFa) + 2
+	yEn := p.paragraphEn(headingStyle, leftX, y, columnW, nextStepsEn) + 2
+	yFa := p.paragraphFa(headingStyle, rightEdge, y, columnW, nextStepsFa) + 2
 	for i := range stepsEn {
 		p.left(bodyStyle, leftX, yEn, "•")
 		yEn = p.paragraphEn(bodyStyle, leftX+indent, yEn, columnW-indent, stepsEn[i]) + 4
@@ -176,15 +220,6 @@ func Render(r Receipt, link string) ([]byte, error) {
 	if bottom := max(yEn, yFa); p.err == nil && bottom > pageH-margin {
 		p.err = fmt.Errorf("text runs %0.f pt past the bottom margin", bottom-(pageH-margin))
 	}
-
-	if p.err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, p.err)
-	}
-	out, err := pdf.GetBytesPdfReturnErr()
-	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
-	}
-	return out, nil
 }
 
 // page draws on a gopdf page and keeps the first error, so the layout above
