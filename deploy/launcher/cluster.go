@@ -134,7 +134,7 @@ func clusterStateDir() string {
 	if d := os.Getenv("CONSULAR_CLUSTER_STATE_DIR"); d != "" {
 		return d
 	}
-	return ".state-cluster"
+	return filepath.Join(".state", "cluster") // beside make dev's data, ignored by git like it
 }
 
 // startProxy serves addr by handing each request to the next API in turn, as

@@ -4,7 +4,7 @@
 //	launcher dev             the dev stack, the worker and the API; data kept in .state/
 //	launcher test -- CMD...  a throwaway stack on free ports, CMD run against it, then removed
 //	launcher cluster         the production-shaped stack: the real Temporal server on PostgreSQL,
-//	                         its Web UI, two APIs behind a proxy and three workers; data kept in .state-cluster/
+//	                         its Web UI, two APIs behind a proxy and three workers; data kept in .state/cluster/
 //	launcher cluster-test -- CMD...  like test, on a throwaway production-shaped stack
 //	launcher tools           build the pinned servers into the tool cache and exit
 //	launcher cluster-tools   build the production-shaped stack's Temporal server, schema tool and UI
