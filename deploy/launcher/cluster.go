@@ -51,9 +51,13 @@ func cluster(ctx context.Context, base config.Config) error {
 	}
 	defer unlock()
 
+	separate, err := separateServices()
+	if err != nil {
+		return err
+	}
 	publicURL := "http://" + clusterProxyAddr
 	s, err := stack.Start(ctx, stack.Options{Dir: dir, Ports: stack.ClusterStackPorts, Base: base, Progress: os.Stdout,
-		Cluster: true, CodecEndpoint: publicURL + "/codec"})
+		Cluster: true, SeparateServices: separate, CodecEndpoint: publicURL + "/codec"})
 	if err != nil {
 		return err
 	}
@@ -99,7 +103,7 @@ The production-shaped stack is running (servers ready in %.0fs, all ready in %.0
 Ctrl-C stops everything; data stays in %s.
 
   Portal and API     %s   (a proxy over %v; health: /readyz)
-  Temporal           %s   (Temporal server %s on PostgreSQL, %d history shards)
+  Temporal           %s   (Temporal server %s on PostgreSQL, %d history shards, %s)
   Temporal Web UI    %s   (namespace %s; payloads decoded for a staff admin signed in to the portal)
   Mailpit (mail)     http://127.0.0.1:%d
   MinIO console      http://127.0.0.1:%d   (user %s)
@@ -108,7 +112,7 @@ Ctrl-C stops everything; data stays in %s.
 
   Logs               %s
 `, serversReady.Seconds(), time.Since(started).Seconds(), dir, publicURL, clusterAPIAddrs,
-		s.Temporal.Address(), stack.TemporalServer.Version, s.Temporal.Cluster.HistoryShards, clusterUIOrigin, s.Temporal.Namespace,
+		s.Temporal.Address(), stack.TemporalServer.Version, s.Temporal.Cluster.HistoryShards, servicesShape(separate), clusterUIOrigin, s.Temporal.Namespace,
 		s.Ports.MailpitUI, s.Ports.MinIOConsole, s.MinIO.AccessKey, s.Postgres.URL("consular"), clusterWorkerAddrs, filepath.Join(dir, "logs"))
 
 	watch := time.NewTicker(2 * time.Second)
@@ -128,6 +132,26 @@ Ctrl-C stops everything; data stays in %s.
 			}
 		}
 	}
+}
+
+// separateServices reads CONSULAR_CLUSTER_SERVICES: "separate" runs the
+// server's four services as four processes, "one" (the default) in one.
+func separateServices() (bool, error) {
+	switch v := os.Getenv("CONSULAR_CLUSTER_SERVICES"); v {
+	case "", "one":
+		return false, nil
+	case "separate":
+		return true, nil
+	default:
+		return false, fmt.Errorf("CONSULAR_CLUSTER_SERVICES=%q: want one or separate", v)
+	}
+}
+
+func servicesShape(separate bool) string {
+	if separate {
+		return "frontend, history, matching and worker as four processes"
+	}
+	return "its four services in one process"
 }
 
 func clusterStateDir() string {

@@ -105,7 +105,13 @@ func test(ctx context.Context, base config.Config, cluster bool, args []string) 
 	if err := os.Chmod(dir, 0o711); err != nil { // PostgreSQL, run as nobody, must reach its folder
 		return 0, err
 	}
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr, Cluster: cluster})
+	separate := false
+	if cluster {
+		if separate, err = separateServices(); err != nil {
+			return 0, err
+		}
+	}
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr, Cluster: cluster, SeparateServices: separate})
 	if err != nil {
 		// The folder goes with the error: show what the servers said first.
 		return 0, fmt.Errorf("%w%s", err, logTails(filepath.Join(dir, "logs"), 15))
@@ -123,7 +129,7 @@ func test(ctx context.Context, base config.Config, cluster bool, args []string) 
 	cache, _ := stack.ToolCache()
 	kind := "test stack"
 	if cluster {
-		kind = "production-shaped test stack (Temporal " + stack.TemporalServer.Version + " on PostgreSQL)"
+		kind = "production-shaped test stack (Temporal " + stack.TemporalServer.Version + " on PostgreSQL, " + servicesShape(separate) + ")"
 	}
 	fmt.Fprintf(os.Stderr, "%s ready in %.1fs (%s)\n", kind, time.Since(started).Seconds(), dir)
 

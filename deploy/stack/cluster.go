@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -148,12 +149,33 @@ type ClusterPorts struct {
 	MatchingMembership int
 	Worker             int
 	WorkerMembership   int
-	Metrics            int
+	// Metrics is the one process's Prometheus listener, or the frontend's
+	// when the services run apart; the others then have their own.
+	Metrics         int
+	HistoryMetrics  int
+	MatchingMetrics int
+	WorkerMetrics   int
 }
 
 func (p *ClusterPorts) all() []*int {
 	return []*int{&p.FrontendHTTP, &p.FrontendMembership, &p.History, &p.HistoryMembership,
-		&p.Matching, &p.MatchingMembership, &p.Worker, &p.WorkerMembership, &p.Metrics}
+		&p.Matching, &p.MatchingMembership, &p.Worker, &p.WorkerMembership,
+		&p.Metrics, &p.HistoryMetrics, &p.MatchingMetrics, &p.WorkerMetrics}
+}
+
+// metrics is where a process running service (or "" for all four)
+// serves /metrics.
+func (p ClusterPorts) metrics(service string) int {
+	switch service {
+	case "history":
+		return p.HistoryMetrics
+	case "matching":
+		return p.MatchingMetrics
+	case "worker":
+		return p.WorkerMetrics
+	default:
+		return p.Metrics
+	}
 }
 
 func (p *ClusterPorts) membership() []*int {
@@ -195,6 +217,7 @@ type ServerConfig struct {
 	VisibilityDatabase string
 	Ports              ClusterPorts
 	Frontend           int // the frontend's gRPC port, what clients dial
+	MetricsPort        int // this process's Prometheus listener
 	DynamicConfig      string
 }
 
@@ -231,7 +254,19 @@ type Cluster struct {
 	// HistoryShards is fixed when the databases are created: 8 keeps two
 	// cores busy without one shard's lock serialising every workflow.
 	HistoryShards int
+	// Separate runs frontend, history, matching and worker as four
+	// processes (as four deployments would), which can be stopped one by
+	// one; otherwise one process runs all four.
+	Separate bool
+
+	prepared sync.Mutex // held while the databases are prepared, once
+	ready    bool
 }
+
+// ClusterServices are the Temporal server's services, in the order they
+// start when they run apart: the frontend last, since it answers only once
+// history and matching do.
+var ClusterServices = []string{"history", "matching", "worker", "frontend"}
 
 // The server's role and databases in the stack's PostgreSQL.
 const (
@@ -243,34 +278,99 @@ const (
 	clusterRetention = 7 * 24 * time.Hour
 )
 
-func (c Cluster) config(frontend int) ServerConfig {
+func (c *Cluster) config(frontend int, service string) ServerConfig {
 	return ServerConfig{LogLevel: "warn", HistoryShards: c.HistoryShards, PostgresAddr: fmt.Sprintf("127.0.0.1:%d", c.Postgres.Port),
 		User: clusterUser, Database: clusterDB, VisibilityDatabase: clusterVisibility, Ports: c.Ports, Frontend: frontend,
-		DynamicConfig: filepath.Join(c.Dir, "dynamicconfig.yaml")}
+		MetricsPort: c.Ports.metrics(service), DynamicConfig: filepath.Join(c.Dir, "dynamicconfig.yaml")}
+}
+
+// prepareOnce prepares the databases for the first service to start; the
+// others wait for it, and later restarts skip it.
+func (c *Cluster) prepareOnce(ctx context.Context) error {
+	c.prepared.Lock()
+	defer c.prepared.Unlock()
+	if c.ready {
+		return nil
+	}
+	if err := c.prepareDatabases(ctx); err != nil {
+		return err
+	}
+	c.ready = true
+	return nil
 }
 
 // startCluster creates or upgrades the databases, writes the configuration,
 // starts the four services in one process and waits until the namespace
 // and the search attributes are registered.
 func (t Temporal) startCluster(ctx context.Context, logPath string) (*Process, error) {
-	c := t.Cluster
-	for _, port := range append([]*int{&t.Port}, c.Ports.all()...) {
-		if portInUse(*port) {
-			return nil, fmt.Errorf("temporal: port %d: %w", *port, errPortTaken)
+	return ClusterService{Temporal: t}.Start(ctx, logPath)
+}
+
+// ClusterService is one process of the real server: one service when the
+// services run apart, or all four.
+type ClusterService struct {
+	Temporal Temporal
+	Service  string // "" for all four
+}
+
+// Name is the process's name, as Stack.LogPath knows it.
+func (cs ClusterService) Name() string {
+	if cs.Service == "" {
+		return "temporal"
+	}
+	return "temporal-" + cs.Service
+}
+
+// Start starts the process once the databases are ready, and waits until it
+// serves: the frontend (or the whole server) when the namespace and search
+// attributes are registered, another service when its gRPC port answers.
+func (cs ClusterService) Start(ctx context.Context, logPath string) (*Process, error) {
+	t, c := cs.Temporal, cs.Temporal.Cluster
+	ports := map[string][]int{
+		"frontend": {t.Port, c.Ports.FrontendHTTP, c.Ports.FrontendMembership},
+		"history":  {c.Ports.History, c.Ports.HistoryMembership},
+		"matching": {c.Ports.Matching, c.Ports.MatchingMembership},
+		"worker":   {c.Ports.Worker, c.Ports.WorkerMembership},
+	}
+	services := ClusterServices
+	if cs.Service != "" {
+		services = []string{cs.Service}
+	}
+	var listens []int
+	for _, svc := range services {
+		listens = append(listens, ports[svc]...)
+	}
+	for _, port := range append(listens, c.Ports.metrics(cs.Service)) {
+		if portInUse(port) {
+			return nil, fmt.Errorf("%s: port %d: %w", cs.Name(), port, errPortTaken)
 		}
 	}
-	if err := c.prepareDatabases(ctx); err != nil {
+	if err := c.prepareOnce(ctx); err != nil {
 		return nil, err
 	}
-	cfgPath, err := c.writeConfig(t.Port)
+	cfgPath, err := c.writeConfig(t.Port, cs.Service)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(c.Tools.Server, "--config-file", cfgPath, "--allow-no-auth", "start",
-		"--service", "frontend", "--service", "history", "--service", "matching", "--service", "worker")
-	p, err := startProcess("temporal", logPath, syscall.SIGTERM, cmd)
+	args := []string{"--config-file", cfgPath, "--allow-no-auth", "start"}
+	for _, svc := range services {
+		args = append(args, "--service", svc)
+	}
+	p, err := startProcess(cs.Name(), logPath, syscall.SIGTERM, exec.Command(c.Tools.Server, args...))
 	if err != nil {
 		return nil, err
+	}
+	if !slices.Contains(services, "frontend") {
+		if err := p.WaitFor(ctx, 2*startTimeout, func(context.Context) error {
+			if !portInUse(ports[cs.Service][0]) {
+				return fmt.Errorf("%s does not listen on %d yet", cs.Service, ports[cs.Service][0])
+			}
+			return nil
+		}); err != nil {
+			p.Kill()
+			return nil, err
+		}
+		return p, nil
 	}
 	cl, err := client.NewLazyClient(client.Options{HostPort: t.Address(), Namespace: t.Namespace, Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
@@ -298,7 +398,7 @@ func (t Temporal) startCluster(ctx context.Context, logPath string) (*Process, e
 // prepareDatabases creates the server's role and databases unless they
 // exist, then has the schema tool create the schema (first run) and apply
 // whatever versioned change is new (every run, a no-op when none is).
-func (c Cluster) prepareDatabases(ctx context.Context) error {
+func (c *Cluster) prepareDatabases(ctx context.Context) error {
 	conn, err := pgx.Connect(ctx, c.Postgres.URL("postgres"))
 	if err != nil {
 		return err
@@ -326,7 +426,7 @@ func (c Cluster) prepareDatabases(ctx context.Context) error {
 	return nil
 }
 
-func (c Cluster) migrate(ctx context.Context, db string) error {
+func (c *Cluster) migrate(ctx context.Context, db string) error {
 	conn, err := pgx.Connect(ctx, c.Postgres.URL(db))
 	if err != nil {
 		return err
@@ -356,15 +456,22 @@ func (c Cluster) migrate(ctx context.Context, db string) error {
 	return tool("update-schema", "--schema-dir", filepath.Join(c.Tools.Schema, SchemaDirs[db]))
 }
 
-func (c Cluster) writeConfig(frontend int) (string, error) {
+// writeConfig writes the configuration of the process running service ("":
+// all four), temporal.yaml or temporal-<service>.yaml, and the dynamic
+// configuration they share.
+func (c *Cluster) writeConfig(frontend int, service string) (string, error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	if err := RenderServerConfig(&b, c.config(frontend)); err != nil {
+	if err := RenderServerConfig(&b, c.config(frontend, service)); err != nil {
 		return "", err
 	}
-	path := filepath.Join(c.Dir, "temporal.yaml")
+	name := "temporal.yaml"
+	if service != "" {
+		name = "temporal-" + service + ".yaml"
+	}
+	path := filepath.Join(c.Dir, name)
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return "", err
 	}
@@ -488,8 +595,8 @@ func CheckCluster(ctx context.Context, tools ClusterTools, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	ports := ClusterStackPorts
-	c := Cluster{Tools: tools, Dir: dir, Postgres: Postgres{Port: ports.Postgres}, Ports: ports.Cluster, HistoryShards: 8}
-	cfgPath, err := c.writeConfig(ports.Temporal)
+	c := &Cluster{Tools: tools, Dir: dir, Postgres: Postgres{Port: ports.Postgres}, Ports: ports.Cluster, HistoryShards: 8}
+	cfgPath, err := c.writeConfig(ports.Temporal, "")
 	if err != nil {
 		return err
 	}

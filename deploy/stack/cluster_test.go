@@ -54,9 +54,9 @@ type renderedConfig struct {
 }
 
 func TestClusterConfigRendersEveryServiceOnItsOwnPortsAndBothDatabases(t *testing.T) {
-	c := Cluster{Dir: "/state/temporal", Postgres: Postgres{Port: 55433}, Ports: ClusterStackPorts.Cluster, HistoryShards: 8}
+	c := &Cluster{Dir: "/state/temporal", Postgres: Postgres{Port: 55433}, Ports: ClusterStackPorts.Cluster, HistoryShards: 8}
 	var b bytes.Buffer
-	if err := RenderServerConfig(&b, c.config(7333)); err != nil {
+	if err := RenderServerConfig(&b, c.config(7333, "")); err != nil {
 		t.Fatal(err)
 	}
 	var got renderedConfig

@@ -37,7 +37,8 @@ var DevPorts = Ports{Postgres: 55432, Temporal: 7233, TemporalUI: 8233, MinIO: 9
 // the dev stack's (+100, PostgreSQL +1), so both stacks run at once.
 var ClusterStackPorts = Ports{Postgres: 55433, Temporal: 7333, TemporalUI: 8333, MinIO: 9100, MinIOConsole: 9101, SMTP: 1125, MailpitUI: 8125,
 	Cluster: ClusterPorts{FrontendHTTP: 7343, FrontendMembership: 7033, History: 7334, HistoryMembership: 7034,
-		Matching: 7335, MatchingMembership: 7035, Worker: 7339, WorkerMembership: 7039, Metrics: 7100}}
+		Matching: 7335, MatchingMembership: 7035, Worker: 7339, WorkerMembership: 7039,
+		Metrics: 7100, HistoryMetrics: 7101, MatchingMetrics: 7102, WorkerMetrics: 7103}}
 
 // Options say where a stack keeps its data and how it is reached.
 type Options struct {
@@ -52,6 +53,9 @@ type Options struct {
 	// worker services) on the stack's PostgreSQL, and its Web UI as a server
 	// of its own, instead of the dev server: the production shape.
 	Cluster bool
+	// SeparateServices runs the real server's four services as four
+	// processes (temporal-frontend, temporal-history, ...), not one.
+	SeparateServices bool
 }
 
 // Stack is PostgreSQL, Temporal, MinIO and Mailpit running together.
@@ -103,7 +107,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	if opts.Cluster {
 		s.Temporal.Cluster = &Cluster{Tools: cluster, Dir: filepath.Join(opts.Dir, "temporal"), Postgres: s.Postgres,
-			Ports: ports.Cluster, HistoryShards: 8}
+			Ports: ports.Cluster, HistoryShards: 8, Separate: opts.SeparateServices}
 		if !opts.Headless {
 			s.UI = &TemporalUI{Bin: cluster.UI, Dir: filepath.Join(opts.Dir, "temporal-ui"), Port: ports.TemporalUI,
 				Frontend: s.Temporal.Address(), Namespace: s.Temporal.Namespace, CodecEndpoint: opts.CodecEndpoint}
@@ -118,22 +122,45 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	after := map[string]string{}
 	if opts.Cluster {
 		after["temporal"] = "postgres"
+		if s.Temporal.Cluster.Separate {
+			// history, matching and worker beside each other; the frontend
+			// after them (it registers the namespace through history).
+			delete(servers, "temporal")
+			for _, svc := range ClusterServices {
+				cs := ClusterService{Temporal: s.Temporal, Service: svc}
+				servers[cs.Name()] = cs
+				after[cs.Name()] = "postgres"
+			}
+			after["temporal-frontend"] = "temporal-history"
+		}
 		if s.UI != nil {
 			servers["temporal-ui"] = *s.UI
 			after["temporal-ui"] = "temporal"
+			if s.Temporal.Cluster.Separate {
+				after["temporal-ui"] = "temporal-frontend"
+			}
 		}
 	}
-	started := map[string]chan bool{}
+	// Each server's start is awaited by those after it: done closes when it
+	// has started or failed, ok says which.
+	type result struct {
+		done chan struct{}
+		ok   bool
+	}
+	results := map[string]*result{}
 	for name := range servers {
-		started[name] = make(chan bool, 1)
+		results[name] = &result{done: make(chan struct{})}
 	}
 	errs := make(chan error, len(servers))
 	for name, srv := range servers {
 		go func() {
-			if dep, ok := after[name]; ok && !<-started[dep] {
-				started[name] <- false
-				errs <- nil // dep's error is reported
-				return
+			r := results[name]
+			defer close(r.done)
+			if dep, ok := results[after[name]]; ok {
+				if <-dep.done; !dep.ok {
+					errs <- nil // dep's error is reported
+					return
+				}
 			}
 			p, err := srv.Start(ctx, s.LogPath(name))
 			if err == nil {
@@ -141,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 				s.procs = append(s.procs, p)
 				s.mu.Unlock()
 			}
-			started[name] <- err == nil
+			r.ok = err == nil
 			errs <- err
 		}()
 	}
