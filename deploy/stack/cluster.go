@@ -482,15 +482,19 @@ func (c *Cluster) writeConfig(frontend int, service string) (string, error) {
 	return path, os.WriteFile(filepath.Join(c.Dir, "dynamicconfig.yaml"), dyn, 0o644)
 }
 
-// registerNamespace registers the namespace and adds the project's search
-// attributes, each unless it is there already (the dev server does both
-// from its flags).
+// registerNamespace registers the namespace (and "default") and adds the
+// project's search attributes, each unless it is there already (the dev
+// server does both from its flags).
 func registerNamespace(ctx context.Context, cl client.Client, namespace string) error {
-	_, err := cl.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
-		Namespace: namespace, WorkflowExecutionRetentionPeriod: durationpb.New(clusterRetention)})
-	var exists *serviceerror.NamespaceAlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("register namespace %s: %w", namespace, err)
+	// "default" too, as the dev server has it: the temporal CLI and the
+	// samples an operator tries first use it.
+	for _, ns := range slices.Compact([]string{namespace, "default"}) {
+		_, err := cl.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(clusterRetention)})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("register namespace %s: %w", ns, err)
+		}
 	}
 	have, err := cl.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
