@@ -227,15 +227,11 @@ func RenderServerConfig(w io.Writer, c ServerConfig) error {
 	if err != nil {
 		return err
 	}
-	return renderTemplate(w, string(src), c)
-}
-
-func renderTemplate(w io.Writer, src string, data any) error {
-	t, err := template.New("temporal.yaml").Option("missingkey=error").Parse(src)
+	t, err := template.New("temporal.yaml").Option("missingkey=error").Parse(string(src))
 	if err != nil {
 		return fmt.Errorf("parse the Temporal config template: %w", err)
 	}
-	if err := t.Execute(w, data); err != nil {
+	if err := t.Execute(w, c); err != nil {
 		return fmt.Errorf("render the Temporal config: %w", err)
 	}
 	return nil
