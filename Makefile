@@ -3,7 +3,12 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench soak fuzz test-deps histories deploy-check images
+.PHONY: dev test check tools migrate bench soak fuzz test-deps histories deploy-check images cluster cluster-check
+
+# STACK=cluster makes `make bench` run on the production-shaped stack (the
+# real Temporal server on PostgreSQL) instead of the dev server.
+STACK ?= dev
+LAUNCH_TEST := $(if $(filter cluster,$(STACK)),cluster-test,test)
 
 # Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
 TEST_PACKAGES := poppler-utils zbar-tools
@@ -12,6 +17,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ## dev: start PostgreSQL, Temporal (with its Web UI), MinIO, Mailpit, the worker and the API; Ctrl-C stops all
 dev:
 	$(GO) run ./deploy/launcher dev
+
+## cluster: the production-shaped stack: the real Temporal server (built once, about 5 minutes) on PostgreSQL with its Web UI, MinIO, Mailpit, three workers and two APIs behind a proxy; Ctrl-C stops all
+cluster:
+	$(GO) run ./deploy/launcher cluster
+
+## cluster-check: build the real Temporal server, its schema tool and UI (once), check the config template loads in it and the schema files exist, then in Chromium that the Web UI shows a request decoded to a staff admin and encrypted to others (about 1 minute once built)
+cluster-check: test-deps
+	$(GO) test -count=1 -run 'TestCluster' ./deploy/stack/
+	$(GO) run ./deploy/launcher cluster-tools
+	CONSULAR_TEST_WEBUI=1 $(GO) run ./deploy/launcher cluster-test -- $(GO) test -count=1 ./deploy/webui/
 
 ## test: vet, format check, and every test against a throwaway stack of real servers
 test: check test-deps
@@ -37,9 +52,9 @@ test-deps:
 	fi
 	@bash deploy/browser-deps.sh
 
-## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
+## bench: throughput and latency on a throwaway stack (STACK=cluster: the production-shaped one), as ratios to ceilings measured in the same run (not part of make test)
 bench:
-	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
+	$(GO) run ./deploy/launcher $(LAUNCH_TEST) -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
 
 ## fuzz: every Go fuzz target for FUZZTIME each (default 30s); the seed corpora also run in make test
 fuzz:

@@ -3,7 +3,11 @@
 //
 //	launcher dev             the dev stack, the worker and the API; data kept in .state/
 //	launcher test -- CMD...  a throwaway stack on free ports, CMD run against it, then removed
+//	launcher cluster         the production-shaped stack: the real Temporal server on PostgreSQL,
+//	                         its Web UI, two APIs behind a proxy and three workers; data kept in .state/cluster/
+//	launcher cluster-test -- CMD...  like test, on a throwaway production-shaped stack
 //	launcher tools           build the pinned servers into the tool cache and exit
+//	launcher cluster-tools   build the production-shaped stack's Temporal server, schema tool and UI
 package main
 
 import (
@@ -27,7 +31,13 @@ import (
 const usage = `usage:
   launcher dev              start the dev stack, the worker and the API (Ctrl-C stops all)
   launcher test -- CMD...   run CMD against a throwaway stack on free ports
-  launcher tools            build the pinned servers into the tool cache`
+  launcher cluster          start the production-shaped stack: the real Temporal server on
+                            PostgreSQL, its Web UI, two APIs and three workers (Ctrl-C stops all)
+  launcher cluster-test -- CMD...
+                            run CMD against a throwaway production-shaped stack
+  launcher tools            build the pinned servers into the tool cache
+  launcher cluster-tools    build the real Temporal server, its schema tool and Web UI server,
+                            and check the server's configuration and schema files`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,14 +60,18 @@ func main() {
 	switch os.Args[1] {
 	case "dev":
 		err = dev(ctx, base)
-	case "test":
+	case "test", "cluster-test":
 		var code int
-		code, err = test(ctx, base, os.Args[2:])
+		code, err = test(ctx, base, os.Args[1] == "cluster-test", os.Args[2:])
 		if err == nil {
 			os.Exit(code)
 		}
+	case "cluster":
+		err = cluster(ctx, base)
 	case "tools":
 		_, err = stack.InstallTools(ctx, os.Stdout)
+	case "cluster-tools":
+		err = clusterTools(ctx)
 	default:
 		err = errors.New(usage)
 	}
@@ -73,8 +87,9 @@ func fail(err error) {
 
 // test starts a stack in a temporary folder, migrates a template database
 // that tests clone, runs the command with the stack in its environment and
-// removes everything afterwards, whatever the command's outcome.
-func test(ctx context.Context, base config.Config, args []string) (int, error) {
+// removes everything afterwards, whatever the command's outcome. With
+// cluster, the stack's Temporal is the real server on its PostgreSQL.
+func test(ctx context.Context, base config.Config, cluster bool, args []string) (int, error) {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -90,9 +105,16 @@ func test(ctx context.Context, base config.Config, args []string) (int, error) {
 	if err := os.Chmod(dir, 0o711); err != nil { // PostgreSQL, run as nobody, must reach its folder
 		return 0, err
 	}
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr})
+	separate := false
+	if cluster {
+		if separate, err = separateServices(); err != nil {
+			return 0, err
+		}
+	}
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr, Cluster: cluster, SeparateServices: separate})
 	if err != nil {
-		return 0, err
+		// The folder goes with the error: show what the servers said first.
+		return 0, fmt.Errorf("%w%s", err, logTails(filepath.Join(dir, "logs"), 15))
 	}
 	defer s.Stop()
 	quiet := slog.New(slog.DiscardHandler)
@@ -105,7 +127,11 @@ func test(ctx context.Context, base config.Config, args []string) (int, error) {
 		}
 	}
 	cache, _ := stack.ToolCache()
-	fmt.Fprintf(os.Stderr, "test stack ready in %.1fs (%s)\n", time.Since(started).Seconds(), dir)
+	kind := "test stack"
+	if cluster {
+		kind = "production-shaped test stack (Temporal " + stack.TemporalServer.Version + " on PostgreSQL, " + servicesShape(separate) + ")"
+	}
+	fmt.Fprintf(os.Stderr, "%s ready in %.1fs (%s)\n", kind, time.Since(started).Seconds(), dir)
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -226,6 +252,25 @@ func lockFolder(dir string) (func(), error) {
 		return nil, fmt.Errorf("another launcher is running on %s (make dev already started?)", dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+// logTails is the end of every log in dir, for an error that would
+// otherwise point at a log about to be removed.
+func logTails(dir string, n int) string {
+	var b strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		out, err := os.ReadFile(l)
+		if err != nil || len(out) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		fmt.Fprintf(&b, "\n--- %s ---\n%s", filepath.Base(l), strings.Join(lines, "\n"))
+	}
+	return b.String()
 }
 
 func envValue(env []string, key string) string {

@@ -46,50 +46,98 @@ type App struct {
 // StartApp starts the worker, waits until it polls its task queue, starts the
 // API and waits until /readyz answers 200. On failure nothing is left running.
 func StartApp(ctx context.Context, o AppOptions) (*App, error) {
-	start := func(name string) (*Process, error) {
-		cmd := exec.Command(filepath.Join(o.Bin, name))
-		cmd.Env = o.Env
-		return StartProcess(name, filepath.Join(o.LogDir, name+".log"), cmd)
-	}
-	worker, err := start("workers")
+	r, err := StartReplicas(ctx, o, []Replica{{Name: "workers"}}, []Replica{{Name: "api", HTTPAddr: o.HTTPAddr}})
 	if err != nil {
 		return nil, err
+	}
+	return &App{API: r.APIs[0], Worker: r.Workers[0]}, nil
+}
+
+// Replica is one process of the API or the worker: its name (and log
+// file), and the listener it must not share with its siblings.
+type Replica struct {
+	Name     string
+	HTTPAddr string // the API's CONSULAR_HTTP_ADDR, or the worker's CONSULAR_WORKER_HTTP_ADDR
+}
+
+// Replicas are several workers and APIs from the same build, as a
+// deployment runs them.
+type Replicas struct {
+	Workers []*Process
+	APIs    []*Process
+}
+
+// All lists the processes, workers first.
+func (r *Replicas) All() []*Process { return append(append([]*Process{}, r.Workers...), r.APIs...) }
+
+// StartReplicas starts the workers, waits until each polls the task queue,
+// then starts the APIs and waits until each answers /readyz. On failure
+// nothing is left running.
+func StartReplicas(ctx context.Context, o AppOptions, workers, apis []Replica) (_ *Replicas, err error) {
+	r := &Replicas{}
+	defer func() {
+		if err != nil {
+			for _, p := range r.All() {
+				p.Kill()
+			}
+		}
+	}()
+	start := func(bin string, rep Replica, addrVar string) (*Process, error) {
+		cmd := exec.Command(filepath.Join(o.Bin, bin))
+		cmd.Env = o.Env
+		if rep.HTTPAddr != "" {
+			cmd.Env = append(append([]string{}, o.Env...), addrVar+"="+rep.HTTPAddr)
+		}
+		return StartProcess(rep.Name, filepath.Join(o.LogDir, rep.Name+".log"), cmd)
 	}
 	temporal, err := client.Dial(client.Options{HostPort: o.Temporal, Namespace: o.Namespace,
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
-		worker.Kill()
 		return nil, err
 	}
 	defer temporal.Close()
-	if err := worker.WaitFor(ctx, time.Minute, func(ctx context.Context) error {
-		resp, err := temporal.DescribeTaskQueue(ctx, o.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	for _, rep := range workers {
+		worker, err := start("workers", rep, "CONSULAR_WORKER_HTTP_ADDR")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		// The server remembers pollers for minutes: look for this worker's
-		// identity (pid@host), not a previous run's.
-		for _, p := range resp.Pollers {
-			if strings.HasPrefix(p.GetIdentity(), fmt.Sprintf("%d@", worker.Pid())) {
-				return nil
+		r.Workers = append(r.Workers, worker)
+	}
+	for _, worker := range r.Workers {
+		if err := worker.WaitFor(ctx, time.Minute, func(ctx context.Context) error {
+			resp, err := temporal.DescribeTaskQueue(ctx, o.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+			if err != nil {
+				return err
 			}
+			// The server remembers pollers for minutes: look for this worker's
+			// identity (pid@host), not a previous run's.
+			for _, p := range resp.Pollers {
+				if strings.HasPrefix(p.GetIdentity(), fmt.Sprintf("%d@", worker.Pid())) {
+					return nil
+				}
+			}
+			return fmt.Errorf("the worker does not poll task queue %s yet", o.TaskQueue)
+		}); err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("the worker does not poll task queue %s yet", o.TaskQueue)
-	}); err != nil {
-		worker.Kill()
-		return nil, err
 	}
-	api, err := start("api")
-	if err != nil {
-		worker.Kill()
-		return nil, err
+	for _, rep := range apis {
+		api, err := start("api", rep, "CONSULAR_HTTP_ADDR")
+		if err != nil {
+			return nil, err
+		}
+		r.APIs = append(r.APIs, api)
 	}
-	if err := api.WaitFor(ctx, time.Minute, HTTPOK("http://"+o.HTTPAddr+"/readyz")); err != nil {
-		api.Kill()
-		worker.Kill()
-		return nil, err
+	for i, api := range r.APIs {
+		addr := apis[i].HTTPAddr
+		if addr == "" {
+			addr = o.HTTPAddr
+		}
+		if err := api.WaitFor(ctx, time.Minute, HTTPOK("http://"+addr+"/readyz")); err != nil {
+			return nil, err
+		}
 	}
-	return &App{API: api, Worker: worker}, nil
+	return r, nil
 }
 
 // Stop stops the API, then the worker, each with SIGTERM.

@@ -168,11 +168,18 @@ type Temporal struct {
 	// CodecEndpoint, when set, is where the Web UI sends payloads to decode
 	// (the API's /codec); it shows ciphertext to whoever the API refuses.
 	CodecEndpoint string
+	// Cluster, when set, makes this the real Temporal server on the stack's
+	// PostgreSQL instead of the dev server (Bin and DBFile then play no part,
+	// and the Web UI runs as a server of its own, Stack.UI).
+	Cluster *Cluster
 }
 
 func (t Temporal) Address() string { return fmt.Sprintf("127.0.0.1:%d", t.Port) }
 
 func (t Temporal) Start(ctx context.Context, logPath string) (*Process, error) {
+	if t.Cluster != nil {
+		return t.startCluster(ctx, logPath)
+	}
 	if portInUse(t.Port) {
 		return nil, fmt.Errorf("temporal: port %d: %w", t.Port, errPortTaken)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -23,11 +24,21 @@ type Ports struct {
 	MinIOConsole int
 	SMTP         int
 	MailpitUI    int
+	// Cluster are the real Temporal server's other listeners (Temporal is
+	// its frontend), used only by a production-shaped stack.
+	Cluster ClusterPorts
 }
 
 // DevPorts are the fixed ports of `make dev`, the usual ones of each server
 // except PostgreSQL's, which moves aside for a system cluster on 5432.
 var DevPorts = Ports{Postgres: 55432, Temporal: 7233, TemporalUI: 8233, MinIO: 9000, MinIOConsole: 9001, SMTP: 1025, MailpitUI: 8025}
+
+// ClusterStackPorts are the fixed ports of `make cluster`: each one beside
+// the dev stack's (+100, PostgreSQL +1), so both stacks run at once.
+var ClusterStackPorts = Ports{Postgres: 55433, Temporal: 7333, TemporalUI: 8333, MinIO: 9100, MinIOConsole: 9101, SMTP: 1125, MailpitUI: 8125,
+	Cluster: ClusterPorts{FrontendHTTP: 7343, FrontendMembership: 7033, History: 7334, HistoryMembership: 7034,
+		Matching: 7335, MatchingMembership: 7035, Worker: 7339, WorkerMembership: 7039,
+		Metrics: 7100, HistoryMetrics: 7101, MatchingMetrics: 7102, WorkerMetrics: 7103}}
 
 // Options say where a stack keeps its data and how it is reached.
 type Options struct {
@@ -38,6 +49,13 @@ type Options struct {
 	CodecEndpoint string
 	Base          config.Config // namespace, bucket names and MinIO credentials come from here
 	Progress      io.Writer
+	// Cluster runs the real Temporal server (frontend, history, matching and
+	// worker services) on the stack's PostgreSQL, and its Web UI as a server
+	// of its own, instead of the dev server: the production shape.
+	Cluster bool
+	// SeparateServices runs the real server's four services as four
+	// processes (temporal-frontend, temporal-history, ...), not one.
+	SeparateServices bool
 }
 
 // Stack is PostgreSQL, Temporal, MinIO and Mailpit running together.
@@ -49,9 +67,12 @@ type Stack struct {
 	Temporal Temporal
 	MinIO    MinIO
 	Mailpit  Mailpit
-	base     config.Config
-	mu       sync.Mutex
-	procs    []*Process
+	// UI is the Web UI server of a production-shaped stack (nil otherwise,
+	// or headless: the dev server serves its own).
+	UI    *TemporalUI
+	base  config.Config
+	mu    sync.Mutex
+	procs []*Process
 }
 
 // Start installs what is missing, starts the four servers side by side and
@@ -61,7 +82,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := fillPorts(opts.Ports)
+	var cluster ClusterTools
+	if opts.Cluster {
+		if cluster, err = InstallClusterTools(ctx, opts.Headless, opts.Progress); err != nil {
+			return nil, err
+		}
+	}
+	ports, err := fillPorts(opts.Ports, opts.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -78,19 +105,70 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			AccessKey: opts.Base.Storage.AccessKey, SecretKey: opts.Base.Storage.SecretKey, Buckets: storage.Buckets(opts.Base.Storage)},
 		Mailpit: Mailpit{Bin: tools.Mailpit, DBFile: filepath.Join(opts.Dir, "mailpit.db"), SMTPPort: ports.SMTP, UIPort: ports.MailpitUI},
 	}
+	if opts.Cluster {
+		s.Temporal.Cluster = &Cluster{Tools: cluster, Dir: filepath.Join(opts.Dir, "temporal"), Postgres: s.Postgres,
+			Ports: ports.Cluster, HistoryShards: 8, Separate: opts.SeparateServices}
+		if !opts.Headless {
+			s.UI = &TemporalUI{Bin: cluster.UI, Dir: filepath.Join(opts.Dir, "temporal-ui"), Port: ports.TemporalUI,
+				Frontend: s.Temporal.Address(), Namespace: s.Temporal.Namespace, CodecEndpoint: opts.CodecEndpoint}
+		}
+	}
 	type server interface {
 		Start(context.Context, string) (*Process, error)
 	}
 	servers := map[string]server{"postgres": s.Postgres, "temporal": s.Temporal, "minio": s.MinIO, "mailpit": s.Mailpit}
+	// The real Temporal server keeps its data in PostgreSQL: it starts once
+	// PostgreSQL answers, and its Web UI once it does.
+	after := map[string]string{}
+	if opts.Cluster {
+		after["temporal"] = "postgres"
+		if s.Temporal.Cluster.Separate {
+			// history, matching and worker beside each other; the frontend
+			// after them (it registers the namespace through history).
+			delete(servers, "temporal")
+			for _, svc := range ClusterServices {
+				cs := ClusterService{Temporal: s.Temporal, Service: svc}
+				servers[cs.Name()] = cs
+				after[cs.Name()] = "postgres"
+			}
+			after["temporal-frontend"] = "temporal-history"
+		}
+		if s.UI != nil {
+			servers["temporal-ui"] = *s.UI
+			after["temporal-ui"] = "temporal"
+			if s.Temporal.Cluster.Separate {
+				after["temporal-ui"] = "temporal-frontend"
+			}
+		}
+	}
+	// Each server's start is awaited by those after it: done closes when it
+	// has started or failed, ok says which.
+	type result struct {
+		done chan struct{}
+		ok   bool
+	}
+	results := map[string]*result{}
+	for name := range servers {
+		results[name] = &result{done: make(chan struct{})}
+	}
 	errs := make(chan error, len(servers))
 	for name, srv := range servers {
 		go func() {
+			r := results[name]
+			defer close(r.done)
+			if dep, ok := results[after[name]]; ok {
+				if <-dep.done; !dep.ok {
+					errs <- nil // dep's error is reported
+					return
+				}
+			}
 			p, err := srv.Start(ctx, s.LogPath(name))
 			if err == nil {
 				s.mu.Lock()
 				s.procs = append(s.procs, p)
 				s.mu.Unlock()
 			}
+			r.ok = err == nil
 			errs <- err
 		}()
 	}
@@ -148,8 +226,13 @@ func (s *Stack) Env(database string) []string {
 	}
 }
 
-func fillPorts(p Ports) (Ports, error) {
+func fillPorts(p Ports, cluster bool) (Ports, error) {
 	all := []*int{&p.Postgres, &p.Temporal, &p.TemporalUI, &p.MinIO, &p.MinIOConsole, &p.SMTP, &p.MailpitUI}
+	var low []*int
+	if cluster {
+		all = append(all, p.Cluster.all()...)
+		low = p.Cluster.membership()
+	}
 	taken := map[int]bool{}
 	for _, port := range all {
 		taken[*port] = true
@@ -157,6 +240,9 @@ func fillPorts(p Ports) (Ports, error) {
 	for _, port := range all {
 		for *port == 0 {
 			free, err := FreePort()
+			if slices.Contains(low, port) {
+				free, err = freePortBelow(membershipPortLimit)
+			}
 			if err != nil {
 				return p, err
 			}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,9 +18,12 @@ import (
 
 // Tool is a server built from the Go module proxy at a pinned version.
 type Tool struct {
-	Name    string
-	Module  string
+	Name    string // the binary's name in the cache
+	Module  string // the main package's import path
 	Version string
+	// Toolchain, when set, is the Go toolchain this build alone needs
+	// (GOTOOLCHAIN): the module asks for a newer Go than the project's.
+	Toolchain string
 }
 
 // The pinned servers. A new version is a one-line change here; the old
@@ -61,9 +65,9 @@ func (t Tool) Path(cache string) string {
 // into a scratch folder and renames it into place, so two launchers building
 // at once, or one interrupted, never leave half a binary behind.
 func (t Tool) Install(ctx context.Context, cache string, progress io.Writer) (string, error) {
-	path := t.Path(cache)
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
+	bin := t.Path(cache)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
@@ -77,16 +81,26 @@ func (t Tool) Install(ctx context.Context, cache string, progress io.Writer) (st
 	cmd := exec.CommandContext(ctx, "go", "install", t.Module+"@"+t.Version)
 	cmd.Dir = scratch // outside any module, so the project's go.mod plays no part
 	cmd.Env = append(os.Environ(), "GOBIN="+scratch, "GOFLAGS=-mod=mod", "GOWORK=off")
+	if t.Toolchain != "" {
+		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+t.Toolchain)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go install %s@%s: %w\n%s", t.Module, t.Version, err, lastLines(out, 20))
 	}
-	if err := os.Rename(scratch, filepath.Dir(path)); err != nil && !os.IsExist(err) {
-		if _, statErr := os.Stat(path); statErr != nil { // not built by a launcher running beside us
+	// go install names the binary after the package (server, sql): give it
+	// the tool's name, so the cache says what it is.
+	if built := path.Base(t.Module); built != t.Name {
+		if err := os.Rename(filepath.Join(scratch, built), filepath.Join(scratch, t.Name)); err != nil {
 			return "", fmt.Errorf("install %s: %w", t.Name, err)
 		}
 	}
-	return path, nil
+	if err := os.Rename(scratch, filepath.Dir(bin)); err != nil && !os.IsExist(err) {
+		if _, statErr := os.Stat(bin); statErr != nil { // not built by a launcher running beside us
+			return "", fmt.Errorf("install %s: %w", t.Name, err)
+		}
+	}
+	return bin, nil
 }
 
 // InstallTools builds whatever pinned server is missing, one at a time (two
