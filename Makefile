@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench soak fuzz test-deps histories deploy-check images
+.PHONY: dev test check tools migrate bench bench-micro soak fuzz test-deps histories deploy-check images
 
 # Debian packages the tests read PDFs (pdftotext, pdftoppm) and QR codes (zbarimg) with.
 TEST_PACKAGES := poppler-utils zbar-tools
@@ -37,9 +37,13 @@ test-deps:
 	fi
 	@bash deploy/browser-deps.sh
 
-## bench: throughput and latency on a throwaway stack, as ratios to ceilings measured in the same run (not part of make test)
+## bench: submissions and bookings over HTTP on a throwaway stack, as ratios to ceilings measured in the same run, with CPU per request (not part of make test; BENCH_FLAGS=-quick for a smoke run)
 bench:
 	$(GO) run ./deploy/launcher test -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
+
+## bench-micro: the testing.B benchmarks beside their code (document check, receipt, slots, staff queue on a throwaway stack)
+bench-micro:
+	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -run '^$$' -bench . ./internal/documents/ ./internal/receipt/ ./internal/schedule/ ./api/staff/
 
 ## fuzz: every Go fuzz target for FUZZTIME each (default 30s); the seed corpora also run in make test
 fuzz:
