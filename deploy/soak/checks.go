@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/activities"
+	"github.com/openconsular/consular/deploy/loadkit"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/storage"
 )
@@ -102,7 +103,7 @@ func (st requestState) String() string {
 func requestStates(ctx context.Context, db *pgxpool.Pool, codes []string) ([]requestState, error) {
 	rows, err := db.Query(ctx, `SELECT c, COALESCE(r.status, ''),
 			EXISTS (SELECT 1 FROM sent_mail m WHERE m.tracking_code = c AND m.kind = $2)
-		FROM unnest($1::text[]) AS c LEFT JOIN requests r ON r.tracking_code = c`, codes, string(activities.MailReceipt))
+		FROM unnest($1::text[]) WITH ORDINALITY AS u(c, i) LEFT JOIN requests r ON r.tracking_code = c ORDER BY i`, codes, string(activities.MailReceipt))
 	if err != nil {
 		return nil, fmt.Errorf("read the requests' states: %w", err)
 	}
@@ -167,7 +168,7 @@ type verifier struct {
 	objects   *minio.Client
 	documents string // bucket
 	receipts  string // bucket
-	mail      *mailpit
+	mail      *loadkit.Mailpit
 	subs      []*submission
 }
 
@@ -214,32 +215,17 @@ func (v *verifier) submissions() check {
 func (v *verifier) projection(ctx context.Context) check {
 	c := check{name: "every request " + string(expected) + " in the projection (requests.status)"}
 	subs := accepted(v.subs)
-	rows, err := v.db.Query(ctx, `SELECT c, COALESCE(r.status, '(none)') FROM unnest($1::text[]) AS c
-		LEFT JOIN requests r ON r.tracking_code = c`, codesOf(subs))
+	states, err := requestStates(ctx, v.db, codesOf(subs))
 	if err != nil {
 		c.detail = err.Error()
 		return c
 	}
-	defer rows.Close()
-	byCode := map[string]*submission{}
-	for _, s := range subs {
-		byCode[s.code] = s
-	}
 	counts := map[string]int{}
-	for rows.Next() {
-		var code, status string
-		if err := rows.Scan(&code, &status); err != nil {
-			c.detail = err.Error()
-			return c
+	for i, st := range states { // in the order of the codes asked for
+		counts[string(st.status)]++
+		if st.status != expected {
+			c.items = append(c.items, fmt.Sprintf("%s (submission %d, its attempts answered: %s)", st, subs[i].n, subs[i].answers()))
 		}
-		counts[status]++
-		if status != string(expected) {
-			c.items = append(c.items, fmt.Sprintf("%s: %s (submission %d, its attempts answered: %s)", code, status, byCode[code].n, byCode[code].answers()))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		c.detail = err.Error()
-		return c
 	}
 	c.pass = len(c.items) == 0 && counts[string(expected)] == len(subs)
 	c.detail = fmt.Sprintf("%v", counts)
@@ -305,12 +291,12 @@ func receiptSubject(code string) string { return "Receipt for request " + code }
 func (v *verifier) mails(ctx context.Context) check {
 	c := check{name: "exactly one receipt email per request in Mailpit, and no other email"}
 	subs := accepted(v.subs)
-	msgs, err := v.mail.all(ctx)
+	msgs, err := v.mail.All(ctx)
 	if err != nil {
 		c.detail = err.Error()
 		return c
 	}
-	byRecipient := map[string][]mailSummary{}
+	byRecipient := map[string][]loadkit.Mail{}
 	for _, m := range msgs {
 		for _, to := range m.To {
 			byRecipient[strings.ToLower(to.Address)] = append(byRecipient[strings.ToLower(to.Address)], m)
@@ -318,7 +304,7 @@ func (v *verifier) mails(ctx context.Context) check {
 	}
 	counts := map[int]int{} // receipts per request -> requests
 	for _, s := range subs {
-		got := byRecipient[strings.ToLower(s.email)]
+		got := byRecipient[strings.ToLower(s.who.Email)]
 		receipts, ids := 0, map[string]bool{}
 		for _, m := range got {
 			if strings.Contains(m.Subject, receiptSubject(s.code)) {
@@ -327,7 +313,7 @@ func (v *verifier) mails(ctx context.Context) check {
 			}
 		}
 		// And as the brief asks: search Mailpit for the tracking code itself.
-		found, _, err := v.mail.search(ctx, `"`+s.code+`"`)
+		found, _, err := v.mail.Search(ctx, `"`+s.code+`"`)
 		if err != nil {
 			c.items = append(c.items, s.code+": search: "+err.Error())
 			continue
@@ -335,7 +321,7 @@ func (v *verifier) mails(ctx context.Context) check {
 		counts[receipts]++
 		if receipts != 1 || len(got) != 1 || found != 1 {
 			c.items = append(c.items, fmt.Sprintf("%s (%s): %d receipt(s) (%d distinct Message-IDs), %d email(s) to the applicant, %d found by searching the tracking code",
-				s.code, s.email, receipts, len(ids), len(got), found))
+				s.code, s.who.Email, receipts, len(ids), len(got), found))
 		}
 	}
 	c.pass = len(c.items) == 0 && len(msgs) == len(subs)
@@ -452,7 +438,7 @@ func (v *verifier) documentsKept(ctx context.Context) check {
 	}
 	wg.Wait()
 	sort.Strings(c.items)
-	want := len(subs) * len(documentKinds)
+	want := len(subs) * len(loadkit.DocumentKinds)
 	c.pass = len(c.items) == 0 && checked == want
 	c.detail = fmt.Sprintf("%d of %d documents match the bytes sent; %d objects under the requests' prefixes", checked, want, objects)
 	return c
@@ -491,31 +477,43 @@ func (v *verifier) strays(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// receiptDelay is how long a request waited from its submission being saved
-// to its receipt being recorded as sent.
-type receiptDelay struct {
-	code string
-	took time.Duration
+// mailCheck is what Mailpit held just before its stop, and how many of
+// those messages were still there once it was back (its SQLite file is kept).
+type mailCheck struct {
+	mail *loadkit.Mailpit
+	held map[string]bool
+	kept int
+	done bool
 }
 
-// receiptDelays are those of the requests, slowest last.
-func receiptDelays(ctx context.Context, db *pgxpool.Pool, codes []string) ([]receiptDelay, error) {
-	rows, err := db.Query(ctx, `SELECT s.tracking_code, EXTRACT(EPOCH FROM m.sent_at - s.submitted_at)::float8
-		FROM submissions s JOIN sent_mail m ON m.tracking_code = s.tracking_code AND m.kind = $2
-		WHERE s.tracking_code = ANY($1) ORDER BY 2`, codes, string(activities.MailReceipt))
+func (m *mailCheck) before(ctx context.Context) error {
+	msgs, err := m.mail.All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("receipt delays: %w", err)
+		return fmt.Errorf("list Mailpit's messages before the stop: %w", err)
 	}
-	defer rows.Close()
-	var out []receiptDelay
-	for rows.Next() {
-		var d receiptDelay
-		var secs float64
-		if err := rows.Scan(&d.code, &secs); err != nil {
-			return nil, err
+	m.held = map[string]bool{}
+	for _, msg := range msgs {
+		m.held[msg.ID] = true
+	}
+	return nil
+}
+
+func (m *mailCheck) after(ctx context.Context) error {
+	msgs, err := m.mail.All(ctx)
+	if err != nil {
+		return fmt.Errorf("list Mailpit's messages after the restart: %w", err)
+	}
+	for _, msg := range msgs {
+		if m.held[msg.ID] {
+			m.kept++
 		}
-		d.took = time.Duration(secs * float64(time.Second))
-		out = append(out, d)
 	}
-	return out, rows.Err()
+	m.done = true
+	return nil
+}
+
+func (m *mailCheck) check() check {
+	c := check{name: "Mailpit kept the messages it held across its restart (SQLite file)", pass: m.done && m.kept == len(m.held)}
+	c.detail = fmt.Sprintf("%d of %d kept", m.kept, len(m.held))
+	return c
 }

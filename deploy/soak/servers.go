@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/openconsular/consular/deploy/loadkit"
 	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
@@ -27,6 +30,7 @@ type rig struct {
 	mu      sync.Mutex
 	servers map[string]*stack.Process // the running process of each server, by name
 	dbURL   string                    // the app's database
+	token   string                    // the soak's API client, registered as an operator would
 }
 
 // Names of the servers, as stack.Stack.LogPath knows them.
@@ -113,6 +117,9 @@ func startRig(ctx context.Context, base config.Config, dir string) (_ *rig, err 
 	if err := stack.BuildApp(ctx, bin); err != nil {
 		return nil, err
 	}
+	if r.token, err = loadkit.RegisterClient(ctx, bin, env, "soak "+time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return nil, err
+	}
 	progress("starting the worker and the API")
 	if r.app, err = stack.StartApp(ctx, stack.AppOptions{Bin: bin, LogDir: filepath.Join(dir, "logs"), Env: env,
 		HTTPAddr: httpAddr, Temporal: st.Temporal.Address(), Namespace: st.Temporal.Namespace, TaskQueue: r.cfg.Temporal.TaskQueue}); err != nil {
@@ -189,8 +196,8 @@ func freePorts(n int) ([]int, error) {
 func envLookup(env []string) func(string) (string, bool) {
 	return func(name string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
-			if len(env[i]) > len(name) && env[i][len(name)] == '=' && env[i][:len(name)] == name {
-				return env[i][len(name)+1:], true
+			if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+				return v, true
 			}
 		}
 		return "", false

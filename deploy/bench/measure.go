@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/openconsular/consular/internal/config"
+)
+
+// level is the submissions' measurements at one number of clients.
+type level struct {
+	clients                   int
+	floor, start, put, submit result
+	allIn                     cpuSample     // from the start of the submissions until the worker sent their receipts
+	drained                   time.Duration // that wait, after the submissions
+	behind                    int           // emails still missing when the bench stopped waiting
+}
+
+// bookingLevel is the bookings' measurements at one number of clients.
+type bookingLevel struct {
+	clients      int
+	update, book result
+	allIn        cpuSample
+	drained      time.Duration
+	behind       int
+	steps        []step // where a booking's time goes, medians
+	sampled      int
+	cont         *contended
+}
+
+type report struct {
+	opts     options
+	idle     float64 // cores of other work before the bench began
+	levels   []level
+	bookings []bookingLevel
+	peak     map[string]int64
+	profiles []string
+}
+
+// bench is one run: the stack, the ceilings, the system, the bookings.
+type bench struct {
+	o    options
+	sys  *system
+	ceil *ceilings
+	bk   *bookings
+	rep  *report
+}
+
+// measure runs everything in one order: per level the floor, the ceilings
+// and the system back to back, so the ratios compare figures taken within
+// seconds of each other on a noisy machine.
+func measure(ctx context.Context, o options) (*report, error) {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	stackDir := os.Getenv("CONSULAR_TEST_STACK")
+	if stackDir == "" {
+		return nil, errors.New("no test stack: run `make bench`")
+	}
+	dir, err := os.MkdirTemp(stackDir, "bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	progress("building and starting the API and the worker")
+	b := &bench{o: o, rep: &report{opts: o}}
+	if b.sys, err = startSystem(ctx, stackDir, dir, runID, o.profileDir != ""); err != nil {
+		return nil, err
+	}
+	defer func() { b.sys.stop(ctx.Err() == nil) }()
+	if b.ceil, err = newCeilings(ctx, cfg, runID, b.sys.docs); err != nil {
+		return nil, err
+	}
+	defer b.ceil.close()
+	b.bk = &bookings{sys: b.sys, ready: make(chan applicant, 1<<16)}
+	if err := b.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, errors.New("interrupted")
+		}
+		return nil, fmt.Errorf("%w\n--- api log ---\n%s\n--- worker log ---\n%s", err,
+			tail(filepath.Join(b.sys.logs, "api.log"), 15), tail(filepath.Join(b.sys.logs, "workers.log"), 15))
+	}
+	b.rep.peak = peakRSS(stackDir)
+	progress("stopping the API and the worker")
+	return b.rep, nil
+}
+
+func (b *bench) run(ctx context.Context) error {
+	// The machine is shared: note what else it was doing before we began.
+	before := b.sys.cpu()
+	sleep(ctx, 2*time.Second)
+	b.rep.idle = b.sys.cpu().minus(before).other() / 2
+	for _, n := range b.o.clients {
+		if !b.o.parts["submissions"] {
+			break
+		}
+		if err := b.submissions(ctx, n); err != nil {
+			return err
+		}
+	}
+	if !b.o.parts["bookings"] {
+		return nil
+	}
+	progress("ceiling U: starting %d idle workflows", idleWorkflows)
+	if err := b.ceil.park(ctx); err != nil {
+		return err
+	}
+	for _, n := range b.o.clients {
+		if err := b.bookings(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timed runs one load and charges it the CPU used while it was timed;
+// started, if any, runs when the timed part begins.
+func (b *bench) timed(ctx context.Context, n int, do op, started func()) result {
+	var before cpuSample
+	r := load(ctx, n, b.o.duration, do, func() {
+		before = b.sys.cpu()
+		if started != nil {
+			started()
+		}
+	})
+	r.cpu = b.sys.cpu().minus(before)
+	return r
+}
+
+func (b *bench) submissions(ctx context.Context, n int) error {
+	lv := level{clients: n}
+	progress("%d client(s): GET /healthz, Temporal starts, MinIO puts, submissions, %s each", n, b.o.duration)
+	lv.floor = b.timed(ctx, n, b.sys.healthz, nil)
+	lv.start = b.timed(ctx, n, b.ceil.start, nil)
+	lv.put = b.timed(ctx, n, b.ceil.put, nil)
+	var allIn cpuSample
+	wait := func() error { return nil }
+	lv.submit = b.timed(ctx, n, b.sys.submit, func() {
+		allIn = b.sys.cpu()
+		wait = b.profile(ctx, n, "submissions")
+	})
+	if err := wait(); err != nil {
+		return err
+	}
+	if lv.submit.ok == 0 {
+		return fmt.Errorf("no submission succeeded with %d client(s): %v", n, lv.submit.firstErr)
+	}
+	progress("  submissions %.1f/s (p99 %.0f ms); waiting for the worker to send their receipts", lv.submit.rate(), ms(lv.submit.p99()))
+	var err error
+	if lv.drained, lv.behind, err = b.sys.drain(ctx, b.o.drain); err != nil {
+		return err
+	}
+	lv.allIn = b.sys.cpu().minus(allIn)
+	b.rep.levels = append(b.rep.levels, lv)
+	return nil
+}
+
+// bookingsWanted is how many requests a level of bookings gets: a fifth
+// more than the rate to expect (half again the last level's bookings) for
+// the duration, plus each client's warm-up and the contended rounds'
+// players. Running out ends the measurement early, which the report says.
+func (b *bench) bookingsWanted(n int, u result) int {
+	expect := min(u.rate(), 25) // what bookings did at 8 clients here
+	if k := len(b.rep.bookings); k > 0 {
+		expect = b.rep.bookings[k-1].book.rate() * 1.5
+	}
+	return int(math.Ceil(expect*b.o.duration.Seconds()*1.2)) + n + n*b.o.rounds
+}
+
+func (b *bench) bookings(ctx context.Context, n int) error {
+	bl := bookingLevel{clients: n}
+	progress("%d client(s): ceiling U, Updates on idle workflows, %s", n, b.o.duration)
+	bl.update = b.timed(ctx, n, b.ceil.update, nil)
+	want := b.bookingsWanted(n, bl.update)
+	progress("%d client(s): %d requests to book, waiting until each can be booked", n, want)
+	if err := b.bk.fill(ctx, want, b.o.drain); err != nil {
+		return err
+	}
+	progress("%d client(s): bookings, a request and a free seat each, %s", n, b.o.duration)
+	var allIn cpuSample
+	wait := func() error { return nil }
+	bl.book = b.timed(ctx, n, b.bk.book, func() {
+		b.bk.take() // the warm-up's
+		allIn = b.sys.cpu()
+		wait = b.profile(ctx, n, "bookings")
+	})
+	if err := wait(); err != nil {
+		return err
+	}
+	if bl.book.ok == 0 {
+		return fmt.Errorf("no booking succeeded with %d client(s): %v", n, bl.book.firstErr)
+	}
+	progress("  bookings %.1f/s (p99 %.0f ms); reading their histories, waiting for their confirmations", bl.book.rate(), ms(bl.book.p99()))
+	var err error
+	if bl.drained, bl.behind, err = b.sys.drain(ctx, b.o.drain); err != nil {
+		return err
+	}
+	bl.allIn = b.sys.cpu().minus(allIn)
+	if bl.steps, bl.sampled, err = medianSteps(ctx, b.ceil.temporal, b.bk.take(), 20); err != nil {
+		return fmt.Errorf("where a booking's time goes: %w", err)
+	}
+	if n > 1 && b.o.rounds > 0 {
+		progress("%d client(s): contended, all at once on one slot, %d rounds", n, b.o.rounds)
+		c, err := b.bk.contend(ctx, n, b.o.rounds)
+		if err != nil {
+			return err
+		}
+		bl.cont = &c
+		if _, _, err := b.sys.drain(ctx, b.o.drain); err != nil {
+			return err
+		}
+	}
+	b.rep.bookings = append(b.rep.bookings, bl)
+	return nil
+}
