@@ -19,6 +19,7 @@ type cpuSample struct {
 	programs map[string]float64 // by binary name
 	bench    float64
 	machine  float64
+	peak     map[string]int64 // the highest resident memory (VmHWM) of each program's main process, bytes
 }
 
 func (c cpuSample) minus(o cpuSample) cpuSample {
@@ -59,7 +60,7 @@ const clockTicks = 100
 // processes are found anew at each sample: a restarted server, or a second
 // API, counts too.
 func sampleCPU(stackDir string) cpuSample {
-	c := cpuSample{programs: map[string]float64{}, machine: machineBusy()}
+	c := cpuSample{programs: map[string]float64{}, machine: machineBusy(), peak: map[string]int64{}}
 	_, c.bench, _ = procStat(os.Getpid())
 	entries, _ := os.ReadDir("/proc")
 	parent, used, roots := map[int]int{}, map[int]float64{}, map[int]string{}
@@ -76,6 +77,11 @@ func sampleCPU(stackDir string) cpuSample {
 		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmdline), stackDir) {
 			argv0, _, _ := strings.Cut(string(cmdline), "\x00")
 			roots[pid] = filepath.Base(argv0)
+			status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if _, hwm, ok := strings.Cut(string(status), "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.Fields(hwm)[0], 10, 64)
+				c.peak[roots[pid]] = max(c.peak[roots[pid]], kb<<10)
+			}
 		}
 	}
 	for pid, cpu := range used {
@@ -129,26 +135,4 @@ func machineBusy() float64 {
 		busy += v
 	}
 	return busy / clockTicks
-}
-
-// peakRSS is the highest resident memory (VmHWM) of each program's main
-// process, in bytes.
-func peakRSS(stackDir string) map[string]int64 {
-	out := map[string]int64{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !strings.Contains(string(cmdline), stackDir) {
-			continue
-		}
-		status, _ := os.ReadFile("/proc/" + e.Name() + "/status")
-		for _, line := range strings.Split(string(status), "\n") {
-			var kb int64
-			if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
-				argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-				out[filepath.Base(argv0)] = max(out[filepath.Base(argv0)], kb<<10)
-			}
-		}
-	}
-	return out
 }

@@ -7,8 +7,9 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/openconsular/consular/deploy/loadkit"
 )
 
 // op is one client's unit of work: a workflow start, a submission, a booking.
@@ -120,18 +121,13 @@ func load(ctx context.Context, clients int, d time.Duration, do op, started func
 func parallel(ctx context.Context, width, n int, do func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(width, n) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
-				if err := do(ctx, i); err != nil {
-					cancel(err)
-				}
+	loadkit.Each(width, n, func(i int) {
+		if ctx.Err() == nil {
+			if err := do(ctx, i); err != nil {
+				cancel(err)
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	return context.Cause(ctx)
 }
 

@@ -88,7 +88,7 @@ func measure(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("%w\n--- api log ---\n%s\n--- worker log ---\n%s", err,
 			tail(filepath.Join(b.sys.logs, "api.log"), 15), tail(filepath.Join(b.sys.logs, "workers.log"), 15))
 	}
-	b.rep.peak = peakRSS(stackDir)
+	b.rep.peak = b.sys.cpu().peak
 	progress("stopping the API and the worker")
 	return b.rep, nil
 }

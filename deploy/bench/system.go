@@ -83,23 +83,13 @@ func startSystem(ctx context.Context, stackDir, dir, runID string, profile bool)
 	if s.token, err = loadkit.RegisterClient(ctx, bin, env, "bench "+runID); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(func(name string) (string, bool) { return lookup(env, name) })
+	cfg, err := config.Load(loadkit.Lookup(env))
 	if err != nil {
 		return nil, fmt.Errorf("the app's configuration: %w", err)
 	}
 	s.app, err = stack.StartApp(ctx, stack.AppOptions{Bin: bin, LogDir: s.logs, Env: env, HTTPAddr: addr,
 		Temporal: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue})
 	return s, err
-}
-
-// lookup reads an environment list as the process will: the last value wins.
-func lookup(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // newHTTPClient keeps a connection per client open: the default two idle

@@ -22,6 +22,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -172,6 +175,33 @@ func RegisterClient(ctx context.Context, bin string, env []string, name string) 
 		return "", fmt.Errorf("api clients add printed no token:\n%s", out)
 	}
 	return string(m[1]), nil
+}
+
+// Lookup reads an environment list the way a process started with it
+// will: the last value of a name wins.
+func Lookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// Each runs do(i) for i in [0, n) from at most width goroutines.
+func Each(width, n int, do func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(width, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				do(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Mailpit reads what the SMTP server received, through Mailpit's REST API.

@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -133,30 +135,20 @@ type described struct {
 // describeAll describes the workflows, eight at a time.
 func describeAll(ctx context.Context, tc client.Client, codes []string) []described {
 	out := make([]described, len(codes))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, code := range codes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			d := described{code: code}
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			resp, err := tc.DescribeWorkflowExecution(cctx, code, "")
-			if err != nil {
-				d.err = err
-			} else {
-				d.status = resp.GetWorkflowExecutionInfo().GetStatus()
-				d.pending = len(resp.GetPendingActivities())
-				if d.pending > 0 {
-					a := resp.GetPendingActivities()[0]
-					d.pendingInfo = fmt.Sprintf("%s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
-				}
-			}
-			out[i] = d
-		})
-	}
-	wg.Wait()
+	loadkit.Each(8, len(codes), func(i int) {
+		out[i] = described{code: codes[i]}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		resp, err := tc.DescribeWorkflowExecution(cctx, codes[i], "")
+		if out[i].err = err; err != nil {
+			return
+		}
+		out[i].status, out[i].pending = resp.GetWorkflowExecutionInfo().GetStatus(), len(resp.GetPendingActivities())
+		if out[i].pending > 0 {
+			a := resp.GetPendingActivities()[0]
+			out[i].pendingInfo = fmt.Sprintf("%s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
+		}
+	})
 	return out
 }
 
@@ -362,85 +354,57 @@ func (v *verifier) sentMail(ctx context.Context) check {
 	return c
 }
 
-// documents checks every document the clients sent: the request lists it
-// (request_documents) with the SHA-256 the client computed, and the object
-// it names in MinIO has exactly those bytes; no other object sits under the
-// request's prefix; the receipt PDF is there.
+// documentsKept checks every document the clients sent: the request lists
+// it (request_documents) with the SHA-256 the client computed, and the
+// object it names in MinIO has exactly those bytes; no other object sits
+// under the request's prefix; the receipt PDF is there.
 func (v *verifier) documentsKept(ctx context.Context) check {
 	c := check{name: "every document of every request in MinIO, byte for byte, and its receipt PDF"}
 	subs := accepted(v.subs)
 	var mu sync.Mutex
 	fail := func(format string, args ...any) {
 		mu.Lock()
+		defer mu.Unlock()
 		c.items = append(c.items, fmt.Sprintf(format, args...))
-		mu.Unlock()
 	}
-	var checked, objects int
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, s := range subs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			stored := map[string][2]string{} // kind -> object key, sha256
-			rows, err := v.db.Query(ctx, `SELECT kind, object_key, sha256 FROM request_documents WHERE tracking_code = $1`, s.code)
-			if err != nil {
-				fail("%s: %v", s.code, err)
-				return
+	var checked atomic.Int64
+	loadkit.Each(8, len(subs), func(i int) {
+		s := subs[i]
+		stored := map[string][2]string{} // kind -> object key, sha256
+		rows, _ := v.db.Query(ctx, `SELECT kind, object_key, sha256 FROM request_documents WHERE tracking_code = $1`, s.code)
+		var kind, key, sum string
+		_, err := pgx.ForEachRow(rows, []any{&kind, &key, &sum}, func() error { stored[kind] = [2]string{key, sum}; return nil })
+		if err != nil {
+			fail("%s: %v", s.code, err)
+			return
+		}
+		for _, d := range s.docs {
+			rec := stored[d.kind]
+			if got, err := v.objectSHA(ctx, v.documents, rec[0]); err != nil || rec[1] != d.sha256 || got != d.sha256 {
+				fail("%s: %s recorded as %q with SHA-256 %.12s, object's %.12s (%v); the client sent %.12s", s.code, d.kind, rec[0], rec[1], got, err, d.sha256)
+				continue
 			}
-			for rows.Next() {
-				var kind, key, sum string
-				if err := rows.Scan(&kind, &key, &sum); err == nil {
-					stored[kind] = [2]string{key, sum}
-				}
+			checked.Add(1)
+		}
+		n := 0
+		for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Prefix: s.code + "/", Recursive: true}) {
+			if obj.Err != nil {
+				fail("%s: list: %v", s.code, obj.Err)
+				break
 			}
-			rows.Close()
-			for _, d := range s.docs {
-				rec, ok := stored[d.kind]
-				if !ok {
-					fail("%s: %s missing from request_documents", s.code, d.kind)
-					continue
-				}
-				if rec[1] != d.sha256 {
-					fail("%s: %s recorded with SHA-256 %s, the client sent %s", s.code, d.kind, rec[1][:12], d.sha256[:12])
-				}
-				sum, err := v.objectSHA(ctx, v.documents, rec[0])
-				if err != nil {
-					fail("%s: %s (%s): %v", s.code, d.kind, rec[0], err)
-					continue
-				}
-				if sum != d.sha256 {
-					fail("%s: %s (%s) holds other bytes than the client sent", s.code, d.kind, rec[0])
-					continue
-				}
-				mu.Lock()
-				checked++
-				mu.Unlock()
-			}
-			n := 0
-			for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Prefix: s.code + "/", Recursive: true}) {
-				if obj.Err != nil {
-					fail("%s: list: %v", s.code, obj.Err)
-					break
-				}
-				n++
-			}
-			mu.Lock()
-			objects += n
-			mu.Unlock()
-			if n != len(s.docs) {
-				fail("%s: %d objects under %s/, want %d (submission %d, its attempts answered: %s)", s.code, n, s.code, len(s.docs), s.n, s.answers())
-			}
-			if _, err := v.objects.StatObject(ctx, v.receipts, storage.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
-				fail("%s: receipt PDF: %v", s.code, err)
-			}
-		})
-	}
-	wg.Wait()
+			n++
+		}
+		if n != len(s.docs) {
+			fail("%s: %d objects under %s/, want %d (submission %d, its attempts answered: %s)", s.code, n, s.code, len(s.docs), s.n, s.answers())
+		}
+		if _, err := v.objects.StatObject(ctx, v.receipts, storage.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
+			fail("%s: receipt PDF: %v", s.code, err)
+		}
+	})
 	sort.Strings(c.items)
 	want := len(subs) * len(loadkit.DocumentKinds)
-	c.pass = len(c.items) == 0 && checked == want
-	c.detail = fmt.Sprintf("%d of %d documents match the bytes sent; %d objects under the requests' prefixes", checked, want, objects)
+	c.pass = len(c.items) == 0 && int(checked.Load()) == want
+	c.detail = fmt.Sprintf("%d of %d documents match the bytes sent", checked.Load(), want)
 	return c
 }
 
@@ -455,26 +419,6 @@ func (v *verifier) objectSHA(ctx context.Context, bucket, key string) (string, e
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// strays lists the objects of the documents bucket under no accepted
-// request: documents an attempt stored and could not delete when it failed.
-func (v *verifier) strays(ctx context.Context) ([]string, error) {
-	known := map[string]bool{}
-	for _, s := range accepted(v.subs) {
-		known[s.code] = true
-	}
-	var out []string
-	for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Recursive: true}) {
-		if obj.Err != nil {
-			return out, obj.Err
-		}
-		prefix, _, _ := strings.Cut(obj.Key, "/")
-		if !known[prefix] {
-			out = append(out, fmt.Sprintf("%s (%d bytes, %s)", obj.Key, obj.Size, obj.LastModified.Format(time.TimeOnly)))
-		}
-	}
-	return out, nil
 }
 
 // mailCheck is what Mailpit held just before its stop, and how many of

@@ -220,8 +220,5 @@ func settleAndCheck(ctx context.Context, rep *report, r *rig, mp *loadkit.Mailpi
 	rep.checks = append(rep.checks, v.submissions(), rep.inFlight(), unsolicited.check(), rep.drainCheck())
 	rep.checks = append(rep.checks, rep.readyzChecks()...)
 	rep.checks = append(rep.checks, mail.check(), v.projection(ctx), v.workflows(ctx), v.sentMail(ctx), v.mails(ctx), v.documentsKept(ctx))
-	if rep.strays, err = v.strays(ctx); err != nil {
-		rep.strays = []string{"could not list the documents bucket: " + err.Error()}
-	}
 	return ctx.Err()
 }

@@ -24,8 +24,7 @@ type report struct {
 	notDrained []string      // requests not in their state when the drain gave up
 	samples    []sample      // every /readyz answer
 	checks     []check
-	strays     []string // objects of the documents bucket under no accepted request
-	brokenOff  string   // why the run stopped before the checks
+	brokenOff  string // why the run stopped before the checks
 }
 
 func (r *report) passed() bool {
@@ -158,10 +157,6 @@ func (r *report) print(w io.Writer) {
 		if len(c.items) > 10 {
 			fmt.Fprintf(w, "      - ... and %d more\n", len(c.items)-10)
 		}
-	}
-	if len(r.strays) > 0 {
-		fmt.Fprintf(w, "\nnote: %d objects in the documents bucket belong to no request (left by attempts that failed mid-upload; "+
-			"the daily retention purge deletes them once a day old): %s\n", len(r.strays), strings.Join(head(r.strays, 5), "; "))
 	}
 	fmt.Fprintf(w, "\nsoak: %s\n", map[bool]string{true: "PASS", false: "FAIL"}[r.passed()])
 }
