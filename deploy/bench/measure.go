@@ -17,21 +17,25 @@ import (
 type level struct {
 	clients                   int
 	floor, start, put, submit result
-	allIn                     cpuSample     // from the start of the submissions until the worker sent their receipts
-	drained                   time.Duration // that wait, after the submissions
-	behind                    int           // emails still missing when the bench stopped waiting
+	cost
 }
 
 // bookingLevel is the bookings' measurements at one number of clients.
 type bookingLevel struct {
 	clients      int
 	update, book result
-	allIn        cpuSample
-	drained      time.Duration
-	behind       int
-	steps        []step // where a booking's time goes, medians
-	sampled      int
-	cont         *contended
+	cost
+	steps   []step // where a booking's time goes, medians
+	sampled int
+	cont    *contended
+}
+
+// cost is a load's whole CPU: from the start of its timed part until the
+// worker had sent every email it owed, and that wait after the load.
+type cost struct {
+	allIn   cpuSample
+	drained time.Duration
+	behind  int // emails still missing when the bench stopped waiting
 }
 
 type report struct {
@@ -135,32 +139,42 @@ func (b *bench) timed(ctx context.Context, n int, do op, started func()) result 
 	return r
 }
 
-func (b *bench) submissions(ctx context.Context, n int) error {
+func (b *bench) submissions(ctx context.Context, n int) (err error) {
 	lv := level{clients: n}
 	progress("%d client(s): GET /healthz, Temporal starts, MinIO puts, submissions, %s each", n, b.o.duration)
 	lv.floor = b.timed(ctx, n, b.sys.healthz, nil)
 	lv.start = b.timed(ctx, n, b.ceil.start, nil)
 	lv.put = b.timed(ctx, n, b.ceil.put, nil)
-	var allIn cpuSample
+	if lv.submit, lv.cost, err = b.system(ctx, n, b.sys.submit, "submission", nil); err == nil {
+		b.rep.levels = append(b.rep.levels, lv)
+	}
+	return err
+}
+
+// system measures a load of the system (submissions, bookings): timed, with
+// CPU profiles at the aim's level, then its whole cost.
+func (b *bench) system(ctx context.Context, n int, do op, what string, started func()) (result, cost, error) {
+	var c cost
+	var before cpuSample
 	wait := func() error { return nil }
-	lv.submit = b.timed(ctx, n, b.sys.submit, func() {
-		allIn = b.sys.cpu()
-		wait = b.profile(ctx, n, "submissions")
+	r := b.timed(ctx, n, do, func() {
+		if started != nil {
+			started()
+		}
+		before = b.sys.cpu()
+		wait = b.profile(ctx, n, what)
 	})
 	if err := wait(); err != nil {
-		return err
+		return r, c, err
 	}
-	if lv.submit.ok == 0 {
-		return fmt.Errorf("no submission succeeded with %d client(s): %v", n, lv.submit.firstErr)
+	if r.ok == 0 {
+		return r, c, fmt.Errorf("no %s succeeded with %d client(s): %v", what, n, r.firstErr)
 	}
-	progress("  submissions %.1f/s (p99 %.0f ms); waiting for the worker to send their receipts", lv.submit.rate(), ms(lv.submit.p99()))
+	progress("  %s %.1f/s (p99 %.0f ms); waiting for the worker to send their emails", what, r.rate(), ms(r.p99()))
 	var err error
-	if lv.drained, lv.behind, err = b.sys.drain(ctx, b.o.drain); err != nil {
-		return err
-	}
-	lv.allIn = b.sys.cpu().minus(allIn)
-	b.rep.levels = append(b.rep.levels, lv)
-	return nil
+	c.drained, c.behind, err = b.sys.drain(ctx, b.o.drain)
+	c.allIn = b.sys.cpu().minus(before)
+	return r, c, err
 }
 
 // bookingsWanted is how many requests a level of bookings gets: a fifth
@@ -185,25 +199,10 @@ func (b *bench) bookings(ctx context.Context, n int) error {
 		return err
 	}
 	progress("%d client(s): bookings, a request and a free seat each, %s", n, b.o.duration)
-	var allIn cpuSample
-	wait := func() error { return nil }
-	bl.book = b.timed(ctx, n, b.bk.book, func() {
-		b.bk.take() // the warm-up's
-		allIn = b.sys.cpu()
-		wait = b.profile(ctx, n, "bookings")
-	})
-	if err := wait(); err != nil {
-		return err
-	}
-	if bl.book.ok == 0 {
-		return fmt.Errorf("no booking succeeded with %d client(s): %v", n, bl.book.firstErr)
-	}
-	progress("  bookings %.1f/s (p99 %.0f ms); reading their histories, waiting for their confirmations", bl.book.rate(), ms(bl.book.p99()))
 	var err error
-	if bl.drained, bl.behind, err = b.sys.drain(ctx, b.o.drain); err != nil {
+	if bl.book, bl.cost, err = b.system(ctx, n, b.bk.book, "booking", func() { b.bk.take() }); err != nil {
 		return err
 	}
-	bl.allIn = b.sys.cpu().minus(allIn)
 	if bl.steps, bl.sampled, err = medianSteps(ctx, b.ceil.temporal, b.bk.take(), 20); err != nil {
 		return fmt.Errorf("where a booking's time goes: %w", err)
 	}

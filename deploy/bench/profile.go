@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,7 +119,7 @@ func cpuProfile(ctx context.Context, addr string, d time.Duration, dest string) 
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if _, err := f.ReadFrom(resp.Body); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
