@@ -39,12 +39,13 @@ type cost struct {
 }
 
 type report struct {
-	opts     options
-	idle     float64 // cores of other work before the bench began
-	levels   []level
-	bookings []bookingLevel
-	peak     map[string]int64
-	profiles []string
+	opts      options
+	idle      float64 // cores of other work before the bench began
+	stackIdle float64 // cores the stack used then, idle: part of every request's CPU
+	levels    []level
+	bookings  []bookingLevel
+	peak      map[string]int64
+	profiles  []string
 }
 
 // bench is one run: the stack, the ceilings, the system, the bookings.
@@ -101,7 +102,8 @@ func (b *bench) run(ctx context.Context) error {
 	// The machine is shared: note what else it was doing before we began.
 	before := b.sys.cpu()
 	sleep(ctx, 2*time.Second)
-	b.rep.idle = b.sys.cpu().minus(before).other() / 2
+	idle := b.sys.cpu().minus(before)
+	b.rep.idle, b.rep.stackIdle = idle.other()/2, idle.stack()/2
 	for _, n := range b.o.clients {
 		if !b.o.parts["submissions"] {
 			break

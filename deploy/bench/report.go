@@ -44,7 +44,8 @@ func (r *report) print(w io.Writer) {
 	cores := runtime.NumCPU()
 	fmt.Fprintf(w, "\nconsular bench: %d CPUs, %s per measurement, closed loop; the machine is shared: compare figures within this run only\n",
 		cores, r.opts.duration)
-	fmt.Fprintf(w, "other work on the machine before the bench began: %.2f of %d cores (column \"other\": during each measurement)\n", r.idle, cores)
+	fmt.Fprintf(w, "before the bench began: other work on the machine %.2f of %d cores (column \"other\": during each measurement), the idle stack %.2f\n",
+		r.idle, cores, r.stackIdle)
 	if len(r.levels) > 0 {
 		r.printSubmissions(w)
 	}

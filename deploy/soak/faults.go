@@ -10,8 +10,9 @@ import (
 
 // fault is one thing done to the stack while the clients submit, undone
 // after down: a server stopped and started again on the same port and data.
-// Another kind (a rolling restart of the APIs, a database restart) is
-// another entry of the list faults returns, with its own stop and start.
+// Another kind (a rolling restart of the APIs and workers) is another entry
+// of the list faults returns, with its own stop and start; a fault of an
+// essential dependency (PostgreSQL) expects code 503 from /readyz.
 type fault struct {
 	name  string        // the server, as the report names it
 	check string        // the /readyz check that should name it meanwhile
