@@ -87,6 +87,8 @@ func TestReadyzOutageAnalysis(t *testing.T) {
 		{"named with the wrong code", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
 			false, 0, true},
 		{"never named", answers(t0, 0, 70, 0.25, 200), false, 0, true},
+		{"ready from the cache just after the stop, then named", join(answers(t0, 0, 12.4, 0.25, 200), answers(t0, 12.4, 40.2, 0.25, 200, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
+			true, 12.45, true},
 		{"another dependency named too", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 200, "minio", "smtp"), answers(t0, 40.2, 70, 0.25, 200)),
 			false, 10.85, true},
 		{"ready for a while although down", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 20, 0.25, 200, "minio"), answers(t0, 20, 70, 0.25, 200)),
