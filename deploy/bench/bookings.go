@@ -172,12 +172,15 @@ type contended struct {
 }
 
 // contend runs the rounds, each on a fresh slot; the losers' requests go
-// back to the pool.
-func (b *bookings) contend(ctx context.Context, n, rounds int) (contended, error) {
+// back to the pool, which is topped up before each round.
+func (b *bookings) contend(ctx context.Context, n, rounds int, drainLimit time.Duration) (contended, error) {
 	c := contended{clients: n, rounds: rounds}
 	for r := range rounds {
-		if len(b.late) == 0 || len(b.ready) < n {
-			return c, fmt.Errorf("contended round %d: %d fresh slots, %d requests ready, want 1 and %d", r+1, len(b.late), len(b.ready), n)
+		if err := b.fill(ctx, n, drainLimit); err != nil {
+			return c, err
+		}
+		if len(b.late) == 0 {
+			return c, fmt.Errorf("contended round %d: no fresh slot left", r+1)
 		}
 		s := b.late[0]
 		b.late = b.late[1:]

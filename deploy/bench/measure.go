@@ -179,16 +179,16 @@ func (b *bench) system(ctx context.Context, n int, do op, what string, started f
 	return r, c, err
 }
 
-// bookingsWanted is how many requests a level of bookings gets: a fifth
-// more than the rate to expect (half again the last level's bookings) for
-// the duration, plus each client's warm-up and the contended rounds'
-// players. Running out ends the measurement early, which the report says.
+// bookingsWanted is how many requests a level of bookings gets: half as
+// many again as the rate to expect (half again the last level's bookings) for
+// the duration, plus each client's warm-up. Running out ends the
+// measurement early, which the report says.
 func (b *bench) bookingsWanted(n int, u result) int {
-	expect := min(u.rate(), 25) // what bookings did at 8 clients here
+	expect := min(u.rate(), 30) // more than bookings did at 8 clients here
 	if k := len(b.rep.bookings); k > 0 {
 		expect = b.rep.bookings[k-1].book.rate() * 1.5
 	}
-	return int(math.Ceil(expect*b.o.duration.Seconds()*1.2)) + n + n*b.o.rounds
+	return int(math.Ceil(expect*b.o.duration.Seconds()*1.5)) + n
 }
 
 func (b *bench) bookings(ctx context.Context, n int) error {
@@ -210,7 +210,7 @@ func (b *bench) bookings(ctx context.Context, n int) error {
 	}
 	if n > 1 && b.o.rounds > 0 {
 		progress("%d client(s): contended, all at once on one slot, %d rounds", n, b.o.rounds)
-		c, err := b.bk.contend(ctx, n, b.o.rounds)
+		c, err := b.bk.contend(ctx, n, b.o.rounds, b.o.drain)
 		if err != nil {
 			return err
 		}
