@@ -179,10 +179,10 @@ func (b *bench) system(ctx context.Context, n int, do op, what string, started f
 	return r, c, err
 }
 
-// bookingsWanted is how many requests a level of bookings gets: half as
-// many again as the rate to expect (half again the last level's bookings) for
-// the duration, plus each client's warm-up. Running out ends the
-// measurement early, which the report says.
+// bookingsWanted is how many requests a level of bookings gets: the rate
+// to expect (the last level's and half again; for the first, U's, at most
+// 30/s) for the duration and half again, plus each client's warm-up.
+// Running out ends the measurement early, which the report says.
 func (b *bench) bookingsWanted(n int, u result) int {
 	expect := min(u.rate(), 30) // more than bookings did at 8 clients here
 	if k := len(b.rep.bookings); k > 0 {
