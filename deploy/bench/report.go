@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -53,13 +52,6 @@ func (r *report) print(w io.Writer) {
 		r.printBookings(w)
 	}
 	r.printCPU(w)
-	if len(r.peak) > 0 {
-		t := newTable(w, "peak resident memory (VmHWM) of each program's main process", "program", "MB")
-		for _, name := range slices.Sorted(maps.Keys(r.peak)) {
-			t.row(name, f1(float64(r.peak[name])/(1<<20)))
-		}
-		t.Flush()
-	}
 	for _, p := range r.profiles {
 		fmt.Fprintf(w, "profile: go tool pprof -http=: %s\n", p)
 	}
@@ -238,6 +230,11 @@ func (r *report) printCPU(w io.Writer) {
 	for _, l := range r.bookings {
 		row("booking", l.clients, l.book.ok, l.allIn, l.drained.Seconds(), l.behind)
 	}
+	peak := []string{"peak RSS MB (VmHWM)", ""}
+	for _, p := range programs {
+		peak = append(peak, f1(float64(r.peak[p])/(1<<20)))
+	}
+	t.row(peak...)
 	t.Flush()
 }
 
