@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: dev test check tools migrate bench soak fuzz test-deps histories deploy-check images cluster cluster-check
+.PHONY: dev test check tools migrate bench bench-micro soak fuzz test-deps histories deploy-check images cluster cluster-check
 
 # STACK=cluster makes `make bench` run on the production-shaped stack (the
 # real Temporal server on PostgreSQL) instead of the dev server.
@@ -52,9 +52,13 @@ test-deps:
 	fi
 	@bash deploy/browser-deps.sh
 
-## bench: throughput and latency on a throwaway stack (STACK=cluster: the production-shaped one), as ratios to ceilings measured in the same run (not part of make test)
+## bench: submissions and bookings over HTTP on a throwaway stack (STACK=cluster: the production-shaped one), as ratios to ceilings measured in the same run, with CPU per request (not part of make test; BENCH_FLAGS=-quick for a smoke run)
 bench:
 	$(GO) run ./deploy/launcher $(LAUNCH_TEST) -- $(GO) run ./deploy/bench $(BENCH_FLAGS)
+
+## bench-micro: the testing.B benchmarks beside their code (document check, receipt, slots, staff queue on a throwaway stack)
+bench-micro:
+	$(GO) run ./deploy/launcher test -- $(GO) test -count=1 -run '^$$' -bench . ./internal/documents/ ./internal/receipt/ ./internal/schedule/ ./api/staff/
 
 ## fuzz: every Go fuzz target for FUZZTIME each (default 30s); the seed corpora also run in make test
 fuzz:

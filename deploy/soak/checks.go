@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -18,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/activities"
+	"github.com/openconsular/consular/deploy/loadkit"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/storage"
 )
@@ -102,7 +105,7 @@ func (st requestState) String() string {
 func requestStates(ctx context.Context, db *pgxpool.Pool, codes []string) ([]requestState, error) {
 	rows, err := db.Query(ctx, `SELECT c, COALESCE(r.status, ''),
 			EXISTS (SELECT 1 FROM sent_mail m WHERE m.tracking_code = c AND m.kind = $2)
-		FROM unnest($1::text[]) AS c LEFT JOIN requests r ON r.tracking_code = c`, codes, string(activities.MailReceipt))
+		FROM unnest($1::text[]) WITH ORDINALITY AS u(c, i) LEFT JOIN requests r ON r.tracking_code = c ORDER BY i`, codes, string(activities.MailReceipt))
 	if err != nil {
 		return nil, fmt.Errorf("read the requests' states: %w", err)
 	}
@@ -132,30 +135,20 @@ type described struct {
 // describeAll describes the workflows, eight at a time.
 func describeAll(ctx context.Context, tc client.Client, codes []string) []described {
 	out := make([]described, len(codes))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, code := range codes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			d := described{code: code}
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			resp, err := tc.DescribeWorkflowExecution(cctx, code, "")
-			if err != nil {
-				d.err = err
-			} else {
-				d.status = resp.GetWorkflowExecutionInfo().GetStatus()
-				d.pending = len(resp.GetPendingActivities())
-				if d.pending > 0 {
-					a := resp.GetPendingActivities()[0]
-					d.pendingInfo = fmt.Sprintf("%s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
-				}
-			}
-			out[i] = d
-		})
-	}
-	wg.Wait()
+	loadkit.Each(8, len(codes), func(i int) {
+		out[i] = described{code: codes[i]}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		resp, err := tc.DescribeWorkflowExecution(cctx, codes[i], "")
+		if out[i].err = err; err != nil {
+			return
+		}
+		out[i].status, out[i].pending = resp.GetWorkflowExecutionInfo().GetStatus(), len(resp.GetPendingActivities())
+		if out[i].pending > 0 {
+			a := resp.GetPendingActivities()[0]
+			out[i].pendingInfo = fmt.Sprintf("%s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
+		}
+	})
 	return out
 }
 
@@ -167,7 +160,7 @@ type verifier struct {
 	objects   *minio.Client
 	documents string // bucket
 	receipts  string // bucket
-	mail      *mailpit
+	mail      *loadkit.Mailpit
 	subs      []*submission
 }
 
@@ -214,32 +207,17 @@ func (v *verifier) submissions() check {
 func (v *verifier) projection(ctx context.Context) check {
 	c := check{name: "every request " + string(expected) + " in the projection (requests.status)"}
 	subs := accepted(v.subs)
-	rows, err := v.db.Query(ctx, `SELECT c, COALESCE(r.status, '(none)') FROM unnest($1::text[]) AS c
-		LEFT JOIN requests r ON r.tracking_code = c`, codesOf(subs))
+	states, err := requestStates(ctx, v.db, codesOf(subs))
 	if err != nil {
 		c.detail = err.Error()
 		return c
 	}
-	defer rows.Close()
-	byCode := map[string]*submission{}
-	for _, s := range subs {
-		byCode[s.code] = s
-	}
 	counts := map[string]int{}
-	for rows.Next() {
-		var code, status string
-		if err := rows.Scan(&code, &status); err != nil {
-			c.detail = err.Error()
-			return c
+	for i, st := range states { // in the order of the codes asked for
+		counts[string(st.status)]++
+		if st.status != expected {
+			c.items = append(c.items, fmt.Sprintf("%s (submission %d, its attempts answered: %s)", st, subs[i].n, subs[i].answers()))
 		}
-		counts[status]++
-		if status != string(expected) {
-			c.items = append(c.items, fmt.Sprintf("%s: %s (submission %d, its attempts answered: %s)", code, status, byCode[code].n, byCode[code].answers()))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		c.detail = err.Error()
-		return c
 	}
 	c.pass = len(c.items) == 0 && counts[string(expected)] == len(subs)
 	c.detail = fmt.Sprintf("%v", counts)
@@ -305,12 +283,12 @@ func receiptSubject(code string) string { return "Receipt for request " + code }
 func (v *verifier) mails(ctx context.Context) check {
 	c := check{name: "exactly one receipt email per request in Mailpit, and no other email"}
 	subs := accepted(v.subs)
-	msgs, err := v.mail.all(ctx)
+	msgs, err := v.mail.All(ctx)
 	if err != nil {
 		c.detail = err.Error()
 		return c
 	}
-	byRecipient := map[string][]mailSummary{}
+	byRecipient := map[string][]loadkit.Mail{}
 	for _, m := range msgs {
 		for _, to := range m.To {
 			byRecipient[strings.ToLower(to.Address)] = append(byRecipient[strings.ToLower(to.Address)], m)
@@ -318,7 +296,7 @@ func (v *verifier) mails(ctx context.Context) check {
 	}
 	counts := map[int]int{} // receipts per request -> requests
 	for _, s := range subs {
-		got := byRecipient[strings.ToLower(s.email)]
+		got := byRecipient[strings.ToLower(s.who.Email)]
 		receipts, ids := 0, map[string]bool{}
 		for _, m := range got {
 			if strings.Contains(m.Subject, receiptSubject(s.code)) {
@@ -327,7 +305,7 @@ func (v *verifier) mails(ctx context.Context) check {
 			}
 		}
 		// And as the brief asks: search Mailpit for the tracking code itself.
-		found, _, err := v.mail.search(ctx, `"`+s.code+`"`)
+		found, _, err := v.mail.Search(ctx, `"`+s.code+`"`)
 		if err != nil {
 			c.items = append(c.items, s.code+": search: "+err.Error())
 			continue
@@ -335,7 +313,7 @@ func (v *verifier) mails(ctx context.Context) check {
 		counts[receipts]++
 		if receipts != 1 || len(got) != 1 || found != 1 {
 			c.items = append(c.items, fmt.Sprintf("%s (%s): %d receipt(s) (%d distinct Message-IDs), %d email(s) to the applicant, %d found by searching the tracking code",
-				s.code, s.email, receipts, len(ids), len(got), found))
+				s.code, s.who.Email, receipts, len(ids), len(got), found))
 		}
 	}
 	c.pass = len(c.items) == 0 && len(msgs) == len(subs)
@@ -376,85 +354,57 @@ func (v *verifier) sentMail(ctx context.Context) check {
 	return c
 }
 
-// documents checks every document the clients sent: the request lists it
-// (request_documents) with the SHA-256 the client computed, and the object
-// it names in MinIO has exactly those bytes; no other object sits under the
-// request's prefix; the receipt PDF is there.
+// documentsKept checks every document the clients sent: the request lists
+// it (request_documents) with the SHA-256 the client computed, and the
+// object it names in MinIO has exactly those bytes; no other object sits
+// under the request's prefix; the receipt PDF is there.
 func (v *verifier) documentsKept(ctx context.Context) check {
 	c := check{name: "every document of every request in MinIO, byte for byte, and its receipt PDF"}
 	subs := accepted(v.subs)
 	var mu sync.Mutex
 	fail := func(format string, args ...any) {
 		mu.Lock()
+		defer mu.Unlock()
 		c.items = append(c.items, fmt.Sprintf(format, args...))
-		mu.Unlock()
 	}
-	var checked, objects int
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, s := range subs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			stored := map[string][2]string{} // kind -> object key, sha256
-			rows, err := v.db.Query(ctx, `SELECT kind, object_key, sha256 FROM request_documents WHERE tracking_code = $1`, s.code)
-			if err != nil {
-				fail("%s: %v", s.code, err)
-				return
+	var checked atomic.Int64
+	loadkit.Each(8, len(subs), func(i int) {
+		s := subs[i]
+		stored := map[string][2]string{} // kind -> object key, sha256
+		rows, _ := v.db.Query(ctx, `SELECT kind, object_key, sha256 FROM request_documents WHERE tracking_code = $1`, s.code)
+		var kind, key, sum string
+		_, err := pgx.ForEachRow(rows, []any{&kind, &key, &sum}, func() error { stored[kind] = [2]string{key, sum}; return nil })
+		if err != nil {
+			fail("%s: %v", s.code, err)
+			return
+		}
+		for _, d := range s.docs {
+			rec := stored[d.kind]
+			if got, err := v.objectSHA(ctx, v.documents, rec[0]); err != nil || rec[1] != d.sha256 || got != d.sha256 {
+				fail("%s: %s recorded as %q with SHA-256 %.12s, object's %.12s (%v); the client sent %.12s", s.code, d.kind, rec[0], rec[1], got, err, d.sha256)
+				continue
 			}
-			for rows.Next() {
-				var kind, key, sum string
-				if err := rows.Scan(&kind, &key, &sum); err == nil {
-					stored[kind] = [2]string{key, sum}
-				}
+			checked.Add(1)
+		}
+		n := 0
+		for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Prefix: s.code + "/", Recursive: true}) {
+			if obj.Err != nil {
+				fail("%s: list: %v", s.code, obj.Err)
+				break
 			}
-			rows.Close()
-			for _, d := range s.docs {
-				rec, ok := stored[d.kind]
-				if !ok {
-					fail("%s: %s missing from request_documents", s.code, d.kind)
-					continue
-				}
-				if rec[1] != d.sha256 {
-					fail("%s: %s recorded with SHA-256 %s, the client sent %s", s.code, d.kind, rec[1][:12], d.sha256[:12])
-				}
-				sum, err := v.objectSHA(ctx, v.documents, rec[0])
-				if err != nil {
-					fail("%s: %s (%s): %v", s.code, d.kind, rec[0], err)
-					continue
-				}
-				if sum != d.sha256 {
-					fail("%s: %s (%s) holds other bytes than the client sent", s.code, d.kind, rec[0])
-					continue
-				}
-				mu.Lock()
-				checked++
-				mu.Unlock()
-			}
-			n := 0
-			for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Prefix: s.code + "/", Recursive: true}) {
-				if obj.Err != nil {
-					fail("%s: list: %v", s.code, obj.Err)
-					break
-				}
-				n++
-			}
-			mu.Lock()
-			objects += n
-			mu.Unlock()
-			if n != len(s.docs) {
-				fail("%s: %d objects under %s/, want %d (submission %d, its attempts answered: %s)", s.code, n, s.code, len(s.docs), s.n, s.answers())
-			}
-			if _, err := v.objects.StatObject(ctx, v.receipts, storage.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
-				fail("%s: receipt PDF: %v", s.code, err)
-			}
-		})
-	}
-	wg.Wait()
+			n++
+		}
+		if n != len(s.docs) {
+			fail("%s: %d objects under %s/, want %d (submission %d, its attempts answered: %s)", s.code, n, s.code, len(s.docs), s.n, s.answers())
+		}
+		if _, err := v.objects.StatObject(ctx, v.receipts, storage.ReceiptKey(s.code), minio.StatObjectOptions{}); err != nil {
+			fail("%s: receipt PDF: %v", s.code, err)
+		}
+	})
 	sort.Strings(c.items)
-	want := len(subs) * len(documentKinds)
-	c.pass = len(c.items) == 0 && checked == want
-	c.detail = fmt.Sprintf("%d of %d documents match the bytes sent; %d objects under the requests' prefixes", checked, want, objects)
+	want := len(subs) * len(loadkit.DocumentKinds)
+	c.pass = len(c.items) == 0 && int(checked.Load()) == want
+	c.detail = fmt.Sprintf("%d of %d documents match the bytes sent", checked.Load(), want)
 	return c
 }
 
@@ -471,51 +421,43 @@ func (v *verifier) objectSHA(ctx context.Context, bucket, key string) (string, e
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// strays lists the objects of the documents bucket under no accepted
-// request: documents an attempt stored and could not delete when it failed.
-func (v *verifier) strays(ctx context.Context) ([]string, error) {
-	known := map[string]bool{}
-	for _, s := range accepted(v.subs) {
-		known[s.code] = true
-	}
-	var out []string
-	for obj := range v.objects.ListObjects(ctx, v.documents, minio.ListObjectsOptions{Recursive: true}) {
-		if obj.Err != nil {
-			return out, obj.Err
-		}
-		prefix, _, _ := strings.Cut(obj.Key, "/")
-		if !known[prefix] {
-			out = append(out, fmt.Sprintf("%s (%d bytes, %s)", obj.Key, obj.Size, obj.LastModified.Format(time.TimeOnly)))
-		}
-	}
-	return out, nil
+// mailCheck is what Mailpit held just before its stop, and how many of
+// those messages were still there once it was back (its SQLite file is kept).
+type mailCheck struct {
+	mail *loadkit.Mailpit
+	held map[string]bool
+	kept int
+	done bool
 }
 
-// receiptDelay is how long a request waited from its submission being saved
-// to its receipt being recorded as sent.
-type receiptDelay struct {
-	code string
-	took time.Duration
-}
-
-// receiptDelays are those of the requests, slowest last.
-func receiptDelays(ctx context.Context, db *pgxpool.Pool, codes []string) ([]receiptDelay, error) {
-	rows, err := db.Query(ctx, `SELECT s.tracking_code, EXTRACT(EPOCH FROM m.sent_at - s.submitted_at)::float8
-		FROM submissions s JOIN sent_mail m ON m.tracking_code = s.tracking_code AND m.kind = $2
-		WHERE s.tracking_code = ANY($1) ORDER BY 2`, codes, string(activities.MailReceipt))
+func (m *mailCheck) before(ctx context.Context) error {
+	msgs, err := m.mail.All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("receipt delays: %w", err)
+		return fmt.Errorf("list Mailpit's messages before the stop: %w", err)
 	}
-	defer rows.Close()
-	var out []receiptDelay
-	for rows.Next() {
-		var d receiptDelay
-		var secs float64
-		if err := rows.Scan(&d.code, &secs); err != nil {
-			return nil, err
+	m.held = map[string]bool{}
+	for _, msg := range msgs {
+		m.held[msg.ID] = true
+	}
+	return nil
+}
+
+func (m *mailCheck) after(ctx context.Context) error {
+	msgs, err := m.mail.All(ctx)
+	if err != nil {
+		return fmt.Errorf("list Mailpit's messages after the restart: %w", err)
+	}
+	for _, msg := range msgs {
+		if m.held[msg.ID] {
+			m.kept++
 		}
-		d.took = time.Duration(secs * float64(time.Second))
-		out = append(out, d)
 	}
-	return out, rows.Err()
+	m.done = true
+	return nil
+}
+
+func (m *mailCheck) check() check {
+	c := check{name: "Mailpit kept the messages it held across its restart (SQLite file)", pass: m.done && m.kept == len(m.held)}
+	c.detail = fmt.Sprintf("%d of %d kept", m.kept, len(m.held))
+	return c
 }

@@ -1,44 +1,65 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"time"
 )
 
-// fault is one dependency stopped and started again on the same port and data.
+// fault is one thing done to the stack while the clients submit, undone
+// after down: a server stopped and started again on the same port and data.
+// Another kind (a rolling restart of the APIs and workers) is another entry
+// of the list faults returns, with its own stop and start; a fault of an
+// essential dependency (PostgreSQL) expects code 503 from /readyz.
 type fault struct {
-	server string        // rig server name
-	check  string        // the /readyz check that should name it while it is down
-	code   int           // /readyz's status code meanwhile: 200 "degraded" for a shared dependency
-	at     time.Duration // planned stop, from the start of the submissions
-	down   time.Duration // how long it stays stopped
+	name  string        // the server, as the report names it
+	check string        // the /readyz check that should name it meanwhile
+	code  int           // /readyz's status code meanwhile: 200 "degraded" for a shared dependency
+	down  time.Duration // from stopped to started again
+	stop  func(context.Context) error
+	start func(context.Context) error
 
+	at                                  time.Duration // planned stop, from the start of the submissions
 	stopAt, stoppedAt, startAt, readyAt time.Time
 	err                                 error
-
-	// Mailpit only: the messages it held just before the stop, and those of
-	// them still there once it is back (its SQLite file is kept).
-	mailBefore, mailKept int
+	note                                string // what the fault itself saw, for the report
 }
 
-// window is the fault as the /readyz analysis needs it.
-func (f *fault) window(next time.Time) outageWindow {
-	return outageWindow{check: f.check, code: f.code, stopAt: f.stopAt, stoppedAt: f.stoppedAt, readyAt: f.readyAt, next: next}
+// faults are this soak's, in order: Mailpit, MinIO, then Temporal (longer
+// than the SDK's 10 s call timeout, so some submissions are saved but their
+// workflow start fails, and their clients' retries take the API's "start it
+// now" path). Mailpit must keep, across its restart, the messages it held.
+func (r *rig) faults(o options, mail *mailCheck) []*fault {
+	mailpit := r.restart(serverMailpit, "smtp", o.outage)
+	stop, start := mailpit.stop, mailpit.start
+	mailpit.stop = func(ctx context.Context) error { return cmp.Or(mail.before(ctx), stop(ctx)) }
+	mailpit.start = func(ctx context.Context) error { return cmp.Or(start(ctx), mail.after(ctx)) }
+	return plan(o.lead, o.gap, []*fault{
+		mailpit,
+		r.restart(serverMinIO, "minio", o.outage),
+		r.restart(serverTemporal, "temporal", o.temporalDown),
+	})
 }
 
-// done says whether the fault ran to its end: stopped and started again.
-func (f *fault) done() bool { return f.err == nil && !f.readyAt.IsZero() }
+// restart is the fault of a server of the rig stopped gracefully (SIGTERM,
+// as an operator or an orchestrator would) and started again.
+func (r *rig) restart(server, check string, down time.Duration) *fault {
+	return &fault{name: server, check: check, code: http.StatusOK, down: down,
+		stop:  func(context.Context) error { return r.stopServer(server) },
+		start: func(ctx context.Context) error { return r.start(ctx, server) }}
+}
 
-// planFaults lays the three faults out: Mailpit after lead, MinIO gap after
-// Mailpit is due back, Temporal gap after MinIO is due back.
-func planFaults(lead, outage, gap, temporalDown time.Duration) []*fault {
-	return []*fault{
-		{server: serverMailpit, check: "smtp", code: http.StatusOK, at: lead, down: outage},
-		{server: serverMinIO, check: "minio", code: http.StatusOK, at: lead + outage + gap, down: outage},
-		{server: serverTemporal, check: "temporal", code: http.StatusOK, at: lead + 2*(outage+gap), down: temporalDown},
+// plan lays the faults out one after the other: the first after lead,
+// each next one gap after the last is due back.
+func plan(lead, gap time.Duration, faults []*fault) []*fault {
+	at := lead
+	for _, f := range faults {
+		f.at = at
+		at += f.down + gap
 	}
+	return faults
 }
 
 // temporalStartEstimate is about how long the Temporal dev server takes to
@@ -52,11 +73,19 @@ func submissionWindow(faults []*fault, tail time.Duration) time.Duration {
 	return last.at + last.down + temporalStartEstimate + tail
 }
 
+// done says whether the fault ran to its end: stopped and started again.
+func (f *fault) done() bool { return f.err == nil && !f.readyAt.IsZero() }
+
+// window is the fault as the /readyz analysis needs it.
+func (f *fault) window(next time.Time) outageWindow {
+	return outageWindow{check: f.check, code: f.code, stopAt: f.stopAt, stoppedAt: f.stoppedAt, readyAt: f.readyAt, next: next}
+}
+
 // runFaults runs the faults at their planned times from begin. A server that
 // took long to come back pushes the next fault so that at least minGap
 // separates them, so /readyz has time to say 200 in between. It stops at the
-// first server that does not come back: the rig is broken then.
-func runFaults(ctx context.Context, r *rig, mp *mailpit, faults []*fault, begin time.Time, minGap time.Duration) error {
+// first fault that cannot be undone: the rig is broken then.
+func runFaults(ctx context.Context, faults []*fault, begin time.Time, minGap time.Duration) error {
 	var prevReady time.Time
 	for _, f := range faults {
 		at := begin.Add(f.at)
@@ -66,49 +95,22 @@ func runFaults(ctx context.Context, r *rig, mp *mailpit, faults []*fault, begin 
 		if !sleepUntil(ctx, at) {
 			return ctx.Err()
 		}
-		var before []mailSummary
-		if f.server == serverMailpit {
-			var err error
-			if before, err = mp.all(ctx); err != nil {
-				f.err = fmt.Errorf("list Mailpit's messages before the stop: %w", err)
-				return f.err
-			}
-			f.mailBefore = len(before)
-		}
-		progress("fault: stopping %s for %s", f.server, f.down)
+		progress("fault: stopping %s for %s", f.name, f.down)
 		f.stopAt = time.Now()
-		if err := r.stopServer(f.server); err != nil {
-			f.err = fmt.Errorf("stop %s: %w", f.server, err)
-			return f.err
+		if f.err = f.stop(ctx); f.err != nil {
+			return fmt.Errorf("stop %s: %w", f.name, f.err)
 		}
 		f.stoppedAt = time.Now()
 		if !sleepUntil(ctx, f.stoppedAt.Add(f.down)) {
 			return ctx.Err()
 		}
-		progress("fault: starting %s again", f.server)
+		progress("fault: starting %s again", f.name)
 		f.startAt = time.Now()
-		if err := r.start(ctx, f.server); err != nil {
-			f.err = err
-			return err
+		if f.err = f.start(ctx); f.err != nil {
+			return fmt.Errorf("start %s: %w", f.name, f.err)
 		}
 		f.readyAt = time.Now()
-		progress("fault: %s is back after %.1fs (start took %.1fs)", f.server, f.readyAt.Sub(f.stopAt).Seconds(), f.readyAt.Sub(f.startAt).Seconds())
-		if f.server == serverMailpit {
-			after, err := mp.all(ctx)
-			if err != nil {
-				f.err = fmt.Errorf("list Mailpit's messages after the restart: %w", err)
-				return f.err
-			}
-			have := map[string]bool{}
-			for _, m := range after {
-				have[m.ID] = true
-			}
-			for _, m := range before {
-				if have[m.ID] {
-					f.mailKept++
-				}
-			}
-		}
+		progress("fault: %s is back after %.1fs (start took %.1fs)", f.name, f.readyAt.Sub(f.stopAt).Seconds(), f.readyAt.Sub(f.startAt).Seconds())
 		prevReady = f.readyAt
 	}
 	return nil

@@ -121,6 +121,10 @@ type outageWindow struct {
 	next                       time.Time
 }
 
+// readyzMaxAge is how long the API answers /readyz from its last probe
+// (health.Handlers.MaxAge, 2 s by default).
+const readyzMaxAge = 2 * time.Second
+
 // outageSeen is what /readyz said about one outage.
 type outageSeen struct {
 	firstSeen, lastSeen time.Time // the first and last answer naming the dependency, with the expected code
@@ -131,12 +135,14 @@ type outageSeen struct {
 }
 
 // seen says whether /readyz reported the outage while it lasted (naming it,
-// with the window's status code) and said ready again afterwards. A margin of one second at both ends of the window
-// leaves out answers racing the stop and the start.
+// with the window's status code) and said ready again afterwards. A margin
+// of one second at both ends of the window leaves out answers racing the
+// stop and the start, and the API's cache of its last probe (readyzMaxAge)
+// may answer from before the stop for that long after it.
 func seen(samples []sample, w outageWindow) outageSeen {
 	var o outageSeen
 	const margin = time.Second
-	from, to := w.stoppedAt.Add(margin), w.readyAt.Add(-margin)
+	from, to := w.stoppedAt.Add(margin+readyzMaxAge), w.readyAt.Add(-margin)
 	others := map[string]bool{}
 	for _, s := range samples {
 		if s.start.Before(w.stopAt) {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -22,10 +24,7 @@ type report struct {
 	notDrained []string      // requests not in their state when the drain gave up
 	samples    []sample      // every /readyz answer
 	checks     []check
-	strays     []string // objects of the documents bucket under no accepted request
-	// receiptDelays are from each submission to its receipt sent, slowest last.
-	receiptDelays []receiptDelay
-	brokenOff     string // why the run stopped before the checks
+	brokenOff  string // why the run stopped before the checks
 }
 
 func (r *report) passed() bool {
@@ -40,11 +39,11 @@ func (r *report) passed() bool {
 	return true
 }
 
-// faultServer names the server whose fault failed.
-func (r *report) faultServer(error) string {
+// failedFault names the fault that could not be undone.
+func (r *report) failedFault() string {
 	for _, f := range r.faults {
 		if f.err != nil {
-			return f.server
+			return f.name
 		}
 	}
 	return "api"
@@ -69,7 +68,7 @@ func (r *report) during(start, end time.Time) string {
 			back = time.Now()
 		}
 		if start.Before(back) && end.After(f.stopAt) {
-			return f.server
+			return f.name
 		}
 	}
 	return ""
@@ -91,16 +90,16 @@ func (r *report) inFlight() check {
 		n := 0
 		for _, s := range r.subs {
 			for _, a := range s.attempts {
-				if r.during(a.start, a.end) == f.server {
+				if r.during(a.start, a.end) == f.name {
 					n++
 					break
 				}
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%s %d", f.server, n))
+		parts = append(parts, fmt.Sprintf("%s %d", f.name, n))
 		if n == 0 {
 			c.pass = false
-			c.items = append(c.items, "no submission was in flight while "+f.server+" was down: spread them differently (-requests, -lead, -tail)")
+			c.items = append(c.items, "no submission was in flight while "+f.name+" was down: spread them differently (-requests, -lead, -tail)")
 		}
 	}
 	c.detail = strings.Join(parts, ", ")
@@ -110,7 +109,7 @@ func (r *report) inFlight() check {
 func (r *report) readyzChecks() []check {
 	var out []check
 	for i, f := range r.faults {
-		c := check{name: fmt.Sprintf("/readyz answered %d naming %s while %s was down, and ready after", f.code, f.check, f.server)}
+		c := check{name: fmt.Sprintf("/readyz answered %d naming %s while %s was down, and ready after", f.code, f.check, f.name)}
 		if !f.done() {
 			c.detail = "the fault did not run to its end"
 			out = append(out, c)
@@ -137,159 +136,97 @@ func (r *report) drainCheck() check {
 	c := check{name: fmt.Sprintf("every request settled within -drain %s (%s with its receipt sent and no activity pending, or finished)", r.opts.drain, expected),
 		pass: len(r.notDrained) == 0, items: r.notDrained}
 	last := r.faults[len(r.faults)-1]
-	c.detail = fmt.Sprintf("%.1fs after %s was back, %d not settled", r.drained.Sub(last.readyAt).Seconds(), last.server, len(r.notDrained))
-	return c
-}
-
-func (r *report) mailpitKept() check {
-	c := check{name: "Mailpit kept the messages it held across its restart (SQLite file)"}
-	for _, f := range r.faults {
-		if f.server == serverMailpit && f.done() {
-			c.pass = f.mailKept == f.mailBefore
-			c.detail = fmt.Sprintf("%d of %d kept", f.mailKept, f.mailBefore)
-		}
-	}
+	c.detail = fmt.Sprintf("%.1fs after %s was back, %d not settled", r.drained.Sub(last.readyAt).Seconds(), last.name, len(r.notDrained))
 	return c
 }
 
 func (r *report) print(w io.Writer) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	o := r.opts
-	p("\nconsular soak: %d requests from %d clients spread over %s; Mailpit and MinIO each stopped %s, Temporal restarted (%s down)\n",
-		len(r.subs), o.clients, r.window.Round(time.Second), o.outage, o.temporalDown)
-	p("times are from the first submission; data and logs: %s\n", r.dir)
-
-	// Submissions.
-	acc := accepted(r.subs)
-	created, replayed, retriedSubs, failedAttempts := 0, 0, 0, 0
-	byAnswer, byFault := map[string]int{}, map[string]int{}
-	for _, s := range r.subs {
-		if s.code != "" && s.created {
-			created++
-		} else if s.code != "" {
-			replayed++
+	fmt.Fprintf(w, "\nconsular soak: %d requests from %d clients spread over %s; times are from the first submission; data and logs: %s\n",
+		len(r.subs), r.opts.clients, r.window.Round(time.Second), r.dir)
+	r.printSubmissions(w)
+	r.printFaults(w)
+	if r.brokenOff != "" {
+		fmt.Fprintf(w, "\nBROKEN OFF: %s\n", r.brokenOff)
+		return
+	}
+	for _, c := range r.checks {
+		fmt.Fprintf(w, "\n%s  %s\n      %s\n", map[bool]string{true: "PASS", false: "FAIL"}[c.pass], c.name, c.detail)
+		for _, item := range head(c.items, 10) {
+			fmt.Fprintf(w, "      - %s\n", item)
 		}
-		failed := 0
+		if len(c.items) > 10 {
+			fmt.Fprintf(w, "      - ... and %d more\n", len(c.items)-10)
+		}
+	}
+	fmt.Fprintf(w, "\nsoak: %s\n", map[bool]string{true: "PASS", false: "FAIL"}[r.passed()])
+}
+
+// printSubmissions says how the submissions were answered, and where the
+// failed attempts fell.
+func (r *report) printSubmissions(w io.Writer) {
+	created, failed, retried := 0, 0, 0
+	byAnswer, byFault, examples := map[string]int{}, map[string]int{}, map[string]string{}
+	for _, s := range r.subs {
+		if s.created {
+			created++
+		}
+		n := 0
 		for _, a := range s.attempts {
 			if a.ok() {
 				continue
 			}
-			failed++
+			n++
 			answer := "no answer"
 			if a.status != 0 {
 				answer = fmt.Sprint(a.status)
 			}
 			byAnswer[answer]++
-			where := r.during(a.start, a.end)
-			if where == "" {
-				where = "no fault"
-			}
-			byFault[where]++
-		}
-		if failed > 0 {
-			retriedSubs++
-		}
-		failedAttempts += failed
-	}
-	p("\nsubmissions\n")
-	p("  accepted                 %d of %d (201 Created: %d; 200 on a retry, the first attempt's request: %d)\n", len(acc), len(r.subs), created, replayed)
-	p("  answered with an error   %d attempts of %d submissions, each retried with its Idempotency-Key\n", failedAttempts, retriedSubs)
-	if failedAttempts > 0 {
-		p("    by answer              %s\n", counts(byAnswer))
-		p("    by fault               %s\n", counts(byFault))
-		examples := map[string]bool{} // one per distinct error, a few in all
-		for _, s := range r.subs {
-			for _, a := range s.attempts {
-				if e := firstLine(a.detail); !a.ok() && len(examples) < 4 && !examples[e] {
-					examples[e] = true
-					p("    e.g. %-9s %d: %.200s\n", r.at(a.start), a.status, e)
-				}
+			byFault[cmp.Or(r.during(a.start, a.end), "no fault")]++
+			if e := firstLine(a.detail); len(examples) < 4 && examples[e] == "" {
+				examples[e] = fmt.Sprintf("%s %d: %.200s", r.at(a.start), a.status, e)
 			}
 		}
+		failed += n
+		retried += min(n, 1)
 	}
-	if !r.submitted.IsZero() {
-		p("  last answer              %s\n", r.at(r.submitted))
+	fmt.Fprintf(w, "\nsubmissions: %d accepted of %d (201 Created: %d, 200 to a retry: the first attempt's request); last answer at %s\n",
+		len(accepted(r.subs)), len(r.subs), created, r.at(r.submitted))
+	fmt.Fprintf(w, "  %d attempts of %d submissions answered with an error, each retried with its Idempotency-Key\n", failed, retried)
+	if failed > 0 {
+		fmt.Fprintf(w, "  by answer: %s; by fault: %s\n", counts(byAnswer), counts(byFault))
+		for _, e := range slices.Sorted(maps.Values(examples)) {
+			fmt.Fprintf(w, "  e.g. %s\n", e)
+		}
 	}
+}
 
-	// Faults and what /readyz said.
-	p("\nfaults                     stopped    gone       back       /readyz first named last named ready again\n")
+// printFaults writes each fault, what /readyz said, and when every request settled.
+func (r *report) printFaults(w io.Writer) {
+	t := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nfaults (first named: delay from the stop signal; ready again: delay from the server answering again)")
+	fmt.Fprintln(t, "fault\tstopped\tgone\tback\t/readyz first named\tlast named\tready again\t")
+	delay := func(from, to time.Time) string {
+		if from.IsZero() || to.IsZero() {
+			return "never"
+		}
+		return fmt.Sprintf("%s (%+.1fs)", r.at(to), to.Sub(from).Seconds())
+	}
 	for i, f := range r.faults {
-		if f.stopAt.IsZero() {
-			p("  %-24s not run\n", f.server)
-			continue
-		}
 		o := seen(r.samples, f.window(r.next(i)))
-		delay := func(from, to time.Time) string {
-			if from.IsZero() || to.IsZero() {
-				return "never"
-			}
-			return fmt.Sprintf("%s (%+.1fs)", r.at(to), to.Sub(from).Seconds())
-		}
-		p("  %-24s %-10s %-10s %-10s %-19s %-10s %s\n", fmt.Sprintf("%s (%s)", f.server, f.check), r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
+		fmt.Fprintf(t, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.name, f.check, r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
 			delay(f.stopAt, o.firstSeen), r.at(o.lastSeen), delay(f.readyAt, o.recovered))
-		if f.err != nil {
-			p("    failed: %v\n", f.err)
-		}
 	}
-	p("  (first named: delay from the stop signal; ready again: delay from the server answering again)\n")
-	p("\n/readyz transitions (%d answers, one every %s at most)\n", len(r.samples), o.readyzEvery)
-	for _, t := range transitions(r.samples) {
-		p("  %-9s %s\n", r.at(t.at), t.state)
+	t.Flush()
+	var states []string
+	for _, tr := range transitions(r.samples) {
+		states = append(states, r.at(tr.at)+" "+tr.state)
 	}
-
-	if r.brokenOff != "" {
-		p("\nBROKEN OFF: %s\n", r.brokenOff)
-		return
-	}
-	last := r.faults[len(r.faults)-1]
+	fmt.Fprintf(w, "/readyz (%d answers): %s\n", len(r.samples), strings.Join(states, " -> "))
 	if !r.drained.IsZero() {
-		if len(r.notDrained) == 0 {
-			p("\ndrain: every request settled (%s with its receipt sent and no activity pending, or finished) at %s, %.1fs after %s was back (the last fault), %.1fs after the last submission\n",
-				expected, r.at(r.drained), r.drained.Sub(last.readyAt).Seconds(), last.server, r.drained.Sub(r.submitted).Seconds())
-		} else {
-			p("\ndrain: gave up at %s (-drain %s after the last submission) with %d requests not settled:\n", r.at(r.drained), o.drain, len(r.notDrained))
-			for _, s := range head(r.notDrained, 10) {
-				p("    %s\n", s)
-			}
-		}
+		last := r.faults[len(r.faults)-1]
+		fmt.Fprintf(w, "drain: ended at %s, %.1fs after %s was back (the last fault), %d requests not settled\n",
+			r.at(r.drained), r.drained.Sub(last.readyAt).Seconds(), last.name, len(r.notDrained))
 	}
-
-	if n := len(r.receiptDelays); n > 0 {
-		q := func(f float64) time.Duration {
-			return r.receiptDelays[min(n-1, int(f*float64(n)))].took.Round(100 * time.Millisecond)
-		}
-		p("  from submission to receipt sent: p50 %s, p90 %s, max %s; slowest:", q(0.5), q(0.9), r.receiptDelays[n-1].took.Round(100*time.Millisecond))
-		for _, d := range r.receiptDelays[max(0, n-3):] {
-			p(" %s (%s)", d.code, d.took.Round(100*time.Millisecond))
-		}
-		p("\n")
-	}
-
-	p("\nchecks\n")
-	for _, c := range r.checks {
-		verdict := "PASS"
-		if !c.pass {
-			verdict = "FAIL"
-		}
-		p("  %s  %s\n        %s\n", verdict, c.name, c.detail)
-		for _, item := range head(c.items, 10) {
-			p("        - %s\n", item)
-		}
-		if len(c.items) > 10 {
-			p("        - ... and %d more\n", len(c.items)-10)
-		}
-	}
-	if len(r.strays) > 0 {
-		p("\nnote: %d objects in the documents bucket belong to no request (left by attempts that failed mid-upload; the daily retention purge deletes them once a day old):\n", len(r.strays))
-		for _, s := range head(r.strays, 10) {
-			p("  %s\n", s)
-		}
-	}
-	verdict := "PASS"
-	if !r.passed() {
-		verdict = "FAIL"
-	}
-	p("\nsoak: %s\n", verdict)
 }
 
 func firstLine(s string) string {

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
+	"github.com/openconsular/consular/deploy/loadkit"
 	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
@@ -27,6 +29,7 @@ type rig struct {
 	mu      sync.Mutex
 	servers map[string]*stack.Process // the running process of each server, by name
 	dbURL   string                    // the app's database
+	token   string                    // the soak's API client, registered as an operator would
 }
 
 // Names of the servers, as stack.Stack.LogPath knows them.
@@ -91,35 +94,43 @@ func startRig(ctx context.Context, base config.Config, dir string) (_ *rig, err 
 	if err := database.Migrate(ctx, r.dbURL, slog.New(slog.DiscardHandler)); err != nil {
 		return nil, err
 	}
+	return r, r.startApp(ctx, dir)
+}
 
-	ports, err = freePorts(2)
+// startApp builds the API and the worker from the working tree, registers
+// the soak's API client as an operator would, and starts them.
+func (r *rig) startApp(ctx context.Context, dir string) error {
+	ports, err := freePorts(2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	httpAddr, workerAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	r.url = "http://" + httpAddr
-	env := append(append(os.Environ(), st.Env("consular")...),
+	env := append(append(os.Environ(), r.st.Env("consular")...),
 		"CONSULAR_ENV=test",
 		"CONSULAR_HTTP_ADDR="+httpAddr,
 		"CONSULAR_PUBLIC_URL="+r.url,
 		"CONSULAR_WORKER_HTTP_ADDR="+workerAddr,
 		"CONSULAR_LOG_LEVEL=info",
 	)
-	if r.cfg, err = config.Load(envLookup(env)); err != nil {
-		return nil, fmt.Errorf("the app's configuration: %w", err)
+	if r.cfg, err = config.Load(loadkit.Lookup(env)); err != nil {
+		return fmt.Errorf("the app's configuration: %w", err)
 	}
 	bin := filepath.Join(dir, "bin")
 	progress("building the API and the worker")
 	if err := stack.BuildApp(ctx, bin); err != nil {
-		return nil, err
+		return err
+	}
+	if r.token, err = loadkit.RegisterClient(ctx, bin, env, "soak "+time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return err
 	}
 	progress("starting the worker and the API")
 	if r.app, err = stack.StartApp(ctx, stack.AppOptions{Bin: bin, LogDir: filepath.Join(dir, "logs"), Env: env,
-		HTTPAddr: httpAddr, Temporal: st.Temporal.Address(), Namespace: st.Temporal.Namespace, TaskQueue: r.cfg.Temporal.TaskQueue}); err != nil {
-		return nil, err
+		HTTPAddr: httpAddr, Temporal: r.st.Temporal.Address(), Namespace: r.st.Temporal.Namespace, TaskQueue: r.cfg.Temporal.TaskQueue}); err != nil {
+		return err
 	}
-	st.Adopt(r.app.Worker, r.app.API)
-	return r, nil
+	r.st.Adopt(r.app.Worker, r.app.API)
+	return nil
 }
 
 // start starts one server (again, after stop) on its port and data, and
@@ -182,17 +193,4 @@ func freePorts(n int) ([]int, error) {
 		}
 	}
 	return ports, nil
-}
-
-// envLookup reads an environment list the way the process will see it: the
-// last value of a name wins.
-func envLookup(env []string) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		for i := len(env) - 1; i >= 0; i-- {
-			if len(env[i]) > len(name) && env[i][len(name)] == '=' && env[i][:len(name)] == name {
-				return env[i][len(name)+1:], true
-			}
-		}
-		return "", false
-	}
 }

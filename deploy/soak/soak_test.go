@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/openconsular/consular/deploy/loadkit"
 	"github.com/openconsular/consular/internal/documents"
 )
 
@@ -14,19 +16,19 @@ import (
 // comment: they still pass the documents rule, and the SHA-256 the client
 // notes is the one the API computes.
 func TestUniqueDocumentsPassTheRuleAndDiffer(t *testing.T) {
-	docs, err := makeDocuments(1)
+	docs, err := loadkit.Documents(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1, s2 := &submission{n: 1, email: "a@example.org", nationalID: "0013542419"}, &submission{n: 2, email: "b@example.org", nationalID: "0013542419"}
+	s1, s2 := &submission{n: 1, who: loadkit.Applicant{NationalID: "0013542419"}}, &submission{n: 2, who: loadkit.Applicant{NationalID: "0013542419"}}
 	if _, _, err := s1.body(docs, "run"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s2.body(docs, "run"); err != nil {
 		t.Fatal(err)
 	}
-	for i, kind := range documentKinds {
-		doc := unique(docs[i], "consular soak run submission 1 "+kind)
+	for i, kind := range loadkit.DocumentKinds {
+		doc := loadkit.Unique(docs[i], "consular soak run submission 1 "+kind)
 		checked, _, err := documents.Check(kind+".jpg", bytes.NewReader(doc), documents.DefaultRule)
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
@@ -85,6 +87,8 @@ func TestReadyzOutageAnalysis(t *testing.T) {
 		{"named with the wrong code", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
 			false, 0, true},
 		{"never named", answers(t0, 0, 70, 0.25, 200), false, 0, true},
+		{"ready from the cache just after the stop, then named", join(answers(t0, 0, 12.4, 0.25, 200), answers(t0, 12.4, 40.2, 0.25, 200, "minio"), answers(t0, 40.2, 70, 0.25, 200)),
+			true, 12.45, true},
 		{"another dependency named too", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 200, "minio", "smtp"), answers(t0, 40.2, 70, 0.25, 200)),
 			false, 10.85, true},
 		{"ready for a while although down", join(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 20, 0.25, 200, "minio"), answers(t0, 20, 70, 0.25, 200)),
@@ -128,17 +132,24 @@ func TestTransitionsKeepOnlyChanges(t *testing.T) {
 	}
 }
 
-// The submissions are spread to the planned end of the last fault, so some
-// are in flight during each.
+// The faults come one after the other, and the submissions are spread to
+// the planned end of the last one, so some are in flight during each.
 func TestSubmissionsCoverEveryFault(t *testing.T) {
-	faults := planFaults(10*time.Second, 30*time.Second, 15*time.Second, 15*time.Second)
+	r := &rig{}
+	o := options{lead: 10 * time.Second, outage: 30 * time.Second, gap: 15 * time.Second, temporalDown: 15 * time.Second}
+	faults := r.faults(o, &mailCheck{})
 	window := submissionWindow(faults, 10*time.Second)
-	for _, f := range faults {
+	var checks []string
+	for i, f := range faults {
 		if f.at+f.down >= window {
-			t.Errorf("%s is due back at %s, after the last submission at %s", f.server, f.at+f.down, window)
+			t.Errorf("%s is due back at %s, after the last submission at %s", f.name, f.at+f.down, window)
 		}
+		if i > 0 && f.at < faults[i-1].at+faults[i-1].down+o.gap {
+			t.Errorf("%s starts at %s, before %s is due back and a gap has passed", f.name, f.at, faults[i-1].name)
+		}
+		checks = append(checks, f.check)
 	}
-	if faults[0].check != "smtp" || faults[1].check != "minio" || faults[2].check != "temporal" {
-		t.Errorf("faults name the checks %s, %s, %s", faults[0].check, faults[1].check, faults[2].check)
+	if strings.Join(checks, ",") != "smtp,minio,temporal" {
+		t.Errorf("faults name the checks %v", checks)
 	}
 }

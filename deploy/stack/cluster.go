@@ -33,7 +33,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/openconsular/consular/internal/temporalclient"
-	"github.com/openconsular/consular/workflows"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // The production-shaped stack runs the real Temporal server (the one a
@@ -497,7 +497,7 @@ func registerNamespace(ctx context.Context, cl client.Client, namespace string) 
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for _, sa := range workflows.SearchAttributes {
+	for _, sa := range request.SearchAttributes {
 		if _, ok := have.GetCustomAttributes()[sa.GetName()]; !ok {
 			missing[sa.GetName()] = sa.GetValueType()
 		}
