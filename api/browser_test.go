@@ -43,6 +43,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 				t.Fatalf("page is %s/%s, want %s/%s", b.Lang(), b.Dir(), lang, want)
 			}
 			look("home")
+			if !b.Exists("#header-signin") {
+				t.Error("the header has no sign-in link")
+			}
 			b.ClickAndWait(`a.button[href="/start"]`)
 			look("start")
 			b.Fill("#email", mail)
@@ -103,7 +106,35 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			b.Fill("#captcha", digits(testCaptcha))
 			b.Submit(`form[action="/profile/review"] button`)
 			look("profile-done")
-			b.ClickAndWait(`a.button[href="/services"]`)
+			// The seed's flow: a tick box, not a button, leads to the
+			// password page; left unticked, on to the services. Either way
+			// the password page is in the account menu.
+			if lang == i18n.Persian {
+				b.Click("#fixed_password")
+				b.Submit(`#after-profile button[type=submit]`)
+				if !strings.HasSuffix(b.URL(), "/account/password") {
+					t.Fatalf("the ticked box led to %s, want the password page", b.URL())
+				}
+				look("password")
+				b.ClickAndWait(`header a[href="/services"]`)
+			} else {
+				b.Submit(`#after-profile button[type=submit]`)
+				if !strings.HasSuffix(b.URL(), "/services") {
+					t.Fatalf("the unticked box led to %s, want the services", b.URL())
+				}
+				b.Click("#account-menu summary")
+				b.WaitVisible("#menu-password")
+				look("account-menu")
+				b.ClickAndWait("#menu-password")
+				if !strings.HasSuffix(b.URL(), "/account/password") {
+					t.Fatalf("the account menu's password link led to %s", b.URL())
+				}
+				look("password")
+				b.ClickAndWait(`header a[href="/services"]`)
+			}
+			if b.Exists("#header-signin") || !b.Exists("#account-menu") {
+				t.Error("signed in, the header still offers to sign in, or has no account menu")
+			}
 			look("services")
 			b.ClickAndWait(`a[href="/services/driving_licence_inquiry/apply"]`)
 			look("apply")
@@ -119,6 +150,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			}
 			look("submitted")
 			code := b.Text("#tracking-code")
+			if !strings.Contains(b.Text("#bring"), code) {
+				t.Errorf("the submitted page does not tell to bring the tracking code: %q", b.Text("#bring"))
+			}
 			pdf := b.Download(b.Attr("#receipt", "href"))
 			cmd := exec.Command("pdftotext", "-", "-")
 			cmd.Stdin = bytes.NewReader(pdf)
@@ -238,6 +272,9 @@ func TestBrowserBooksAndCancelsAnAppointment(t *testing.T) {
 	}
 	b.CheckAccessibility(t)
 	b.ScreenshotBothWidths("booked")
+	if !strings.Contains(b.Text("#bring"), code) {
+		t.Errorf("the booked page does not tell to bring the tracking code: %q", b.Text("#bring"))
+	}
 	s.waitStatus(code, "appointment_booked", 10*time.Second)
 
 	msgs := testenv.Mail(t).WaitFor(t, "to:"+code+"@example.org", 2, 15*time.Second)

@@ -60,6 +60,7 @@ func (p *Portal) Register(site fiber.Router) {
 	me(fiber.MethodPost, "/signout/everywhere", p.signoutEverywhere)
 	me(fiber.MethodGet, "/profile/:step", p.profileStep)
 	me(fiber.MethodPost, "/profile/:step", p.saveProfileStep)
+	me(fiber.MethodGet, "/account/continue", p.afterProfile)
 	me(fiber.MethodGet, "/account/password", p.passwordForm)
 	me(fiber.MethodPost, "/account/password", p.setPassword)
 	me(fiber.MethodPost, "/account/password/code", p.passwordCode)

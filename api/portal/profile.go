@@ -224,6 +224,16 @@ func (p *Portal) saveProfileStep(c *fiber.Ctx) error {
 	return p.Render.Render(c, fiber.StatusOK, "profile_done", pg)
 }
 
+// afterProfile follows the confirmed profile's one question, the tick box
+// "I want to set a fixed password": ticked, to the password page; else on
+// to the services. (A GET form: it changes nothing, so no CSRF token.)
+func (p *Portal) afterProfile(c *fiber.Ctx) error {
+	if c.Query("fixed_password") == "yes" {
+		return c.Redirect("/account/password", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/services", fiber.StatusSeeOther)
+}
+
 // complete reports whether every step holds: the profile may be confirmed.
 func (p *Portal) complete(ctx context.Context, accountID int64, pr profile) (bool, error) {
 	probe := web.NewForm()
