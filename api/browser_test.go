@@ -78,7 +78,7 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			b.Select("#gender", "female")
 			setDate(b, "#birth_date", lang, "1991-08-03")
 			b.UploadBytes("#document\\.passport", "passport.jpg", testenv.JPEG(t))
-			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", []byte("GIF89a not a photo"+strings.Repeat("x", 120<<10)))
+			b.UploadBytes("#document\\.birth_certificate", "scan2024.jpg", []byte("GIF89a not a photo"+strings.Repeat("x", 120<<10)))
 			if code := b.Submit(`main form button[type=submit]`); code != 422 {
 				t.Fatalf("identity with a bad file: %d, want 422", code)
 			}
@@ -87,6 +87,10 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			}
 			if b.Value("#first_name_en") != "Sara" || !b.Exists("#document\\.birth_certificate-error") {
 				t.Fatal("the form lost what was typed, or does not name the bad file")
+			}
+			// The file's name keeps its ASCII digits in a Persian sentence.
+			if got := b.Text("#document\\.birth_certificate-error"); !strings.Contains(got, "scan2024.jpg") {
+				t.Errorf("the error does not name scan2024.jpg as typed: %q", got)
 			}
 			look("identity-errors")
 			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", testenv.JPEG(t))

@@ -292,7 +292,7 @@ func (p *Portal) checkService(ctx context.Context, form *web.Form, service consu
 	failAll(form, problems)
 	for _, doc := range service.Documents {
 		if pr, ok := refused[doc.Kind]; ok {
-			form.Fail("document."+doc.Kind, "error.document", pr.Message(orDefault(lang)))
+			form.Fail("document."+doc.Kind, "error.document", web.Literal(pr.Message(orDefault(lang)))) // worded and digited already: its file name keeps its digits
 		}
 	}
 	stored["mission"] = mission

@@ -296,7 +296,7 @@ func checkDocuments(form *web.Form, specs []consular.DocumentSpec, problems map[
 	for _, d := range specs {
 		field := "document." + d.Kind
 		if pr, ok := problems[d.Kind]; ok {
-			form.Fail(field, "error.document", pr.Message(orDefault(lang)))
+			form.Fail(field, "error.document", web.Literal(pr.Message(orDefault(lang)))) // worded and digited already: its file name keeps its digits
 			continue
 		}
 		if _, ok := uploaded[d.Kind]; !ok && d.Required {
