@@ -142,6 +142,16 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			look("services")
 			b.ClickAndWait(`a[href="/services/driving_licence_inquiry/apply"]`)
 			look("apply")
+			// Resident in Austria: the missions offered are those serving
+			// Austria (one, chosen already), with a way to see them all.
+			if !b.Exists("#missions-narrowed") || b.Count("#mission option[value]:not([value=''])") != 1 || b.Value("#mission") != "AT-VIE" {
+				t.Fatalf("the mission list is not narrowed to Austria's: %d options, %q chosen", b.Count("#mission option[value]:not([value=''])"), b.Value("#mission"))
+			}
+			b.ClickAndWait("#all-missions")
+			if n := b.Count("#mission option[value]:not([value=''])"); n < 40 || b.Exists("#missions-narrowed") {
+				t.Fatalf("show all missions: %d options", n)
+			}
+			b.CheckAccessibility(t)
 			b.Select("#mission", "AT-VIE")
 			b.Fill("#licence_number", digits("87654321"))
 			b.Click("#include_driving_record")
@@ -315,4 +325,33 @@ func TestBrowserBooksAndCancelsAnAppointment(t *testing.T) {
 	}
 	s.waitClosed(code, 30*time.Second)
 	s.waitStatus(code, "withdrawn", time.Second)
+}
+
+// The missions' own pages, in Persian and English: the list by country, a
+// mission with its address and a map link, one whose details are not yet
+// confirmed, and an unknown code.
+func TestBrowserShowsTheMissionsAndTheirDetails(t *testing.T) {
+	s := startSystem(t, nil)
+	for _, lang := range []string{i18n.Persian, i18n.English} {
+		t.Run(lang, func(t *testing.T) {
+			b := browser.New(t)
+			b.Visit(s.url + "/lang/" + lang + "?next=/missions")
+			b.CheckAccessibility(t)
+			b.ScreenshotBothWidths("missions")
+			b.ClickAndWait(`a[href="/missions/AT-VIE"]`)
+			if !strings.Contains(b.Text("main"), "Jaurèsgasse 9") || !strings.HasPrefix(b.Attr("#mission-map", "href"), "https://www.openstreetmap.org/") {
+				t.Fatalf("the Vienna page has no address or map:\n%s", b.Text("main"))
+			}
+			b.CheckAccessibility(t)
+			b.ScreenshotBothWidths("mission")
+			b.Visit(s.url + "/missions/JP-TYO")
+			if !b.Exists("#mission-unconfirmed") {
+				t.Fatalf("a mission without confirmed details does not say so:\n%s", b.Text("main"))
+			}
+			b.CheckAccessibility(t)
+			if code := b.Visit(s.url + "/missions/XX-XXX"); code != 404 {
+				t.Fatalf("an unknown mission: %d", code)
+			}
+		})
+	}
 }

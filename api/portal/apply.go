@@ -53,6 +53,10 @@ type applyData struct {
 	CaptchaID string
 	Action    string
 	DraftDays int // an unsubmitted draft is deleted this many days after its last change
+	// Country names the applicant's country of residence when the missions
+	// offered are those serving it; AllMissions shows them all.
+	Country     string
+	AllMissions string
 }
 
 // draft is a request being filled in: what was typed and uploaded so far.
@@ -185,10 +189,24 @@ func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service,
 	if err != nil {
 		return err
 	}
+	pr, err := p.loadProfile(ctx, web.Current(c).AccountID)
+	if err != nil {
+		return err
+	}
+	var country string
+	missions.Options, country = narrowMissions(&consular.Missions, missions.Options, pr.Residence["country"], form.Values["mission"], c.Query("missions") == "all")
+	if country != "" && len(missions.Options) == 1 && form.Values["mission"] == "" {
+		form.Values["mission"] = missions.Options[0]
+	}
 	displayDates(form, serviceSpecs(service), lang)
 	data := &applyData{Service: service, Name: service.Name.In(lang), Draft: d.ID, Documents: service.Documents, Uploaded: uploaded,
 		Fields: append([]web.Spec{missions}, serviceSpecs(service)...), CaptchaID: captchaID,
 		DraftDays: int(p.Config.Requests.DraftsKept.Hours() / 24)}
+	if country != "" {
+		names := consular.Missions.Countries[country]
+		data.Country = consular.Text{Fa: names.Fa, En: names.En}.In(lang)
+		data.AllMissions = fmt.Sprintf("/services/%s/apply?draft=%s&missions=all", service.Code, d.ID)
+	}
 	pg := p.page(c, "apply.title", data)
 	data.Action = fmt.Sprintf("/services/%s/apply?draft=%s&_csrf=%s", service.Code, d.ID, pg.CSRF)
 	for _, f := range service.Fields {

@@ -53,6 +53,8 @@ func (p *Portal) Register(site fiber.Router) {
 	site.Get("/signin", p.signinForm)
 	site.Post("/signin", p.signin)
 	site.Post("/signout", p.signout)
+	site.Get("/missions", p.missions)
+	site.Get("/missions/:code", p.mission)
 
 	// Pages for signed-in applicants only. (Not a Group with a prefix of "":
 	// in Fiber that middleware would run before every later route too.)

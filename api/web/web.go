@@ -252,6 +252,33 @@ func (p *Page) T(key string, args ...any) string { return p.messages.T(p.Lang, k
 // code or a name keeps its ASCII digits and reads as one left-to-right run.
 func (p *Page) LTR(s string) Literal { return LTR(s) }
 
+// MissionCard is a mission's details for the card partial: the page (for
+// its words) and what missions.json holds.
+type MissionCard struct {
+	*Page
+	consular.MissionInfo
+	Name string
+}
+
+// Mission returns the card of a mission by its code, named as given.
+func (p *Page) Mission(code string, name consular.Text) MissionCard {
+	m, _ := consular.Missions.Mission(code)
+	return MissionCard{Page: p, MissionInfo: m, Name: name.In(p.Lang)}
+}
+
+// MissionDetails is a mission's card without its name (its own page has it
+// as the heading).
+func (p *Page) MissionDetails(code string) MissionCard { return p.Mission(code, consular.Text{}) }
+
+// CountryName is a country's name in the page's language, by its ISO code.
+func (p *Page) CountryName(code string) string {
+	c, ok := consular.Missions.Countries[code]
+	if !ok {
+		return code
+	}
+	return consular.Text{Fa: c.Fa, En: c.En}.In(p.Lang)
+}
+
 // Dir is the page's writing direction.
 func (p *Page) Dir() string {
 	if p.Lang == i18n.Persian {
