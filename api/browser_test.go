@@ -120,6 +120,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 					t.Fatalf("the ticked box led to %s, want the password page", b.URL())
 				}
 				look("password")
+				if !strings.Contains(b.Text("#username"), mail) {
+					t.Errorf("the password page does not give the username as typed: %q", b.Text("#username"))
+				}
 				b.ClickAndWait(`header a[href="/services"]`)
 			} else {
 				b.Submit(`#after-profile button[type=submit]`)
@@ -134,6 +137,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 					t.Fatalf("the account menu's password link led to %s", b.URL())
 				}
 				look("password")
+				if !strings.Contains(b.Text("#username"), mail) {
+					t.Errorf("the password page does not give the username as typed: %q", b.Text("#username"))
+				}
 				b.ClickAndWait(`header a[href="/services"]`)
 			}
 			if b.Exists("#header-signin") || !b.Exists("#account-menu") {
