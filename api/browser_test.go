@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/openconsular/consular/internal/i18n"
 	"github.com/openconsular/consular/internal/testenv"
@@ -343,6 +345,27 @@ func TestBrowserShowsTheMissionsAndTheirDetails(t *testing.T) {
 			b := browser.New(t)
 			b.Visit(s.url + "/lang/" + lang + "?next=/missions")
 			b.CheckAccessibility(t)
+			// Keyboard focus is visible: the first Tab shows the skip link,
+			// the next ones ring the header's links.
+			for i, want := range []string{"skip", "name", ""} {
+				if _, err := chromedp.Run(b.Context(), chromedp.KeyEvent(kb.Tab)); err != nil {
+					t.Fatal(err)
+				}
+				var focus struct {
+					Class, Outline, Shadow, Background string
+					Width                              float64
+				}
+				raw, err := chromedp.Run(b.Context(), chromedp.Evaluate[string](`(() => { const e = document.activeElement, s = getComputedStyle(e);
+					return JSON.stringify({Class: e.className, Outline: s.outlineStyle, Shadow: s.boxShadow, Background: s.backgroundColor, Width: e.getBoundingClientRect().width}); })()`))
+				if err != nil || json.Unmarshal([]byte(raw), &focus) != nil {
+					t.Fatalf("read the focused element: %v (%s)", err, raw)
+				}
+				visible := focus.Outline != "none" || focus.Shadow != "none" || focus.Background == "rgb(255, 191, 71)"
+				if !visible || focus.Width < 8 || (want != "" && !strings.Contains(focus.Class, want)) {
+					t.Errorf("Tab %d: focus on %q is not visible (outline %s, shadow %s, background %s, width %.0f)",
+						i+1, focus.Class, focus.Outline, focus.Shadow, focus.Background, focus.Width)
+				}
+			}
 			b.ScreenshotBothWidths("missions")
 			b.ClickAndWait(`a[href="/missions/AT-VIE"]`)
 			if !strings.Contains(b.Text("main"), "Jaurèsgasse 9") || !strings.HasPrefix(b.Attr("#mission-map", "href"), "https://www.openstreetmap.org/") {

@@ -270,6 +270,15 @@ func (p *Page) Mission(code string, name consular.Text) MissionCard {
 // as the heading).
 func (p *Page) MissionDetails(code string) MissionCard { return p.Mission(code, consular.Text{}) }
 
+// ServiceName is a service's name in the page's language, by its code (the
+// code itself if the catalogue no longer has it).
+func (p *Page) ServiceName(code string) string {
+	if s, ok := consular.ServiceByCode(code); ok {
+		return s.Name.In(p.Lang)
+	}
+	return code
+}
+
 // CountryName is a country's name in the page's language, by its ISO code.
 func (p *Page) CountryName(code string) string {
 	c, ok := consular.Missions.Countries[code]
