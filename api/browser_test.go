@@ -155,6 +155,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			if !b.Exists("#missions-narrowed") || b.Count("#mission option[value]:not([value=''])") != 1 || b.Value("#mission") != "AT-VIE" {
 				t.Fatalf("the mission list is not narrowed to Austria's: %d options, %q chosen", b.Count("#mission option[value]:not([value=''])"), b.Value("#mission"))
 			}
+			if !strings.Contains(b.Text("#mission-AT-VIE"), "Jaurèsgasse 9") {
+				t.Error("the form does not show the address of the one mission serving Austria")
+			}
 			b.ClickAndWait("#all-missions")
 			if n := b.Count("#mission option[value]:not([value=''])"); n < 40 || b.Exists("#missions-narrowed") {
 				t.Fatalf("show all missions: %d options", n)

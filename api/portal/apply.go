@@ -57,6 +57,10 @@ type applyData struct {
 	// offered are those serving it; AllMissions shows them all.
 	Country     string
 	AllMissions string
+	// Only is the one mission serving the applicant's country, whose
+	// address and hours the form shows.
+	Only     string
+	OnlyName consular.Text
 }
 
 // draft is a request being filled in: what was typed and uploaded so far.
@@ -206,6 +210,10 @@ func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service,
 		names := consular.Missions.Countries[country]
 		data.Country = consular.Text{Fa: names.Fa, En: names.En}.In(lang)
 		data.AllMissions = fmt.Sprintf("/services/%s/apply?draft=%s&missions=all", service.Code, d.ID)
+		if len(missions.Options) == 1 {
+			data.Only = missions.Options[0]
+			data.OnlyName = missions.OptionLabels[data.Only]
+		}
 	}
 	pg := p.page(c, "apply.title", data)
 	data.Action = fmt.Sprintf("/services/%s/apply?draft=%s&_csrf=%s", service.Code, d.ID, pg.CSRF)
