@@ -1,13 +1,14 @@
 package portal
 
 import (
-	"cmp"
 	"errors"
 	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/collate"
+	textlang "golang.org/x/text/language"
 
 	"github.com/openconsular/consular/internal/consular"
 )
@@ -63,11 +64,17 @@ func (p *Portal) missions(c *fiber.Ctx) error {
 			g.Missions = append(g.Missions, m)
 		}
 	}
+	// In the reader's alphabetical order: Persian letters such as پ and گ
+	// sort by the alphabet, not by their place in Unicode.
+	order := collate.New(textlang.English)
+	if lang == "fa" {
+		order = collate.New(textlang.Persian)
+	}
 	for _, g := range byCountry {
-		slices.SortFunc(g.Missions, func(a, b missionRow) int { return cmp.Compare(a.Info.City.In(lang), b.Info.City.In(lang)) })
+		slices.SortFunc(g.Missions, func(a, b missionRow) int { return order.CompareString(a.Info.City.In(lang), b.Info.City.In(lang)) })
 		data.Countries = append(data.Countries, *g)
 	}
-	slices.SortFunc(data.Countries, func(a, b missionCountry) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(data.Countries, func(a, b missionCountry) int { return order.CompareString(a.Name, b.Name) })
 	return p.Render.Render(c, fiber.StatusOK, "missions", p.page(c, "missions.title", data))
 }
 
