@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/openconsular/consular/internal/i18n"
 	"github.com/openconsular/consular/internal/testenv"
@@ -43,6 +45,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 				t.Fatalf("page is %s/%s, want %s/%s", b.Lang(), b.Dir(), lang, want)
 			}
 			look("home")
+			if !b.Exists("#header-signin") {
+				t.Error("the header has no sign-in link")
+			}
 			b.ClickAndWait(`a.button[href="/start"]`)
 			look("start")
 			b.Fill("#email", mail)
@@ -75,7 +80,7 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			b.Select("#gender", "female")
 			setDate(b, "#birth_date", lang, "1991-08-03")
 			b.UploadBytes("#document\\.passport", "passport.jpg", testenv.JPEG(t))
-			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", []byte("GIF89a not a photo"+strings.Repeat("x", 120<<10)))
+			b.UploadBytes("#document\\.birth_certificate", "scan2024.jpg", []byte("GIF89a not a photo"+strings.Repeat("x", 120<<10)))
 			if code := b.Submit(`main form button[type=submit]`); code != 422 {
 				t.Fatalf("identity with a bad file: %d, want 422", code)
 			}
@@ -84,6 +89,10 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			}
 			if b.Value("#first_name_en") != "Sara" || !b.Exists("#document\\.birth_certificate-error") {
 				t.Fatal("the form lost what was typed, or does not name the bad file")
+			}
+			// The file's name keeps its ASCII digits in a Persian sentence.
+			if got := b.Text("#document\\.birth_certificate-error"); !strings.Contains(got, "scan2024.jpg") {
+				t.Errorf("the error does not name scan2024.jpg as typed: %q", got)
 			}
 			look("identity-errors")
 			b.UploadBytes("#document\\.birth_certificate", "shenasnameh.jpg", testenv.JPEG(t))
@@ -103,10 +112,57 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			b.Fill("#captcha", digits(testCaptcha))
 			b.Submit(`form[action="/profile/review"] button`)
 			look("profile-done")
-			b.ClickAndWait(`a.button[href="/services"]`)
+			// The seed's flow: a tick box, not a button, leads to the
+			// password page; left unticked, on to the services. Either way
+			// the password page is in the account menu.
+			if lang == i18n.Persian {
+				b.Click("#fixed_password")
+				b.Submit(`#after-profile button[type=submit]`)
+				if !strings.HasSuffix(b.URL(), "/account/password") {
+					t.Fatalf("the ticked box led to %s, want the password page", b.URL())
+				}
+				look("password")
+				if !strings.Contains(b.Text("#username"), mail) {
+					t.Errorf("the password page does not give the username as typed: %q", b.Text("#username"))
+				}
+				b.ClickAndWait(`header a[href="/services"]`)
+			} else {
+				b.Submit(`#after-profile button[type=submit]`)
+				if !strings.HasSuffix(b.URL(), "/services") {
+					t.Fatalf("the unticked box led to %s, want the services", b.URL())
+				}
+				b.Click("#account-menu summary")
+				b.WaitVisible("#menu-password")
+				look("account-menu")
+				b.ClickAndWait("#menu-password")
+				if !strings.HasSuffix(b.URL(), "/account/password") {
+					t.Fatalf("the account menu's password link led to %s", b.URL())
+				}
+				look("password")
+				if !strings.Contains(b.Text("#username"), mail) {
+					t.Errorf("the password page does not give the username as typed: %q", b.Text("#username"))
+				}
+				b.ClickAndWait(`header a[href="/services"]`)
+			}
+			if b.Exists("#header-signin") || !b.Exists("#account-menu") {
+				t.Error("signed in, the header still offers to sign in, or has no account menu")
+			}
 			look("services")
 			b.ClickAndWait(`a[href="/services/driving_licence_inquiry/apply"]`)
 			look("apply")
+			// Resident in Austria: the missions offered are those serving
+			// Austria (one, chosen already), with a way to see them all.
+			if !b.Exists("#missions-narrowed") || b.Count("#mission option[value]:not([value=''])") != 1 || b.Value("#mission") != "AT-VIE" {
+				t.Fatalf("the mission list is not narrowed to Austria's: %d options, %q chosen", b.Count("#mission option[value]:not([value=''])"), b.Value("#mission"))
+			}
+			if !strings.Contains(b.Text("#mission-AT-VIE"), "Jaurèsgasse 9") {
+				t.Error("the form does not show the address of the one mission serving Austria")
+			}
+			b.ClickAndWait("#all-missions")
+			if n := b.Count("#mission option[value]:not([value=''])"); n < 40 || b.Exists("#missions-narrowed") {
+				t.Fatalf("show all missions: %d options", n)
+			}
+			b.CheckAccessibility(t)
 			b.Select("#mission", "AT-VIE")
 			b.Fill("#licence_number", digits("87654321"))
 			b.Click("#include_driving_record")
@@ -119,6 +175,9 @@ func TestBrowserJourneyInPersianAndEnglish(t *testing.T) {
 			}
 			look("submitted")
 			code := b.Text("#tracking-code")
+			if !strings.Contains(b.Text("#bring"), code) {
+				t.Errorf("the submitted page does not tell to bring the tracking code: %q", b.Text("#bring"))
+			}
 			pdf := b.Download(b.Attr("#receipt", "href"))
 			cmd := exec.Command("pdftotext", "-", "-")
 			cmd.Stdin = bytes.NewReader(pdf)
@@ -238,6 +297,9 @@ func TestBrowserBooksAndCancelsAnAppointment(t *testing.T) {
 	}
 	b.CheckAccessibility(t)
 	b.ScreenshotBothWidths("booked")
+	if !strings.Contains(b.Text("#bring"), code) {
+		t.Errorf("the booked page does not tell to bring the tracking code: %q", b.Text("#bring"))
+	}
 	s.waitStatus(code, "appointment_booked", 10*time.Second)
 
 	msgs := testenv.Mail(t).WaitFor(t, "to:"+code+"@example.org", 2, 15*time.Second)
@@ -274,4 +336,54 @@ func TestBrowserBooksAndCancelsAnAppointment(t *testing.T) {
 	}
 	s.waitClosed(code, 30*time.Second)
 	s.waitStatus(code, "withdrawn", time.Second)
+}
+
+// The missions' own pages, in Persian and English: the list by country, a
+// mission with its address and a map link, one whose details are not yet
+// confirmed, and an unknown code.
+func TestBrowserShowsTheMissionsAndTheirDetails(t *testing.T) {
+	s := startSystem(t, nil)
+	for _, lang := range []string{i18n.Persian, i18n.English} {
+		t.Run(lang, func(t *testing.T) {
+			b := browser.New(t)
+			b.Visit(s.url + "/lang/" + lang + "?next=/missions")
+			b.CheckAccessibility(t)
+			// Keyboard focus is visible: the first Tab shows the skip link,
+			// the next ones ring the header's links.
+			for i, want := range []string{"skip", "name", ""} {
+				if _, err := chromedp.Run(b.Context(), chromedp.KeyEvent(kb.Tab)); err != nil {
+					t.Fatal(err)
+				}
+				var focus struct {
+					Class, Outline, Shadow, Background string
+					Width                              float64
+				}
+				raw, err := chromedp.Run(b.Context(), chromedp.Evaluate[string](`(() => { const e = document.activeElement, s = getComputedStyle(e);
+					return JSON.stringify({Class: e.className, Outline: s.outlineStyle, Shadow: s.boxShadow, Background: s.backgroundColor, Width: e.getBoundingClientRect().width}); })()`))
+				if err != nil || json.Unmarshal([]byte(raw), &focus) != nil {
+					t.Fatalf("read the focused element: %v (%s)", err, raw)
+				}
+				visible := focus.Outline != "none" || focus.Shadow != "none" || focus.Background == "rgb(255, 191, 71)"
+				if !visible || focus.Width < 8 || (want != "" && !strings.Contains(focus.Class, want)) {
+					t.Errorf("Tab %d: focus on %q is not visible (outline %s, shadow %s, background %s, width %.0f)",
+						i+1, focus.Class, focus.Outline, focus.Shadow, focus.Background, focus.Width)
+				}
+			}
+			b.ScreenshotBothWidths("missions")
+			b.ClickAndWait(`a[href="/missions/AT-VIE"]`)
+			if !strings.Contains(b.Text("main"), "Jaurèsgasse 9") || !strings.HasPrefix(b.Attr("#mission-map", "href"), "https://www.openstreetmap.org/") {
+				t.Fatalf("the Vienna page has no address or map:\n%s", b.Text("main"))
+			}
+			b.CheckAccessibility(t)
+			b.ScreenshotBothWidths("mission")
+			b.Visit(s.url + "/missions/JP-TYO")
+			if !b.Exists("#mission-unconfirmed") {
+				t.Fatalf("a mission without confirmed details does not say so:\n%s", b.Text("main"))
+			}
+			b.CheckAccessibility(t)
+			if code := b.Visit(s.url + "/missions/XX-XXX"); code != 404 {
+				t.Fatalf("an unknown mission: %d", code)
+			}
+		})
+	}
 }

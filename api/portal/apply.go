@@ -53,6 +53,14 @@ type applyData struct {
 	CaptchaID string
 	Action    string
 	DraftDays int // an unsubmitted draft is deleted this many days after its last change
+	// Country names the applicant's country of residence when the missions
+	// offered are those serving it; AllMissions shows them all.
+	Country     string
+	AllMissions string
+	// Only is the one mission serving the applicant's country, whose
+	// address and hours the form shows.
+	Only     string
+	OnlyName consular.Text
 }
 
 // draft is a request being filled in: what was typed and uploaded so far.
@@ -185,10 +193,28 @@ func (p *Portal) renderApply(c *fiber.Ctx, status int, service consular.Service,
 	if err != nil {
 		return err
 	}
+	pr, err := p.loadProfile(ctx, web.Current(c).AccountID)
+	if err != nil {
+		return err
+	}
+	var country string
+	missions.Options, country = narrowMissions(&consular.Missions, missions.Options, pr.Residence["country"], form.Values["mission"], c.Query("missions") == "all")
+	if country != "" && len(missions.Options) == 1 && form.Values["mission"] == "" {
+		form.Values["mission"] = missions.Options[0]
+	}
 	displayDates(form, serviceSpecs(service), lang)
 	data := &applyData{Service: service, Name: service.Name.In(lang), Draft: d.ID, Documents: service.Documents, Uploaded: uploaded,
 		Fields: append([]web.Spec{missions}, serviceSpecs(service)...), CaptchaID: captchaID,
 		DraftDays: int(p.Config.Requests.DraftsKept.Hours() / 24)}
+	if country != "" {
+		names := consular.Missions.Countries[country]
+		data.Country = consular.Text{Fa: names.Fa, En: names.En}.In(lang)
+		data.AllMissions = fmt.Sprintf("/services/%s/apply?draft=%s&missions=all", service.Code, d.ID)
+		if len(missions.Options) == 1 {
+			data.Only = missions.Options[0]
+			data.OnlyName = missions.OptionLabels[data.Only]
+		}
+	}
 	pg := p.page(c, "apply.title", data)
 	data.Action = fmt.Sprintf("/services/%s/apply?draft=%s&_csrf=%s", service.Code, d.ID, pg.CSRF)
 	for _, f := range service.Fields {
@@ -292,7 +318,7 @@ func (p *Portal) checkService(ctx context.Context, form *web.Form, service consu
 	failAll(form, problems)
 	for _, doc := range service.Documents {
 		if pr, ok := refused[doc.Kind]; ok {
-			form.Fail("document."+doc.Kind, "error.document", pr.Message(orDefault(lang)))
+			form.Fail("document."+doc.Kind, "error.document", web.Literal(pr.Message(orDefault(lang)))) // worded and digited already: its file name keeps its digits
 		}
 	}
 	stored["mission"] = mission

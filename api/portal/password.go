@@ -29,7 +29,8 @@ const passwordChangesPerWindow = 10
 
 // passwordData is the password page.
 type passwordData struct {
-	HasPassword bool // the current password can prove it is the owner
+	HasPassword bool   // the current password can prove it is the owner
+	Username    string // the email, which is the username
 }
 
 // account is what the password pages need of the signed-in account.
@@ -51,7 +52,7 @@ func (p *Portal) account(ctx context.Context, id int64) (account, error) {
 }
 
 func (p *Portal) renderPassword(c *fiber.Ctx, status int, a account, form *web.Form, notice string) error {
-	pg := p.page(c, "password.title", &passwordData{HasPassword: a.hash != nil})
+	pg := p.page(c, "password.title", &passwordData{HasPassword: a.hash != nil, Username: a.email})
 	pg.Form, pg.Notice = form, notice
 	return p.Render.Render(c, status, "password", pg)
 }

@@ -53,6 +53,8 @@ func (p *Portal) Register(site fiber.Router) {
 	site.Get("/signin", p.signinForm)
 	site.Post("/signin", p.signin)
 	site.Post("/signout", p.signout)
+	site.Get("/missions", p.missions)
+	site.Get("/missions/:code", p.mission)
 
 	// Pages for signed-in applicants only. (Not a Group with a prefix of "":
 	// in Fiber that middleware would run before every later route too.)
@@ -60,6 +62,7 @@ func (p *Portal) Register(site fiber.Router) {
 	me(fiber.MethodPost, "/signout/everywhere", p.signoutEverywhere)
 	me(fiber.MethodGet, "/profile/:step", p.profileStep)
 	me(fiber.MethodPost, "/profile/:step", p.saveProfileStep)
+	me(fiber.MethodGet, "/account/continue", p.afterProfile)
 	me(fiber.MethodGet, "/account/password", p.passwordForm)
 	me(fiber.MethodPost, "/account/password", p.setPassword)
 	me(fiber.MethodPost, "/account/password/code", p.passwordCode)

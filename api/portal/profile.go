@@ -224,6 +224,16 @@ func (p *Portal) saveProfileStep(c *fiber.Ctx) error {
 	return p.Render.Render(c, fiber.StatusOK, "profile_done", pg)
 }
 
+// afterProfile follows the confirmed profile's one question, the tick box
+// "I want to set a fixed password": ticked, to the password page; else on
+// to the services. (A GET form: it changes nothing, so no CSRF token.)
+func (p *Portal) afterProfile(c *fiber.Ctx) error {
+	if c.Query("fixed_password") == "yes" {
+		return c.Redirect("/account/password", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/services", fiber.StatusSeeOther)
+}
+
 // complete reports whether every step holds: the profile may be confirmed.
 func (p *Portal) complete(ctx context.Context, accountID int64, pr profile) (bool, error) {
 	probe := web.NewForm()
@@ -286,7 +296,7 @@ func checkDocuments(form *web.Form, specs []consular.DocumentSpec, problems map[
 	for _, d := range specs {
 		field := "document." + d.Kind
 		if pr, ok := problems[d.Kind]; ok {
-			form.Fail(field, "error.document", pr.Message(orDefault(lang)))
+			form.Fail(field, "error.document", web.Literal(pr.Message(orDefault(lang)))) // worded and digited already: its file name keeps its digits
 			continue
 		}
 		if _, ok := uploaded[d.Kind]; !ok && d.Required {

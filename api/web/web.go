@@ -67,7 +67,11 @@ type Literal string
 func LTR(s string) Literal { return Literal("\u2066" + s + "\u2069") }
 
 // T returns the message in lang with {0}, {1}... replaced by args; numbers in
-// Persian text are written with Persian digits (except in a Literal).
+// Persian text are written with Persian digits, except in a Literal and in
+// an argument that is an email address or a file name (ali123@example.com,
+// scan2024.jpg): those are written as they are, as one left-to-right run,
+// whichever call site forgot to mark them, since with Persian digits the
+// address or the name is no longer the applicant's.
 func (c Catalogue) T(lang, key string, args ...any) string {
 	s, ok := c[lang][key]
 	if !ok {
@@ -75,12 +79,48 @@ func (c Catalogue) T(lang, key string, args ...any) string {
 	}
 	for i, a := range args {
 		v := fmt.Sprint(a)
-		if _, literal := a.(Literal); lang == i18n.Persian && !literal {
-			v = i18n.PersianDigits(v)
+		_, literal := a.(Literal)
+		switch {
+		case literal && lang != i18n.Persian:
+			// Left-to-right text needs no isolation marks.
+			v = strings.TrimSuffix(strings.TrimPrefix(v, "\u2066"), "\u2069")
+		case lang == i18n.Persian && !literal:
+			if str, isString := a.(string); isString && latinName(str) {
+				v = string(LTR(str))
+			} else {
+				v = i18n.PersianDigits(v)
+			}
 		}
 		s = strings.ReplaceAll(s, fmt.Sprintf("{%d}", i), v)
 	}
 	return s
+}
+
+// latinName reports whether s is written in Latin script as a name that must
+// keep its characters: an email address (one "@", no spaces) or a file name
+// (an extension of up to five ASCII letters and digits, one a letter).
+func latinName(s string) bool {
+	if s == "" || strings.ContainsAny(s, "\n\u2066\u2069") {
+		return false
+	}
+	if at := strings.IndexByte(s, '@'); at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t") {
+		return true
+	}
+	dot := strings.LastIndexByte(s, '.')
+	if dot <= 0 || len(s)-dot-1 > 5 || len(s)-dot-1 == 0 {
+		return false
+	}
+	letter := false
+	for _, r := range s[dot+1:] {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+			letter = true
+		case r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // Renderer renders pages: the layout around one page template.
@@ -207,6 +247,46 @@ type Page struct {
 
 // T is the catalogue in the page's language.
 func (p *Page) T(key string, args ...any) string { return p.messages.T(p.Lang, key, args...) }
+
+// LTR marks an argument for T as written in Latin script: an address, a
+// code or a name keeps its ASCII digits and reads as one left-to-right run.
+func (p *Page) LTR(s string) Literal { return LTR(s) }
+
+// MissionCard is a mission's details for the card partial: the page (for
+// its words) and what missions.json holds.
+type MissionCard struct {
+	*Page
+	consular.MissionInfo
+	Name string
+}
+
+// Mission returns the card of a mission by its code, named as given.
+func (p *Page) Mission(code string, name consular.Text) MissionCard {
+	m, _ := consular.Missions.Mission(code)
+	return MissionCard{Page: p, MissionInfo: m, Name: name.In(p.Lang)}
+}
+
+// MissionDetails is a mission's card without its name (its own page has it
+// as the heading).
+func (p *Page) MissionDetails(code string) MissionCard { return p.Mission(code, consular.Text{}) }
+
+// ServiceName is a service's name in the page's language, by its code (the
+// code itself if the catalogue no longer has it).
+func (p *Page) ServiceName(code string) string {
+	if s, ok := consular.ServiceByCode(code); ok {
+		return s.Name.In(p.Lang)
+	}
+	return code
+}
+
+// CountryName is a country's name in the page's language, by its ISO code.
+func (p *Page) CountryName(code string) string {
+	c, ok := consular.Missions.Countries[code]
+	if !ok {
+		return code
+	}
+	return consular.Text{Fa: c.Fa, En: c.En}.In(p.Lang)
+}
 
 // Dir is the page's writing direction.
 func (p *Page) Dir() string {
@@ -410,7 +490,7 @@ func (p *Page) UploadNamed(kind, label string, required bool, kept Upload) Field
 	f.Hint = p.T("hint.document")
 	if kept.ObjectKey != "" {
 		f.Value = "kept"
-		f.Hint = p.T("upload.kept", kept.FileName) + " " + p.T("upload.replace")
+		f.Hint = p.T("upload.kept", LTR(kept.FileName)) + " " + p.T("upload.replace")
 	}
 	return f
 }

@@ -1,10 +1,24 @@
 // Progressive enhancement only: every page works without this script.
 // 1. The error summary takes focus, so screen readers announce it.
-// 2. Before the session times out, a warning offers to stay signed in; what
+// 2. The account menu (a <details>) closes on Escape or a click elsewhere.
+// 3. Before the session times out, a warning offers to stay signed in; what
 //    the person typed is never lost (forms post to the server, which keeps it).
 (function () {
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
+
+  var menu = document.getElementById("account-menu");
+  if (menu) {
+    document.addEventListener("click", function (e) {
+      if (menu.open && !menu.contains(e.target)) { menu.open = false; }
+    });
+    menu.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  }
 
   var box = document.getElementById("session-timeout");
   if (!box) { return; }
