@@ -113,6 +113,42 @@ func (p *Portal) passwordCode(c *fiber.Ctx) error {
 // once the applicant has proved it is theirs: the current password or a
 // code from /account/password/code. Every other session of the account
 // ends; this browser gets a new session ID; the account is told by email.
+// checkPasswordProof checks that whoever sets the password holds the
+// account: the emailed code, or the current password where there is one.
+// A failure goes on form; status is the page's answer then.
+func (p *Portal) checkPasswordProof(c *fiber.Ctx, a account, form *web.Form, status int) (int, error) {
+	ctx := c.UserContext()
+	code, current := strings.TrimSpace(c.FormValue("code")), c.FormValue("current_password")
+	switch {
+	case code != "":
+		proved, failure, args, err := p.tryCode(ctx, challengeOf(c, passwordChallengeKey), forPassword, code)
+		if err != nil {
+			return status, err
+		}
+		if failure == "" && proved.email != a.email { // a code sent before the account's email was moved
+			failure = "error.code_expired"
+		}
+		if failure != "" {
+			form.Fail("code", failure, args...)
+		}
+	case current != "" && a.hash != nil:
+		match, err := passwords.Verify(ctx, current, *a.hash)
+		switch {
+		case errors.Is(err, passwords.ErrBusy):
+			return busy(c, form), nil
+		case err != nil:
+			return status, err
+		case !match:
+			form.Fail("current_password", "error.current_password")
+		}
+	case a.hash != nil:
+		form.Fail("current_password", "error.password_proof")
+	default:
+		form.Fail("code", "error.password_code_needed")
+	}
+	return status, nil
+}
+
 func (p *Portal) setPassword(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	s := web.Current(c)
@@ -140,33 +176,8 @@ func (p *Portal) setPassword(c *fiber.Ctx) error {
 		}
 	}
 	if form.OK() {
-		code, current := strings.TrimSpace(c.FormValue("code")), c.FormValue("current_password")
-		switch {
-		case code != "":
-			proved, failure, args, err := p.tryCode(ctx, challengeOf(c, passwordChallengeKey), forPassword, code)
-			if err != nil {
-				return err
-			}
-			if failure == "" && proved.email != a.email { // a code sent before the account's email was moved
-				failure = "error.code_expired"
-			}
-			if failure != "" {
-				form.Fail("code", failure, args...)
-			}
-		case current != "" && a.hash != nil:
-			match, err := passwords.Verify(ctx, current, *a.hash)
-			switch {
-			case errors.Is(err, passwords.ErrBusy):
-				status = busy(c, form)
-			case err != nil:
-				return err
-			case !match:
-				form.Fail("current_password", "error.current_password")
-			}
-		case a.hash != nil:
-			form.Fail("current_password", "error.password_proof")
-		default:
-			form.Fail("code", "error.password_code_needed")
+		if status, err = p.checkPasswordProof(c, a, form, status); err != nil {
+			return err
 		}
 	}
 	if !form.OK() {
