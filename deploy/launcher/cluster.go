@@ -38,14 +38,7 @@ var (
 // state folder, so the next run starts warm.
 func cluster(ctx context.Context, base config.Config) error {
 	started := time.Now()
-	dir, err := filepath.Abs(clusterStateDir())
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	unlock, err := lockFolder(dir)
+	dir, unlock, err := claimStateFolder(clusterStateDir())
 	if err != nil {
 		return err
 	}

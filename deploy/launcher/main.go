@@ -167,18 +167,24 @@ func test(ctx context.Context, base config.Config, cluster bool, args []string) 
 
 const testTemplateDB = "consular_template"
 
+// claimStateFolder makes the stack's state folder and locks it, so two
+// launchers never run servers on the same data.
+func claimStateFolder(path string) (dir string, unlock func(), err error) {
+	if dir, err = filepath.Abs(path); err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	unlock, err = lockFolder(dir)
+	return dir, unlock, err
+}
+
 // dev runs the dev stack with the worker and the API until Ctrl-C. Data stays
 // in the state folder, so the next run starts where this one stopped.
 func dev(ctx context.Context, base config.Config) error {
 	started := time.Now()
-	dir, err := filepath.Abs(stateDir())
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	unlock, err := lockFolder(dir)
+	dir, unlock, err := claimStateFolder(stateDir())
 	if err != nil {
 		return err
 	}
