@@ -266,7 +266,7 @@ func TestStaffSignInNeedsTOTPAndLocksAfterFailures(t *testing.T) {
 	code, _ := totp.GenerateCode(l.secret, time.Now())
 	resp := s.signIn(l, l.password, code)
 	// Locked, the account answers as a wrong password does: nobody learns it exists.
-	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "ایمیل، رمز یا کد تأیید درست نیست") {
+	if page := body(resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "ایمیل، رمز عبور یا کد تأیید درست نیست") {
 		t.Fatalf("after 5 failures the right password and code: %d, want refused as a wrong password", resp.StatusCode)
 	}
 	// Another member signs in; the same code does not open a second session.
