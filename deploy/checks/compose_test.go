@@ -231,7 +231,7 @@ func TestComposeRegistersTheWorkflowSearchAttributes(t *testing.T) {
 		if list, ok := strings.CutPrefix(strings.TrimSpace(line), "for attr in "); ok {
 			got := strings.Fields(strings.TrimSuffix(list, "; do"))
 			if !slices.Equal(got, want) {
-				t.Errorf("temporal-setup.sh registers %v, workflows/searchattributes.go declares %v", got, want)
+				t.Errorf("temporal-setup.sh registers %v, workflows/request/contract.go declares %v", got, want)
 			}
 			return
 		}

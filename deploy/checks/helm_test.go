@@ -388,7 +388,7 @@ func TestChartSetsUpTemporal(t *testing.T) {
 		got = append(got, SearchAttribute{Name: m["name"].(string), Type: m["type"].(string)})
 	}
 	if !slices.Equal(got, attrs) {
-		t.Errorf("values temporalSetup.searchAttributes %v, workflows/searchattributes.go declares %v", got, attrs)
+		t.Errorf("values temporalSetup.searchAttributes %v, workflows/request/contract.go declares %v", got, attrs)
 	}
 	for _, r := range render(t, nil) {
 		if j, ok := r.obj.(*batchv1.Job); ok && strings.Contains(j.Name, "temporal-setup") {

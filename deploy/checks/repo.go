@@ -94,10 +94,10 @@ var sdkTypes = map[string]string{
 	"NewSearchAttributeKeyKeywordList": "KeywordList",
 }
 
-// SearchAttributes reads the attributes declared in workflows/searchattributes.go.
+// SearchAttributes reads the attributes declared in workflows/request/contract.go.
 func SearchAttributes() ([]SearchAttribute, error) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, Path("workflows/searchattributes.go"), nil, 0)
+	f, err := parser.ParseFile(fset, Path("workflows/request/contract.go"), nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func SearchAttributes() ([]SearchAttribute, error) {
 		return true
 	})
 	if len(out) == 0 {
-		return nil, fmt.Errorf("workflows/searchattributes.go declares no search attribute")
+		return nil, fmt.Errorf("workflows/request/contract.go declares no search attribute")
 	}
 	return out, nil
 }
