@@ -24,9 +24,9 @@ cluster:
 
 ## cluster-check: build the real Temporal server, its schema tool and UI (once), check the config template loads in it and the schema files exist, then in Chromium that the Web UI shows a request decoded to a staff admin and encrypted to others (about 1 minute once built)
 cluster-check: test-deps
-	$(GO) test -count=1 -run 'TestCluster' ./deploy/stack/
 	$(GO) run ./deploy/launcher cluster-tools
-	CONSULAR_TEST_WEBUI=1 $(GO) run ./deploy/launcher cluster-test -- $(GO) test -count=1 ./deploy/webui/
+	$(GO) test -tags cluster -count=1 -run 'TestCluster' ./deploy/stack/
+	$(GO) run ./deploy/launcher cluster-test -- $(GO) test -tags cluster -count=1 ./deploy/webui/
 
 ## test: vet, format check, and every test against a throwaway stack of real servers
 test: check test-deps

@@ -1,3 +1,5 @@
+//go:build cluster
+
 // Package webui checks the operator's view of a request in the Temporal Web
 // UI, in headless Chromium, as the runbook tells an operator to set it up:
 // the UI server of the production-shaped stack pointed at the API's codec
@@ -5,9 +7,10 @@
 // API in the same browser.
 //
 // It needs the Web UI server in the tool cache and a stack from the
-// launcher, so it runs from `make cluster-check` (CONSULAR_TEST_WEBUI=1):
+// launcher, so it is built with the tag "cluster" and runs from
+// `make cluster-check`:
 //
-//	CONSULAR_TEST_WEBUI=1 go run ./deploy/launcher cluster-test -- go test -count=1 -v ./deploy/webui/
+//	go run ./deploy/launcher cluster-test -- go test -tags cluster -count=1 -v ./deploy/webui/
 package webui
 
 import (
@@ -37,9 +40,6 @@ import (
 )
 
 func TestWebUIShowsARequestDecodedToAnAdminAndEncryptedToOthers(t *testing.T) {
-	if os.Getenv("CONSULAR_TEST_WEBUI") == "" {
-		t.Skip("needs the Temporal Web UI server (make cluster-check runs it)")
-	}
 	cache, err := stack.ToolCache()
 	if err != nil {
 		t.Fatal(err)
