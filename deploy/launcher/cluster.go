@@ -108,23 +108,8 @@ Ctrl-C stops everything; data stays in %s.
 		s.Temporal.Address(), stack.TemporalServer.Version, s.Temporal.Cluster.HistoryShards, servicesShape(separate), clusterUIOrigin, s.Temporal.Namespace,
 		s.Ports.MailpitUI, s.Ports.MinIOConsole, s.MinIO.AccessKey, s.Postgres.URL("consular"), clusterWorkerAddrs, filepath.Join(dir, "logs"))
 
-	watch := time.NewTicker(2 * time.Second)
-	defer watch.Stop()
-	reported := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Println("\nstopping: APIs, workers, then the servers...")
-			return nil
-		case <-watch.C:
-			for _, p := range replicas.All() {
-				if p.Exited() && !reported[p.Name] {
-					reported[p.Name] = true
-					fmt.Fprintf(os.Stderr, "%s stopped unexpectedly; see %s\n", p.Name, p.LogPath)
-				}
-			}
-		}
-	}
+	watchUntilStopped(ctx, replicas.All(), "APIs, workers, then the servers")
+	return nil
 }
 
 // separateServices reads CONSULAR_CLUSTER_SERVICES: "separate" runs the

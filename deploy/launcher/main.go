@@ -221,16 +221,23 @@ Consular services are running (ready in %.0fs). Ctrl-C stops everything; data st
 `, time.Since(started).Seconds(), dir, app.publicURL, s.Ports.TemporalUI, s.Temporal.Namespace,
 		s.Ports.MailpitUI, s.Ports.MinIOConsole, s.MinIO.AccessKey, s.Postgres.URL("consular"), filepath.Join(dir, "logs"))
 
+	watchUntilStopped(ctx, app.procs, "API, worker, then the servers")
+	return nil
+}
+
+// watchUntilStopped says once when one of procs stops unexpectedly, until
+// ctx ends (Ctrl-C), then says what is stopped, in order.
+func watchUntilStopped(ctx context.Context, procs []*stack.Process, stopping string) {
 	watch := time.NewTicker(2 * time.Second)
 	defer watch.Stop()
 	reported := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("\nstopping: API, worker, then the servers...")
-			return nil
+			fmt.Println("\nstopping: " + stopping + "...")
+			return
 		case <-watch.C:
-			for _, p := range app.procs {
+			for _, p := range procs {
 				if p.Exited() && !reported[p.Name] {
 					reported[p.Name] = true
 					fmt.Fprintf(os.Stderr, "%s stopped unexpectedly; see %s\n", p.Name, p.LogPath)
