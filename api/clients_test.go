@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/internal/apiclients"
 	"github.com/openconsular/consular/internal/testenv"
 )
@@ -336,29 +334,5 @@ func TestClientsCommandAddsListsAndRevokes(t *testing.T) {
 	_ = db.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE role = 'operator' AND action IN ('api_client_add', 'api_client_revoke')").Scan(&n)
 	if n != 2 {
 		t.Fatalf("%d audit lines, want 2", n)
-	}
-}
-
-// The one submission path checks every application against its service,
-// whoever calls it: the portal and the API check first to word the
-// problems, but Submit refuses what they let through, and a submission
-// without a caller.
-func TestSubmitRefusesAnApplicationItsServiceWouldNot(t *testing.T) {
-	db, _ := testenv.Database(t)
-	h := &requests.Handlers{DB: db, Logger: testenv.Logger(t)}
-	app := requests.Application{Caller: requests.AccountCaller(1), Key: "draft:x", Code: "4821-7730-9152-06",
-		Service: "driving_licence_inquiry", Mission: "AT-VIE",
-		Documents: []requests.StoredDocument{{Kind: "licence"}, {Kind: "residence_proof"}, {Kind: "passport"}}}
-	_, saved, err := h.Submit(context.Background(), app)
-	var refused *requests.Refused
-	if saved || !errors.As(err, &refused) || len(refused.Problems) != 1 || refused.Problems[0].Field != "licence_number" {
-		t.Fatalf("no licence number: saved %v, %v", saved, err)
-	}
-	app.Caller = ""
-	if _, saved, err := h.Submit(context.Background(), app); saved || err == nil {
-		t.Fatal("a submission without a caller was taken")
-	}
-	if n := 0; db.QueryRow(context.Background(), "SELECT count(*) FROM submissions").Scan(&n) != nil || n != 0 {
-		t.Fatalf("%d submissions saved", n)
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/internal/codec"
+	"github.com/openconsular/consular/internal/submission"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/workflows/request"
 )
@@ -74,7 +74,7 @@ func TestSubmissionSavedWhileTemporalIsDownKeepsItsDocuments(t *testing.T) {
 	up := testenv.Config(t)
 	up.Temporal.TaskQueue = testenv.TaskQueue(t) // no worker polls it: the start is what is checked
 	temporal := testenv.Temporal(t)
-	h := &requests.Handlers{Config: up, DB: db, Temporal: temporal, Objects: d.objects, Logger: testenv.Logger(t)}
+	h := &submission.Submitter{Config: up, DB: db, Temporal: temporal, Objects: d.objects, Logger: testenv.Logger(t)}
 	if n, err := h.StartPending(ctx, time.Hour); err != nil || n != 0 {
 		t.Fatalf("a submission saved just now was started by the hour-old sweep: %d, %v", n, err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/openconsular/consular/internal/mail"
 	"github.com/openconsular/consular/internal/metrics"
 	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/internal/submission"
 	"github.com/openconsular/consular/internal/temporalclient"
 	"github.com/openconsular/consular/internal/tracing"
 	"github.com/openconsular/consular/internal/tracing/fibertracing"
@@ -219,8 +220,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		return nil, nil, err
 	}
 	limits := &web.Limiter{DB: d.db, Key: cfg.Keys.Limits}
-	submissions := &requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Limits: limits, Logger: logger}
-	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Requests: submissions,
+	submissions := &submission.Submitter{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Logger: logger}
+	pages := &portal.Portal{Config: cfg, DB: d.db, Objects: d.objects, SMTP: d.smtp, Render: renderer, Logger: logger, Submissions: submissions,
 		Sessions: &web.Sessions{DB: d.db, Cookie: "consular_session", Idle: cfg.Portal.SessionIdle, Lifetime: web.ApplicantLifetime,
 			Secure: cfg.Portal.CookieSecure, CSRFKey: cfg.Keys.CSRF},
 		Captchas: &web.Captchas{DB: d.db, TestAnswer: cfg.Portal.CaptchaTestAnswer},
@@ -255,8 +256,8 @@ func newApp(cfg config.Config, logger *slog.Logger, d dependencies) (*fiber.App,
 		app.Get("/metrics", adaptor.HTTPHandler(metrics.Handler()))
 	}
 	booker := &appointments.Booker{DB: d.db, Temporal: d.temporal, Limits: pages.Limits, Config: cfg.Booking, Logger: logger}
-	submissions.Appointments, submissions.Messages = booker, renderer.Messages
-	submissions.Register(app)
+	(&requests.Handlers{Config: cfg, DB: d.db, Temporal: d.temporal, Objects: d.objects, Limits: limits, Logger: logger,
+		Submissions: submissions, Appointments: booker, Messages: renderer.Messages}).Register(app)
 	(&receipts.Handlers{Keys: cfg.Keys.ReceiptKeys, DB: d.db}).Register(app)
 	(&booking.API{Booker: booker, Messages: renderer.Messages}).Register(app)
 	web.Static(app)

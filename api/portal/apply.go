@@ -14,12 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 
-	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/i18n"
 	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/internal/submission"
 )
 
 // category is one group of the catalogue.
@@ -274,14 +274,12 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form, "")
 	}
 	code, err := p.submit(ctx, accountID, lang, service, d, stored, uploaded)
-	var refused *requests.Refused
-	if errors.As(err, &refused) { // the mission closed since the check
-		failAll(form, refused.Problems)
-		return p.renderApply(c, fiber.StatusUnprocessableEntity, service, d, form, "")
-	}
-	if errors.Is(err, requests.ErrNotStarted) {
-		form.Fail("captcha", "error.try_again")
-		return p.renderApply(c, fiber.StatusServiceUnavailable, service, d, form, "")
+	if answer, ok := web.AnswerFor(err, false); ok { // the mission closed since the check, or saved but not started
+		failAll(form, answer.Problems)
+		if answer.Problems == nil {
+			answer.Fail(form, "captcha")
+		}
+		return p.renderApply(c, answer.Status, service, d, form, "")
 	}
 	if err != nil {
 		return err
@@ -290,7 +288,7 @@ func (p *Portal) apply(c *fiber.Ctx) error {
 }
 
 // checkService checks the mission, the service's fields and its documents
-// with the check every submission passes (requests.Handlers.Validate runs
+// with the check every submission passes (submission.Submitter.Validate runs
 // it again on submitting), and words the problems from the catalogue. It
 // returns the fields as they are kept, with the mission.
 func (p *Portal) checkService(ctx context.Context, form *web.Form, service consular.Service, values map[string]string,
@@ -373,17 +371,17 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 	}
 	mission := fields["mission"]
 	delete(fields, "mission")
-	app := requests.Application{Caller: requests.AccountCaller(accountID), Key: "draft:" + d.ID, Code: code, Service: service.Code, Mission: mission,
-		Applicant: requests.Applicant{NationalID: nationalID, Email: email, FullName: name, Language: lang,
+	app := submission.Application{Caller: submission.AccountCaller(accountID), Key: "draft:" + d.ID, Code: code, Service: service.Code, Mission: mission,
+		Applicant: submission.Applicant{NationalID: nationalID, Email: email, FullName: name, Language: lang,
 			Identity: pr.Identity, Residence: pr.Residence, Form: fields}}
 	bucket := p.Config.Storage.DocumentsBucket
-	copyIn := func(into *[]requests.StoredDocument, kind string, u Upload) error {
+	copyIn := func(into *[]submission.StoredDocument, kind string, u Upload) error {
 		key := storage.DocumentKey(string(code), kind, u.Format)
 		if _, err := p.Objects.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: key},
 			minio.CopySrcOptions{Bucket: bucket, Object: u.ObjectKey}); err != nil {
 			return fmt.Errorf("copy %s into the request: %w", kind, err)
 		}
-		*into = append(*into, requests.StoredDocument{Kind: kind, ObjectKey: key, FileName: u.FileName,
+		*into = append(*into, submission.StoredDocument{Kind: kind, ObjectKey: key, FileName: u.FileName,
 			Format: u.Format, Size: u.Size, SHA256: u.SHA256})
 		return nil
 	}
@@ -401,11 +399,9 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 			}
 		}
 	}
-	out, saved, err := p.Requests.Submit(ctx, app)
-	if !saved {
-		for _, doc := range slices.Concat(app.Documents, app.ProfileDocuments) { // a twin submission won, or the check refused: these copies are not needed
-			_ = p.Objects.RemoveObject(ctx, bucket, doc.ObjectKey, minio.RemoveObjectOptions{})
-		}
+	out, saved, err := p.Submissions.Submit(ctx, app)
+	if !saved { // a twin submission won, or the check refused: these copies are not needed
+		p.Submissions.Discard(code, slices.Concat(app.Documents, app.ProfileDocuments))
 	}
 	if err != nil {
 		return "", err
@@ -426,7 +422,7 @@ func (p *Portal) submit(ctx context.Context, accountID int64, lang string, servi
 const submittedFor = time.Hour
 
 func (p *Portal) submittedURL(code string) string {
-	return "/submitted/" + code + "?token=" + requests.ReceiptToken(p.Config.Keys.Submitted, code, time.Now().Add(submittedFor))
+	return "/submitted/" + code + "?token=" + submission.ReceiptToken(p.Config.Keys.Submitted, code, time.Now().Add(submittedFor))
 }
 
 // submittedData is the success page.
@@ -440,7 +436,7 @@ type submittedData struct {
 // next and the receipt. It is reachable only with the submission's token.
 func (p *Portal) submitted(c *fiber.Ctx) error {
 	code := strings.Clone(c.Params("code"))
-	if !requests.TokenNames(p.Config.Keys.Submitted, c.Query("token"), code, time.Now()) {
+	if !submission.TokenNames(p.Config.Keys.Submitted, c.Query("token"), code, time.Now()) {
 		return fiber.ErrNotFound
 	}
 	var submittedAt time.Time
@@ -448,6 +444,6 @@ func (p *Portal) submitted(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	data := &submittedData{TrackingCode: code, Deadline: submittedAt.Add(p.Config.Requests.Deadline),
-		ReceiptURL: requests.ReceiptURL(p.Config.Keys.Receipts, code, submittedAt.Add(p.Config.Requests.Deadline))}
+		ReceiptURL: submission.ReceiptURL(p.Config.Keys.Receipts, code, submittedAt.Add(p.Config.Requests.Deadline))}
 	return p.Render.Render(c, fiber.StatusOK, "submitted", p.page(c, "submitted.title", data))
 }

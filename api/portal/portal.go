@@ -16,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
 
-	"github.com/openconsular/consular/api/requests"
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/i18n"
 	"github.com/openconsular/consular/internal/mail"
+	"github.com/openconsular/consular/internal/submission"
 )
 
 // Portal serves the applicant's pages.
@@ -33,8 +33,9 @@ type Portal struct {
 	Sessions *web.Sessions
 	Captchas *web.Captchas
 	Limits   *web.Limiter
-	Requests *requests.Handlers // submission: the same path as the JSON API
-	Logger   *slog.Logger
+	// Submissions takes the application in: the same path as the JSON API.
+	Submissions *submission.Submitter
+	Logger      *slog.Logger
 }
 
 // Register mounts the pages on site, which carries the security headers and sessions.

@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/openconsular/consular/api/web"
-	"github.com/openconsular/consular/internal/appointments"
 	"io"
 	"strconv"
 	"strings"
@@ -21,28 +19,16 @@ import (
 	"github.com/minio/minio-go/v7"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/staffpolicy"
 	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/internal/submission"
 	"github.com/openconsular/consular/internal/totpsecret"
 	"github.com/openconsular/consular/workflows/request"
 )
-
-// ReceiptToken lets the submitter, and only them, download the receipt
-// until expires (the request's deadline, after which a visit is no longer
-// possible): the tracking code alone must not be enough.
-func ReceiptToken(key []byte, code string, expires time.Time) string {
-	return consular.SignLink(key, code, expires)
-}
-
-// TokenNames says whether token was signed with key for this tracking code
-// and has not expired.
-func TokenNames(key []byte, token, code string, now time.Time) bool {
-	signed, ok := consular.VerifyLink(key, token, now)
-	return ok && subtle.ConstantTimeCompare([]byte(signed), []byte(code)) == 1
-}
 
 // trackingCode reads the :code parameter; a mistyped code is refused by its
 // check digit before any lookup.
@@ -64,7 +50,7 @@ func (h *Handlers) receipt(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !TokenNames(h.Config.Keys.Receipts, c.Query("token"), code, time.Now()) {
+	if !submission.TokenNames(h.Config.Keys.Receipts, c.Query("token"), code, time.Now()) {
 		return fiber.NewError(fiber.StatusNotFound, "no receipt here")
 	}
 	ctx := c.UserContext()
@@ -133,7 +119,7 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	unauthorised := func() error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consular staff"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "a valid staff API token is required")
+		return h.answer(c, consular.ErrUnauthenticated, consular.Service{})
 	}
 	if !ok || token == "" {
 		return unauthorised()
@@ -166,7 +152,7 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 		var requestMission string
 		if err := h.DB.QueryRow(ctx, "SELECT mission_code FROM requests WHERE tracking_code = $1", code).Scan(&requestMission); err != nil ||
 			a.Mission == "" || requestMission != a.Mission {
-			return fiber.NewError(fiber.StatusNotFound, "no request with this tracking code")
+			return h.answer(c, consular.ErrNotFound, consular.Service{}) // another mission's request is not found either
 		}
 	}
 	c.Locals(actorLocal, a)
@@ -225,7 +211,7 @@ func (h *Handlers) status(c *fiber.Ctx) error {
 	}
 	view, err := request.Status(c.UserContext(), h.Temporal, code)
 	if err != nil {
-		return h.workflowError(c, code, err)
+		return h.staffAnswer(c, h.ended(c.UserContext(), code, err))
 	}
 	return c.JSON(view)
 }
@@ -251,9 +237,7 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 		may := staffpolicy.May(a.Role, action)
 		if !may.Permitted() {
 			h.record(c, a, action, code, audit.Refused, "not allowed for the role "+a.Role)
-			return refuse(c, fiber.StatusForbidden,
-				fmt.Sprintf("a member with the role %s may not do this (%s); a supervisor or an admin may", a.Role, action),
-				fmt.Sprintf("نقش %s اجازه‌ی این کار (%s) را ندارد؛ سرپرست یا مدیر می‌تواند.", a.Role, action))
+			return h.staffAnswer(c, &consular.RoleError{Role: a.Role, Action: string(action)})
 		}
 		in, detail, err := args(c, a, may)
 		if err != nil {
@@ -274,42 +258,46 @@ func (h *Handlers) update(action staffpolicy.Action, args actionArgs) fiber.Hand
 		} else {
 			view, err = request.Act(c.UserContext(), h.Temporal, code, name, fmt.Sprintf("%s:%d:%s", name, a.ID, id), in)
 		}
-		if answer, ok := web.AnswerFor(err, true); ok && answer.Status >= 400 {
-			h.record(c, a, action, code, audit.Refused, h.Messages.T("en", answer.Key, answer.Args...))
+		err = h.ended(c.UserContext(), code, err)
+		if answer, ok := web.AnswerFor(err, true); ok {
+			outcome := audit.OK
+			if answer.Status >= 400 {
+				outcome = audit.Refused
+			}
+			h.record(c, a, action, code, outcome, h.Messages.T("en", answer.Key, answer.Args...))
 			return answer.JSON(c, h.Messages)
 		}
 		if err != nil {
-			answer := h.workflowError(c, code, err)
-			var fe *fiber.Error
-			if errors.As(answer, &fe) && fe.Code < fiber.StatusInternalServerError {
-				h.record(c, a, action, code, audit.Refused, fe.Message)
-			} else {
-				h.record(c, a, action, code, audit.Failed, err.Error())
-			}
-			return answer
+			h.record(c, a, action, code, audit.Failed, err.Error())
+			return err
 		}
 		h.record(c, a, action, code, audit.OK, detail)
 		return c.JSON(view)
 	}
 }
 
-// workflowError turns Temporal's answers into HTTP ones: a refusal by the
-// workflow's validator is a 409 with its reason, and so is an action on a
-// request whose workflow has ended.
-func (h *Handlers) workflowError(c *fiber.Ctx, code string, err error) error {
-	var refused *request.RefusedError
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &refused) && !refused.Closed:
-		return fiber.NewError(fiber.StatusConflict, refused.Reason)
-	case errors.As(err, &refused), errors.As(err, &notFound):
-		var status string
-		if h.DB.QueryRow(c.UserContext(), "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&status) == nil {
-			return fiber.NewError(fiber.StatusConflict, "the request is "+status+"; nothing more can be done with it")
-		}
-		return fiber.NewError(fiber.StatusNotFound, "no request with this tracking code")
+// staffAnswer sends a domain outcome to staff as the table says.
+func (h *Handlers) staffAnswer(c *fiber.Ctx, err error) error {
+	if answer, ok := web.AnswerFor(err, true); ok {
+		return answer.JSON(c, h.Messages)
 	}
 	return err
+}
+
+// ended tells staff why the request's workflow no longer answers: it has
+// ended in the status the projection keeps (*consular.ClosedError), or
+// there is no such request (consular.ErrNotFound). Other errors pass.
+func (h *Handlers) ended(ctx context.Context, code string, err error) error {
+	var refused *request.RefusedError
+	var notFound *serviceerror.NotFound
+	if !(errors.As(err, &refused) && refused.Closed) && !errors.As(err, &notFound) {
+		return err
+	}
+	var status string
+	if h.DB.QueryRow(ctx, "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&status) == nil {
+		return &consular.ClosedError{Status: consular.Status(status)}
+	}
+	return consular.ErrNotFound
 }
 
 func randomID() string {
@@ -349,9 +337,6 @@ func cancelArgs(*fiber.Ctx, Actor, staffpolicy.Permission) (any, string, error) 
 func (h *Handlers) changeAppointment(c *fiber.Ctx, a Actor, code string, action staffpolicy.Action, in appointmentChange) (request.StatusView, error) {
 	ctx := c.UserContext()
 	r, err := h.Appointments.ForStaff(ctx, code, a.Mission, strconv.FormatInt(a.ID, 10))
-	if errors.Is(err, appointments.ErrNoMatch) {
-		return request.StatusView{}, fiber.NewError(fiber.StatusNotFound, "no request with this tracking code at your mission")
-	}
 	if err != nil {
 		return request.StatusView{}, err
 	}

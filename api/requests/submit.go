@@ -1,39 +1,35 @@
 // Package requests is the versioned JSON API of consular requests
-// (/api/v1/requests): submission with documents, the receipt download, and
-// the staff and appointment actions that become updates of the request's
-// workflow.
+// (/api/v1/requests): it reads a client's multipart submission and hands it
+// to package submission, serves the receipt download, and turns the staff
+// and appointment actions into updates of the request's workflow. Domain
+// outcomes are answered through the one table, web.AnswerFor.
 package requests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/openconsular/consular/internal/appointments"
 	"io"
 	"log/slog"
 	"math"
 	"net/mail"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/apiclients"
+	"github.com/openconsular/consular/internal/appointments"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/documents"
 	"github.com/openconsular/consular/internal/staffpolicy"
-	"github.com/openconsular/consular/internal/storage"
-	"github.com/openconsular/consular/workflows/request"
+	"github.com/openconsular/consular/internal/submission"
 )
 
 // Handlers serve /api/v1/requests.
@@ -44,6 +40,9 @@ type Handlers struct {
 	Objects  *minio.Client
 	Limits   *web.Limiter // each API client's submissions an hour
 	Logger   *slog.Logger
+	// Submissions saves applications and starts their workflows: the same
+	// path as the portal's.
+	Submissions *submission.Submitter
 	// Appointments books, moves and cancels for staff through the same saga
 	// and rules as the booking pages.
 	Appointments *appointments.Booker
@@ -78,6 +77,10 @@ type Submitted struct {
 	ReceiptURL   string    `json:"receipt_url"`
 }
 
+func submitted(out submission.Submitted) Submitted {
+	return Submitted{TrackingCode: out.TrackingCode, Deadline: out.Deadline, ReceiptURL: out.ReceiptURL}
+}
+
 // FieldError is one problem with the submission, named by its form field.
 type FieldError struct {
 	Field   string `json:"field"`
@@ -92,8 +95,8 @@ type Invalid struct {
 	Fields []FieldError `json:"fields"`
 }
 
-// submission is what the form carried, once read.
-type submission struct {
+// form is what the client's multipart body carried, once read.
+type form struct {
 	caller     string
 	key        string
 	code       consular.TrackingCode
@@ -103,15 +106,9 @@ type submission struct {
 	email      string
 	nationalID string
 	language   string
-	form       map[string]string // the service's fields, sent as field.<name>
-	documents  []stored
+	fields     map[string]string // the service's fields, sent as field.<name>
+	documents  []submission.StoredDocument
 	problems   []FieldError
-}
-
-type stored struct {
-	kind string
-	doc  documents.Document
-	key  string
 }
 
 // clientLocal holds the API client a submission comes from.
@@ -123,11 +120,12 @@ const clientLocal = "api_client"
 func (h *Handlers) clientOnly(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	client, err := apiclients.Authenticate(c.UserContext(), h.DB, strings.TrimSpace(token))
-	if !ok || errors.Is(err, apiclients.ErrUnknownToken) {
+	if !ok {
+		err = consular.ErrUnauthenticated
+	}
+	if answer, isOutcome := web.AnswerFor(err, false); isOutcome {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consular api clients"`)
-		return refuse(c, fiber.StatusUnauthorized,
-			"a registered API client's token is required (Authorization: Bearer <token>); applicants submit through the portal",
-			"توکن یک برنامه‌ی ثبت‌شده لازم است (Authorization: Bearer <token>)؛ متقاضیان از راه درگاه درخواست می‌دهند.")
+		return answer.JSON(c, h.Messages)
 	}
 	if err != nil {
 		return err
@@ -139,7 +137,7 @@ func (h *Handlers) clientOnly(c *fiber.Ctx) error {
 // refuse answers a JSON error in English and Persian, in the shape every
 // error of the API has.
 func refuse(c *fiber.Ctx, status int, en, fa string) error {
-	return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": status, "message": en, "message_fa": fa}})
+	return web.JSONError(c, status, en, fa)
 }
 
 // audit writes a client's submission to the audit log; a failure to write
@@ -152,12 +150,11 @@ func (h *Handlers) audit(c *fiber.Ctx, client apiclients.Client, mission, code, 
 }
 
 // submit reads the multipart form part by part: each document is checked
-// with the same validator the workflow uses and streamed to MinIO as it
-// arrives, so memory holds one document at a time. On any problem the stored
-// documents are deleted and the answer is 422 naming every field. A retry by
-// the same client with the same Idempotency-Key answers with the same
-// tracking code, and the request has exactly one workflow; another client's
-// key is another request.
+// and stored by package submission as it arrives, so memory holds one
+// document at a time. On any problem the stored documents are deleted and
+// the answer is 422 naming every field. A retry by the same client with the
+// same Idempotency-Key answers with the same tracking code, and the request
+// has exactly one workflow; another client's key is another request.
 func (h *Handlers) submit(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	client := c.Locals(clientLocal).(apiclients.Client)
@@ -178,73 +175,78 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 			fmt.Sprintf("this client may submit %d requests an hour; try again after %s", client.PerHour, until.Format(time.RFC3339)),
 			fmt.Sprintf("این برنامه در هر ساعت %d درخواست می‌تواند بفرستد؛ پس از %s دوباره بفرستید.", client.PerHour, until.Format(time.RFC3339)))
 	}
-	if done, err := h.findSubmission(ctx, client.Caller(), key); err != nil {
-		return err
-	} else if done != nil {
-		out, err := h.start(ctx, *done)
+	if out, found, err := h.Submissions.Repeat(ctx, client.Caller(), key); found || err != nil {
 		if err != nil {
-			return err
+			return h.answer(c, err, consular.Service{})
 		}
-		h.audit(c, client, done.mission, string(done.code), "ok", "repeated")
-		return c.JSON(out)
+		h.audit(c, client, out.Mission, out.TrackingCode, "ok", "repeated")
+		return c.JSON(submitted(out))
 	}
 
 	code, err := consular.NewTrackingCode()
 	if err != nil {
 		return err
 	}
-	s := &submission{caller: client.Caller(), key: key, code: code}
-	if err := h.read(c, s); err != nil {
-		h.discard(s)
+	f := &form{caller: client.Caller(), key: key, code: code}
+	if err := h.read(c, f); err != nil {
+		h.Submissions.Discard(f.code, f.documents)
 		return err
 	}
-	if !client.May(s.mission) {
-		h.discard(s)
-		h.audit(c, client, s.mission, "", "refused", "mission outside the client's scope")
-		return refuse(c, fiber.StatusForbidden,
-			fmt.Sprintf("this client may not submit to mission %q; it may submit to %s", s.mission, strings.Join(client.Missions, ", ")),
-			fmt.Sprintf("این برنامه اجازه‌ی فرستادن درخواست به نمایندگی %q را ندارد؛ نمایندگی‌های مجاز: %s", s.mission, strings.Join(client.Missions, "، ")))
+	if !client.May(f.mission) {
+		h.Submissions.Discard(f.code, f.documents)
+		h.audit(c, client, f.mission, "", "refused", "mission outside the client's scope")
+		return h.answer(c, &consular.MissionError{Mission: f.mission, Allowed: client.Missions}, f.service)
 	}
-	app := s.application()
-	if err := s.checkFields(ctx, h, app); err != nil {
-		h.discard(s)
+	app := f.application()
+	if err := f.check(ctx, h.Submissions, app); err != nil {
+		h.Submissions.Discard(f.code, f.documents)
 		return err
 	}
-	if len(s.problems) > 0 {
-		h.discard(s)
-		h.audit(c, client, s.mission, "", "refused", "invalid: "+fieldNames(s.problems))
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(Invalid{Error: "the submission has problems; nothing was stored", Fields: s.problems})
+	if len(f.problems) > 0 {
+		h.Submissions.Discard(f.code, f.documents)
+		h.audit(c, client, f.mission, "", "refused", "invalid: "+fieldNames(f.problems))
+		return h.invalid(c, f.problems)
 	}
-	app.Applicant.Form = s.form // normalised by the check
-	out, saved, err := h.Submit(ctx, app)
+	app.Applicant.Form = f.fields // normalised by the check
+	out, saved, err := h.Submissions.Submit(ctx, app)
 	if !saved {
-		h.discard(s) // not saved, or a concurrent retry with the same key got there first
-	}
-	var refused *Refused
-	if errors.As(err, &refused) { // the mission closed since the check
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(Invalid{Error: "the submission has problems; nothing was stored",
-			Fields: describe(s.service, refused.Problems)})
+		h.Submissions.Discard(f.code, f.documents) // not saved, or a concurrent retry with the same key got there first
 	}
 	if err != nil {
-		return err
+		return h.answer(c, err, f.service) // refused: the mission closed since the check
 	}
 	status, detail := fiber.StatusOK, "repeated"
 	if saved {
 		status, detail = fiber.StatusCreated, "created"
 	}
-	h.audit(c, client, s.mission, out.TrackingCode, "ok", detail)
-	return c.Status(status).JSON(out)
+	h.audit(c, client, f.mission, out.TrackingCode, "ok", detail)
+	return c.Status(status).JSON(submitted(out))
+}
+
+// answer sends a domain outcome as the table (web.AnswerFor) says; an
+// invalid application names its fields in the API's words for svc.
+func (h *Handlers) answer(c *fiber.Ctx, err error, svc consular.Service) error {
+	answer, ok := web.AnswerFor(err, false)
+	switch {
+	case !ok:
+		return err
+	case answer.Problems != nil:
+		return h.invalid(c, describe(svc, answer.Problems))
+	}
+	return answer.JSON(c, h.Messages)
+}
+
+// invalid is the 422 naming every field; nothing was stored.
+func (h *Handlers) invalid(c *fiber.Ctx, fields []FieldError) error {
+	answer, _ := web.AnswerFor(&submission.Refused{}, false)
+	return c.Status(answer.Status).JSON(Invalid{Error: h.Messages.T("en", answer.Key), Fields: fields})
 }
 
 // application is the submission as the lifecycle takes it.
-func (s *submission) application() Application {
-	app := Application{Caller: s.caller, Key: s.key, Code: s.code, Service: s.service.Code, Mission: s.mission,
-		Applicant: Applicant{NationalID: s.nationalID, Email: s.email, FullName: s.name, Language: s.language, Form: s.form}}
-	for _, d := range s.documents {
-		app.Documents = append(app.Documents, StoredDocument{Kind: d.kind, ObjectKey: d.key, FileName: d.doc.Name,
-			Format: d.doc.Format, Size: d.doc.Size, SHA256: d.doc.SHA256})
-	}
-	return app
+func (f *form) application() submission.Application {
+	return submission.Application{Caller: f.caller, Key: f.key, Code: f.code, Service: f.service.Code, Mission: f.mission,
+		Applicant: submission.Applicant{NationalID: f.nationalID, Email: f.email, FullName: f.name, Language: f.language, Form: f.fields},
+		Documents: f.documents}
 }
 
 func fieldNames(problems []FieldError) string {
@@ -257,15 +259,15 @@ func fieldNames(problems []FieldError) string {
 
 // read walks the multipart body; problems with single fields or documents
 // are collected, while a body that is not multipart at all is a 400.
-func (h *Handlers) read(c *fiber.Ctx, s *submission) error {
-	form, err := web.NewFormReader(c, func(name string) bool { return strings.HasPrefix(name, "document.") }, web.DefaultFormLimits)
+func (h *Handlers) read(c *fiber.Ctx, f *form) error {
+	reader, err := web.NewFormReader(c, func(name string) bool { return strings.HasPrefix(name, "document.") }, web.DefaultFormLimits)
 	if err != nil {
 		return err // 400: not multipart
 	}
 	fields := map[string]string{}
 	seen := map[string]bool{}
 	for {
-		part, err := form.Next()
+		part, err := reader.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -278,27 +280,27 @@ func (h *Handlers) read(c *fiber.Ctx, s *submission) error {
 		}
 		kind := strings.TrimPrefix(part.Name, "document.")
 		if seen[kind] || len(seen) >= MaxDocuments {
-			s.problems = append(s.problems, FieldError{Field: part.Name, Reason: "duplicate",
+			f.problems = append(f.problems, FieldError{Field: part.Name, Reason: "duplicate",
 				Message: "Send each document once, at most 8 in all.", Fa: "هر مدرک را یک بار بفرستید، حداکثر ۸ مدرک."})
 			continue
 		}
 		seen[kind] = true
-		if err := h.store(c.UserContext(), s, kind, part.FileName, part.File); err != nil {
+		if err := h.store(c.UserContext(), f, kind, part.FileName, part.File); err != nil {
 			return err
 		}
 	}
-	s.name, s.email, s.mission, s.language = fields["full_name"], fields["email"], fields["mission"], fields["language"]
-	s.nationalID = fields["national_id"]
-	s.form = map[string]string{}
+	f.name, f.email, f.mission, f.language = fields["full_name"], fields["email"], fields["mission"], fields["language"]
+	f.nationalID = fields["national_id"]
+	f.fields = map[string]string{}
 	for name, value := range fields {
 		if field, ok := strings.CutPrefix(name, FieldPrefix); ok {
-			s.form[field] = value
+			f.fields[field] = value
 		}
 	}
 	if svc, ok := consular.ServiceByCode(fields["service"]); ok {
-		s.service = svc
+		f.service = svc
 	} else {
-		s.problems = append(s.problems, FieldError{Field: "service", Reason: "unknown",
+		f.problems = append(f.problems, FieldError{Field: "service", Reason: "unknown",
 			Message: "Choose one of the services offered.", Fa: "یکی از خدمات موجود را انتخاب کنید."})
 	}
 	return nil
@@ -307,67 +309,63 @@ func (h *Handlers) read(c *fiber.Ctx, s *submission) error {
 // FieldPrefix names a service's field in the API's form: field.licence_number.
 const FieldPrefix = "field."
 
-// store checks one document and, if it passes, puts it in MinIO.
-func (h *Handlers) store(ctx context.Context, s *submission, kind, fileName string, content io.Reader) error {
-	// fileName is as the client sent it, path included: a name such as
-	// ../../x.jpg is refused, and the applicant deserves to hear why.
-	doc, data, err := documents.CheckContext(ctx, fileName, content, documents.DefaultRule)
+// store hands one document to package submission; a refused one becomes a
+// problem of its field, and the reader skips what is left of the part.
+func (h *Handlers) store(ctx context.Context, f *form, kind, fileName string, content io.Reader) error {
+	doc, err := h.Submissions.StoreDocument(ctx, f.code, kind, fileName, content)
 	var problem *documents.Problem
-	if errors.As(err, &problem) {
-		s.problems = append(s.problems, FieldError{Field: "document." + kind, Reason: problem.Reason,
+	switch {
+	case errors.As(err, &problem):
+		f.problems = append(f.problems, FieldError{Field: "document." + kind, Reason: problem.Reason,
 			Message: problem.Message("en"), Fa: problem.Message("fa")})
-		return nil // the reader skips what is left of the part
+		return nil
+	case errors.Is(err, submission.ErrUnreadable):
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+	case err != nil:
+		return err
 	}
-	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "could not read document "+kind+": "+err.Error())
-	}
-	objectKey := storage.DocumentKey(string(s.code), kind, doc.Format)
-	if _, err := h.Objects.PutObject(ctx, h.Config.Storage.DocumentsBucket, objectKey, bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{ContentType: "image/" + doc.Format}); err != nil {
-		return fmt.Errorf("store document: %w", err)
-	}
-	s.documents = append(s.documents, stored{kind: kind, doc: doc, key: objectKey})
+	f.documents = append(f.documents, doc)
 	return nil
 }
 
-// checkFields validates the applicant's own fields, then the application
-// against its service with the check every submission passes (Validate).
-func (s *submission) checkFields(ctx context.Context, h *Handlers, app Application) error {
+// check validates the applicant's own fields, then the application against
+// its service with the check every submission passes (Submitter.Validate).
+func (f *form) check(ctx context.Context, submissions *submission.Submitter, app submission.Application) error {
 	add := func(field, reason, en, fa string) {
-		s.problems = append(s.problems, FieldError{Field: field, Reason: reason, Message: en, Fa: fa})
+		f.problems = append(f.problems, FieldError{Field: field, Reason: reason, Message: en, Fa: fa})
 	}
-	if s.name == "" || len(s.name) > 200 {
+	if f.name == "" || len(f.name) > 200 {
 		add("full_name", "required", "Enter your full name.", "نام و نام خانوادگی خود را وارد کنید.")
 	}
-	if addr, err := mail.ParseAddress(s.email); err != nil || addr.Address != s.email || len(s.email) > 254 {
+	if addr, err := mail.ParseAddress(f.email); err != nil || addr.Address != f.email || len(f.email) > 254 {
 		add("email", "invalid", "Enter a valid email address, such as name@example.com.", "یک نشانی ایمیل درست وارد کنید، مانند name@example.com.")
 	}
-	if id, err := consular.ParseNationalID(s.nationalID); err != nil {
+	if id, err := consular.ParseNationalID(f.nationalID); err != nil {
 		add("national_id", "invalid", "Enter your 10-digit national ID code; its last digit did not check out.", "کد ملی ۱۰ رقمی خود را درست وارد کنید؛ رقم کنترل آن درست نیست.")
 	} else {
-		s.nationalID = id
+		f.nationalID = id
 	}
-	if s.language == "" {
-		s.language = "fa"
+	if f.language == "" {
+		f.language = "fa"
 	}
-	if s.language != "fa" && s.language != "en" {
+	if f.language != "fa" && f.language != "en" {
 		add("language", "invalid", "Language must be fa or en.", "زبان باید fa یا en باشد.")
 	}
-	if s.service.Code == "" {
+	if f.service.Code == "" {
 		return nil
 	}
 	var refused []string // documents refused already, with their own reason
-	for _, p := range s.problems {
+	for _, p := range f.problems {
 		if kind, ok := strings.CutPrefix(p.Field, "document."); ok {
 			refused = append(refused, kind)
 		}
 	}
-	form, problems, err := h.check(ctx, app, refused)
+	fields, problems, err := submissions.Validate(ctx, app, refused...)
 	if err != nil {
 		return err
 	}
-	s.form = form
-	s.problems = append(s.problems, describe(s.service, problems)...)
+	f.fields = fields
+	f.problems = append(f.problems, describe(f.service, problems)...)
 	return nil
 }
 
@@ -438,319 +436,4 @@ func describe(svc consular.Service, problems []consular.Problem) []FieldError {
 		out = append(out, e)
 	}
 	return out
-}
-
-// Refused is an application its service's check refused: nothing was saved.
-type Refused struct{ Problems []consular.Problem }
-
-func (r *Refused) Error() string {
-	var names []string
-	for _, p := range r.Problems {
-		names = append(names, p.Field+": "+p.Reason)
-	}
-	return "the application does not meet its service's definition: " + strings.Join(names, ", ")
-}
-
-// Validate checks an application against its service (the service's
-// fields, its documents, an open mission): the one check every submission
-// passes, the portal's and the API's. It returns the fields normalised as
-// they are stored. Callers check first to show the problems in their own
-// words; Submit checks again, so no path can skip it.
-func (h *Handlers) Validate(ctx context.Context, a Application) (map[string]string, []consular.Problem, error) {
-	return h.check(ctx, a, nil)
-}
-
-// check is Validate counting the document kinds in refused as supplied:
-// their own check has named them already.
-func (h *Handlers) check(ctx context.Context, a Application, refused []string) (map[string]string, []consular.Problem, error) {
-	svc, ok := consular.ServiceByCode(a.Service)
-	if !ok {
-		return nil, []consular.Problem{{Field: "service", Reason: "unknown"}}, nil
-	}
-	open, err := h.mission(ctx, a.Mission)
-	if err != nil {
-		return nil, nil, fmt.Errorf("look up mission: %w", err)
-	}
-	kinds := slices.Clone(refused)
-	for _, d := range a.Documents {
-		kinds = append(kinds, d.Kind)
-	}
-	form, problems := svc.Check(consular.Application{Mission: a.Mission, MissionOpen: open, Fields: a.Applicant.Form, Documents: kinds})
-	return form, problems, nil
-}
-
-// mission reports whether a mission exists and is open.
-func (h *Handlers) mission(ctx context.Context, code string) (bool, error) {
-	var active bool
-	err := h.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", code).Scan(&active)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return active, err
-}
-
-// discard deletes what a refused or duplicate submission stored.
-func (h *Handlers) discard(s *submission) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, d := range s.documents {
-		if err := h.Objects.RemoveObject(ctx, h.Config.Storage.DocumentsBucket, d.key, minio.RemoveObjectOptions{}); err != nil {
-			h.Logger.Error("could not delete a refused submission's document", "tracking_code", s.code, "err", err)
-		}
-	}
-}
-
-// Application is a complete request, its documents already in MinIO under
-// the tracking code: what the JSON API and the portal both submit.
-type Application struct {
-	// Caller owns Key: an API client (apiclients.Client.Caller) or an
-	// applicant's account (AccountCaller). Nobody submits anonymously.
-	Caller    string
-	Key       string // idempotency key: the same caller and key give the same request
-	Code      consular.TrackingCode
-	Service   string
-	Mission   string
-	Applicant Applicant
-	Documents []StoredDocument // the service's documents, checked against it
-	// ProfileDocuments are the applicant's identity documents from their
-	// profile (the portal), kept with the request but not the service's.
-	ProfileDocuments []StoredDocument
-}
-
-// AccountCaller is an applicant's account as the owner of its idempotency keys.
-func AccountCaller(accountID int64) string { return "account:" + strconv.FormatInt(accountID, 10) }
-
-// Applicant is who asks, as the mission will see it.
-type Applicant struct {
-	NationalID, Email, FullName, Language string
-	Identity, Residence, Form             map[string]string // the profile and the service's form, as filled in
-}
-
-// StoredDocument is an accepted document in MinIO.
-type StoredDocument struct {
-	Kind, ObjectKey, FileName, Format, SHA256 string
-	Size                                      int64
-}
-
-// ErrNotStarted says the request was saved but its workflow could not be
-// started (Temporal unreachable): retrying with the same key finishes it.
-var ErrNotStarted = fiber.NewError(fiber.StatusServiceUnavailable,
-	"the request was saved but could not be started; retry with the same Idempotency-Key")
-
-// Submit checks the application against its service (Validate: a *Refused
-// error names what is wrong), saves it and starts its workflow. saved is true when
-// this application is the one kept, even if its workflow could not be
-// started (a retry with the same key starts it): its documents are then in
-// use and must stay. saved is false when saving failed or the key was
-// submitted before: then the earlier request is returned and the caller
-// deletes what it stored for this attempt.
-func (h *Handlers) Submit(ctx context.Context, a Application) (out Submitted, saved bool, err error) {
-	if a.Caller == "" || a.Key == "" {
-		return out, false, errors.New("submit: an application needs its caller and idempotency key")
-	}
-	if _, problems, err := h.Validate(ctx, a); err != nil {
-		return out, false, err
-	} else if len(problems) > 0 {
-		return out, false, &Refused{Problems: problems}
-	}
-	rec := record{caller: a.Caller, key: a.Key, code: a.Code, service: a.Service, mission: a.Mission, submittedAt: time.Now().UTC().Truncate(time.Second)}
-	winner, err := h.save(ctx, a, rec)
-	if err != nil {
-		return out, false, err
-	}
-	out, err = h.start(ctx, winner)
-	return out, winner.code == a.Code, err
-}
-
-// record is a saved submission: enough to start (or restart) its workflow.
-type record struct {
-	caller, key, service, mission string
-	code                          consular.TrackingCode
-	submittedAt                   time.Time
-	documents                     []consular.Document
-}
-
-// save writes the submission, the applicant and the documents in one
-// transaction. If another call with the same key saved first, it returns that one.
-func (h *Handlers) save(ctx context.Context, a Application, rec record) (record, error) {
-	tx, err := h.DB.Begin(ctx)
-	if err != nil {
-		return rec, err
-	}
-	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO submissions (caller, idempotency_key, tracking_code, service_code, mission_code, submitted_at, start_pending)
-		VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT (caller, idempotency_key) DO NOTHING`,
-		rec.caller, rec.key, string(rec.code), rec.service, rec.mission, rec.submittedAt)
-	if err != nil {
-		return rec, fmt.Errorf("save submission: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		tx.Rollback(ctx)
-		other, err := h.findSubmission(ctx, rec.caller, rec.key)
-		if err != nil || other == nil {
-			return rec, fmt.Errorf("find the concurrent submission: %w", err)
-		}
-		return *other, nil
-	}
-	ap := a.Applicant
-	if _, err := tx.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language, identity, residence, form)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, string(rec.code), ap.NationalID, ap.Email, ap.FullName, ap.Language,
-		orEmpty(ap.Identity), orEmpty(ap.Residence), orEmpty(ap.Form)); err != nil {
-		return rec, fmt.Errorf("save applicant: %w", err)
-	}
-	for _, d := range slices.Concat(a.Documents, a.ProfileDocuments) {
-		if _, err := tx.Exec(ctx, `INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(rec.code), d.Kind, d.ObjectKey, d.FileName, d.Format, d.Size, d.SHA256); err != nil {
-			return rec, fmt.Errorf("save document: %w", err)
-		}
-		rec.documents = append(rec.documents, consular.Document{Kind: d.Kind, ObjectKey: d.ObjectKey, SHA256: d.SHA256})
-	}
-	return rec, tx.Commit(ctx)
-}
-
-func orEmpty(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// findSubmission loads the caller's saved submission by its idempotency
-// key, or nil: another caller's key is not found.
-func (h *Handlers) findSubmission(ctx context.Context, caller, key string) (*record, error) {
-	return h.loadSubmission(ctx, "caller = $1 AND idempotency_key = $2", caller, key)
-}
-
-// loadSubmission loads the saved submission where says, or nil.
-func (h *Handlers) loadSubmission(ctx context.Context, where string, args ...any) (*record, error) {
-	var rec record
-	var code string
-	err := h.DB.QueryRow(ctx, `SELECT caller, idempotency_key, tracking_code, service_code, mission_code, submitted_at FROM submissions WHERE `+where, args...).
-		Scan(&rec.caller, &rec.key, &code, &rec.service, &rec.mission, &rec.submittedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up submission: %w", err)
-	}
-	rec.code = consular.TrackingCode(code)
-	rows, err := h.DB.Query(ctx, `SELECT kind, object_key, sha256 FROM request_documents WHERE tracking_code = $1 ORDER BY kind`, code)
-	if err != nil {
-		return nil, err
-	}
-	rec.documents, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (consular.Document, error) {
-		var d consular.Document
-		return d, row.Scan(&d.Kind, &d.ObjectKey, &d.SHA256)
-	})
-	return &rec, err
-}
-
-// start starts the request's workflow unless it runs or ran already.
-func (h *Handlers) start(ctx context.Context, rec record) (Submitted, error) {
-	if err := h.startWorkflow(ctx, rec); err != nil {
-		h.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
-		return Submitted{}, ErrNotStarted
-	}
-	return Submitted{
-		TrackingCode: string(rec.code),
-		Deadline:     rec.submittedAt.Add(h.Config.Requests.Deadline),
-		ReceiptURL:   ReceiptURL(h.Config.Keys.Receipts, string(rec.code), rec.submittedAt.Add(h.Config.Requests.Deadline)),
-	}, nil
-}
-
-// startWorkflow starts the request's workflow (one running or run already
-// counts as started) and clears the submission's start_pending.
-func (h *Handlers) startWorkflow(ctx context.Context, rec record) error {
-	policy := request.Policy{Deadline: h.Config.Requests.Deadline, Reminders: h.Config.Requests.Reminders, Retention: h.Config.Requests.Retention,
-		MaxReschedules: h.Config.Booking.MaxReschedules, ChangeCutoff: h.Config.Booking.ChangeCutoff}
-	if svc, ok := consular.ServiceByCode(rec.service); ok {
-		policy.FourEyes = svc.FourEyes
-	}
-	if err := request.Start(ctx, h.Temporal, h.Config.Temporal.TaskQueue, request.Input{
-		TrackingCode: string(rec.code), ServiceCode: rec.service, MissionCode: rec.mission,
-		SubmittedAt: rec.submittedAt, Documents: rec.documents, Policy: policy,
-	}); err != nil {
-		return err
-	}
-	// If this write fails the request still runs: StartPending starts it
-	// again later, which finds it running.
-	if _, err := h.DB.Exec(ctx, "UPDATE submissions SET start_pending = false WHERE tracking_code = $1 AND start_pending", string(rec.code)); err != nil {
-		h.Logger.WarnContext(ctx, "mark request started", "tracking_code", rec.code, "err", err)
-	}
-	return nil
-}
-
-// StartPending starts the workflows of submissions saved more than
-// olderThan ago whose start failed (Temporal unreachable) and that nobody
-// retried since: the applicant was asked to try again and may not have, but
-// their request and documents are kept, so it starts here and its receipt
-// email tells them it arrived. It works in batches of 100, oldest first,
-// until none is left; it stops when Temporal is unreachable, and passes
-// over (logging) a submission whose start fails otherwise, which stays
-// pending for the next round. It returns how many it started.
-func (h *Handlers) StartPending(ctx context.Context, olderThan time.Duration) (int, error) {
-	const batch = 100
-	n, failed := 0, 0
-	for {
-		rows, err := h.DB.Query(ctx, `SELECT tracking_code FROM submissions
-			WHERE start_pending AND submitted_at < now() - $1::interval ORDER BY submitted_at OFFSET $2 LIMIT $3`, olderThan, failed, batch)
-		if err != nil {
-			return n, err
-		}
-		codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return n, err
-		}
-		for _, code := range codes {
-			rec, err := h.loadSubmission(ctx, "tracking_code = $1", code)
-			if err != nil {
-				return n, err
-			}
-			if rec == nil {
-				continue
-			}
-			if err := h.startWorkflow(ctx, *rec); err != nil {
-				if unreachable(ctx, err) {
-					return n, fmt.Errorf("Temporal unreachable: %w", err)
-				}
-				h.Logger.ErrorContext(ctx, "start a pending request", "tracking_code", rec.code, "err", err)
-				failed++ // still pending: the next query passes over it
-				continue
-			}
-			h.Logger.WarnContext(ctx, "started a request saved while Temporal was unreachable", "tracking_code", rec.code, "submitted_at", rec.submittedAt)
-			n++
-		}
-		if len(codes) < batch {
-			return n, nil
-		}
-	}
-}
-
-// unreachable says whether a start failed because Temporal could not be
-// reached (or did not answer in time), as opposed to refusing this request.
-func unreachable(ctx context.Context, err error) bool {
-	var unavailable *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
-	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &unavailable) || errors.As(err, &deadline)
-}
-
-// KeepStartingPending runs StartPending every interval until ctx ends, for
-// submissions saved at least a minute before (a start in progress is left
-// to finish).
-func (h *Handlers) KeepStartingPending(ctx context.Context, interval time.Duration) {
-	for {
-		if _, err := h.StartPending(ctx, time.Minute); err != nil && ctx.Err() == nil {
-			h.Logger.WarnContext(ctx, "start pending requests", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
-}
-
-// ReceiptURL is where the submitter downloads the receipt, until expires.
-func ReceiptURL(key []byte, code string, expires time.Time) string {
-	return "/api/v1/requests/" + code + "/receipt?token=" + ReceiptToken(key, code, expires)
 }
