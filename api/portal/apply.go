@@ -295,8 +295,8 @@ func (p *Portal) checkService(ctx context.Context, form *web.Form, service consu
 	uploaded map[string]Upload, refused map[string]*documents.Problem, lang string) (map[string]string, error) {
 	mission := values["mission"]
 	form.Values["mission"] = mission
-	var open bool
-	if err := p.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", mission).Scan(&open); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	open, err := p.Submissions.MissionOpen(ctx, mission)
+	if err != nil {
 		return nil, err
 	}
 	answers := map[string]string{}

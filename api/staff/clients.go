@@ -113,8 +113,11 @@ func (d *Dashboard) revokeClient(c *fiber.Ctx, m Member) error {
 		return fiber.ErrNotFound
 	}
 	client, err := apiclients.Get(ctx, d.DB, id)
-	if errors.Is(err, apiclients.ErrNotFound) || (err == nil && client.RevokedAt != nil) {
-		return fiber.ErrNotFound
+	if err == nil && client.RevokedAt != nil {
+		err = apiclients.ErrNotFound // revoked already: nothing left to revoke
+	}
+	if answer, ok := web.AnswerFor(err, true); ok {
+		return fiber.NewError(answer.Status, answer.Key) // the error page for its status
 	}
 	if err != nil {
 		return err

@@ -54,6 +54,8 @@ func AnswerFor(err error, forStaff bool) (Answer, bool) {
 		return Answer{Status: fiber.StatusServiceUnavailable, Key: "error.try_again"}, true
 	case errors.Is(err, consular.ErrNotFound):
 		return Answer{Status: fiber.StatusNotFound, Key: "request.not_found"}, true
+	case errors.Is(err, apiclients.ErrNotFound):
+		return Answer{Status: fiber.StatusNotFound, Key: "error.not_found"}, true
 	case errors.As(err, &closed) && forStaff:
 		return Answer{Status: fiber.StatusConflict, Key: "request.closed", Args: []any{string(closed.Status)}}, true
 	case errors.As(err, &refused) && forStaff:

@@ -105,7 +105,7 @@ func (s *Submitter) Validate(ctx context.Context, a Application, refused ...stri
 	if !ok {
 		return nil, []consular.Problem{{Field: "service", Reason: "unknown"}}, nil
 	}
-	open, err := s.missionOpen(ctx, a.Mission)
+	open, err := s.MissionOpen(ctx, a.Mission)
 	if err != nil {
 		return nil, nil, fmt.Errorf("look up mission: %w", err)
 	}
@@ -117,8 +117,8 @@ func (s *Submitter) Validate(ctx context.Context, a Application, refused ...stri
 	return form, problems, nil
 }
 
-// missionOpen reports whether a mission exists and is open.
-func (s *Submitter) missionOpen(ctx context.Context, code string) (bool, error) {
+// MissionOpen reports whether a mission exists and takes submissions.
+func (s *Submitter) MissionOpen(ctx context.Context, code string) (bool, error) {
 	var active bool
 	err := s.DB.QueryRow(ctx, "SELECT active FROM missions WHERE code = $1", code).Scan(&active)
 	if errors.Is(err, pgx.ErrNoRows) {
