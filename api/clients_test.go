@@ -293,6 +293,11 @@ func TestAdminRegistersAndRevokesAnAPIClient(t *testing.T) {
 	if _, err := apiclients.Authenticate(s.ctx, s.db, m[1]); err != apiclients.ErrUnknownToken {
 		t.Fatalf("the revoked token: %v, want refused", err)
 	}
+	for _, gone := range []string{revoke, "/staff/clients/999999/revoke"} { // revoked already, never existed
+		if resp := s.call(admin, "POST", gone, nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s: %d, want 404", gone, resp.StatusCode)
+		}
+	}
 	var n int
 	_ = s.db.QueryRow(s.ctx, `SELECT count(*) FROM audit_log WHERE staff_email = $1 AND action IN ('api_client_add', 'api_client_revoke')
 		AND detail LIKE 'kiosk, Vienna hall%'`, admin.email).Scan(&n)

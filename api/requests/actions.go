@@ -119,7 +119,7 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	unauthorised := func() error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consular staff"`)
-		return h.answer(c, consular.ErrUnauthenticated, consular.Service{})
+		return h.staffAnswer(c, consular.ErrUnauthenticated)
 	}
 	if !ok || token == "" {
 		return unauthorised()
@@ -152,7 +152,7 @@ func (h *Handlers) staffOnly(c *fiber.Ctx) error {
 		var requestMission string
 		if err := h.DB.QueryRow(ctx, "SELECT mission_code FROM requests WHERE tracking_code = $1", code).Scan(&requestMission); err != nil ||
 			a.Mission == "" || requestMission != a.Mission {
-			return h.answer(c, consular.ErrNotFound, consular.Service{}) // another mission's request is not found either
+			return h.staffAnswer(c, consular.ErrNotFound) // another mission's request is not found either
 		}
 	}
 	c.Locals(actorLocal, a)

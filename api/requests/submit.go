@@ -134,12 +134,6 @@ func (h *Handlers) clientOnly(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// refuse answers a JSON error in English and Persian, in the shape every
-// error of the API has.
-func refuse(c *fiber.Ctx, status int, en, fa string) error {
-	return web.JSONError(c, status, en, fa)
-}
-
 // audit writes a client's submission to the audit log; a failure to write
 // it is logged loudly, never hidden.
 func (h *Handlers) audit(c *fiber.Ctx, client apiclients.Client, mission, code, outcome, detail string) {
@@ -171,7 +165,7 @@ func (h *Handlers) submit(c *fiber.Ctx) error {
 	if !allowed {
 		h.audit(c, client, "", "", "refused", "rate: over "+strconv.Itoa(client.PerHour)+" an hour")
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(time.Until(until).Seconds()))))
-		return refuse(c, fiber.StatusTooManyRequests,
+		return web.JSONError(c, fiber.StatusTooManyRequests,
 			fmt.Sprintf("this client may submit %d requests an hour; try again after %s", client.PerHour, until.Format(time.RFC3339)),
 			fmt.Sprintf("این برنامه در هر ساعت %d درخواست می‌تواند بفرستد؛ پس از %s دوباره بفرستید.", client.PerHour, until.Format(time.RFC3339)))
 	}
