@@ -439,11 +439,13 @@ func (p *Portal) submitted(c *fiber.Ctx) error {
 	if !submission.TokenNames(p.Config.Keys.Submitted, c.Query("token"), code, time.Now()) {
 		return fiber.ErrNotFound
 	}
-	var submittedAt time.Time
-	if err := p.DB.QueryRow(c.UserContext(), "SELECT submitted_at FROM submissions WHERE tracking_code = $1", code).Scan(&submittedAt); err != nil {
+	out, err := p.Submissions.Find(c.UserContext(), code)
+	if errors.Is(err, consular.ErrNotFound) {
 		return fiber.ErrNotFound
 	}
-	data := &submittedData{TrackingCode: code, Deadline: submittedAt.Add(p.Config.Requests.Deadline),
-		ReceiptURL: submission.ReceiptURL(p.Config.Keys.Receipts, code, submittedAt.Add(p.Config.Requests.Deadline))}
+	if err != nil {
+		return err
+	}
+	data := &submittedData{TrackingCode: out.TrackingCode, Deadline: out.Deadline, ReceiptURL: out.ReceiptURL}
 	return p.Render.Render(c, fiber.StatusOK, "submitted", p.page(c, "submitted.title", data))
 }

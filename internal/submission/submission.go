@@ -253,9 +253,27 @@ func (s *Submitter) start(ctx context.Context, rec record) (Submitted, error) {
 		s.Logger.ErrorContext(ctx, "start request workflow", "tracking_code", rec.code, "err", err)
 		return Submitted{}, ErrNotStarted
 	}
-	deadline := rec.submittedAt.Add(s.Config.Requests.Deadline)
+	return s.answer(rec), nil
+}
+
+// answer is the submission's answer: its deadline and receipt link.
+func (s *Submitter) answer(rec record) Submitted {
+	deadline := rec.submittedAt.Add(s.Config.Requests.Deadline).UTC() // the same in every answer, first or repeated
 	return Submitted{TrackingCode: string(rec.code), Mission: rec.mission, Deadline: deadline,
-		ReceiptURL: ReceiptURL(s.Config.Keys.Receipts, string(rec.code), deadline)}, nil
+		ReceiptURL: ReceiptURL(s.Config.Keys.Receipts, string(rec.code), deadline)}
+}
+
+// Find is the answer of the request submitted under code (the portal's
+// success page shows it again), or consular.ErrNotFound.
+func (s *Submitter) Find(ctx context.Context, code string) (Submitted, error) {
+	rec, err := s.load(ctx, "tracking_code = $1", code)
+	if err != nil {
+		return Submitted{}, err
+	}
+	if rec == nil {
+		return Submitted{}, consular.ErrNotFound
+	}
+	return s.answer(*rec), nil
 }
 
 // startWorkflow starts the request's workflow (one running or run already

@@ -105,6 +105,12 @@ func TestResubmittingWithTheSameKeyGivesTheSameRequestAndOneWorkflow(t *testing.
 	if repeated, found, err := s.Repeat(ctx, "api_client:1", "key-1"); err != nil || !found || repeated.TrackingCode != out.TrackingCode {
 		t.Fatalf("repeat: %+v found %v, %v", repeated, found, err)
 	}
+	if shown, err := s.Find(ctx, out.TrackingCode); err != nil || shown != out {
+		t.Fatalf("found again: %+v, %v; want %+v", shown, err, out)
+	}
+	if _, err := s.Find(ctx, string(retry.Code)); !errors.Is(err, consular.ErrNotFound) {
+		t.Fatalf("the retry's code: %v, want not found", err)
+	}
 
 	if n := count(t, s, "SELECT count(*) FROM submissions"); n != 1 {
 		t.Fatalf("%d submissions saved, want 1", n)
