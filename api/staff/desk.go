@@ -96,6 +96,7 @@ func newDesk(pg *web.Page, r Detail, m Member, proposed bool, now time.Time) Des
 	d.Answers = answers(pg, r.Service, r.Form)
 	d.Identity = profileLines(pg, identitySpecs, r.Identity)
 	d.Residence = profileLines(pg, residenceSpecs, r.Residence)
+	documentOrder(r.Service, r.Documents)
 	for _, doc := range r.Documents {
 		d.Documents = append(d.Documents, DeskDocument{Kind: doc.Kind, Label: documentLabel(pg, r.Service, doc.Kind), FileName: doc.FileName,
 			Size: pg.T("staff.detail.size_kb", strconv.FormatFloat(float64(doc.Size)/1024, 'f', 1, 64)),
@@ -198,10 +199,33 @@ func documentLabel(pg *web.Page, s consular.Service, kind string) string {
 	if spec, ok := s.Document(kind); ok {
 		return spec.Name.In(pg.Lang)
 	}
-	if l := pg.T("field.document." + kind); l != "field.document."+kind {
-		return l
+	if own, ok := strings.CutPrefix(kind, profileDocument); ok {
+		if l := pg.T("field.document." + own); l != "field.document."+own {
+			return pg.T("staff.detail.profile_document", l)
+		}
 	}
 	return strings.ReplaceAll(kind, "_", " ")
+}
+
+// profileDocument prefixes the kind of an identity document the portal
+// copies from the applicant's profile into the request (package portal).
+const profileDocument = "identity_"
+
+// documentOrder puts a request's documents in the order the service asks
+// for them, then the profile's identity documents.
+func documentOrder(s consular.Service, docs []Document) {
+	rank := func(kind string) int {
+		for i, d := range s.Documents {
+			if d.Kind == kind {
+				return i
+			}
+		}
+		if strings.HasPrefix(kind, profileDocument) {
+			return len(s.Documents)
+		}
+		return len(s.Documents) + 1
+	}
+	sort.SliceStable(docs, func(i, j int) bool { return rank(docs[i].Kind) < rank(docs[j].Kind) })
 }
 
 func sortedKeys(m map[string]string) []string {
