@@ -231,7 +231,7 @@ func TestDeskShowsTheProfileAsSubmittedNotAsEditedSince(t *testing.T) {
 
 	page := body(s.call(officer, http.MethodGet, "/staff/requests/"+code, nil))
 	for _, want := range []string{"Licence number", "12345678", "Include the driving record and violations", "Yes",
-		"First name (English)", ">Sara<", "Female", "3 August 1991", "Austria", "Vienna", "Permanent resident"} {
+		"First name (Latin letters)", "<bdi>Sara</bdi>", "Female", "3 August 1991", "Austria", "Vienna", "Permanent resident"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the detail does not show %q", want)
 		}

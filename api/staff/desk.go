@@ -99,7 +99,7 @@ func newDesk(pg *web.Page, r Detail, m Member, proposed bool, now time.Time) Des
 	documentOrder(r.Service, r.Documents)
 	for _, doc := range r.Documents {
 		d.Documents = append(d.Documents, DeskDocument{Kind: doc.Kind, Label: documentLabel(pg, r.Service, doc.Kind), FileName: doc.FileName,
-			Size: pg.T("staff.detail.size_kb", strconv.FormatFloat(float64(doc.Size)/1024, 'f', 1, 64)),
+			Size: pg.T("staff.detail.size_kb", (doc.Size+512)/1024),
 			URL:  documentPath(r.TrackingCode, doc.Kind)})
 	}
 	sit := request.Situation{Status: consular.Status(r.Status), Proposed: proposed,

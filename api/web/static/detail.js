@@ -22,12 +22,21 @@
     navbar: false,
     transition: false,
     title: [1, function (image) { return image.alt; }],
-    shown: function () { nameButtons(viewer.viewer); }
+    shown: function () { nameButtons(viewer.viewer); },
+    // Zoom and rotate work once the image is in place; tests wait for this.
+    viewed: function () { gallery.setAttribute("data-viewed", "yes"); },
+    hidden: function () { gallery.removeAttribute("data-viewed"); }
   });
 
   // Viewer.js draws its buttons without names; screen readers need them.
   function nameButtons(root) {
     if (!root) { return; }
+    // The toolbar is a row of buttons, not a list of items.
+    var bar = root.querySelector(".viewer-toolbar > ul");
+    if (bar) {
+      bar.setAttribute("role", "toolbar");
+      bar.setAttribute("aria-label", gallery.getAttribute("data-label-toolbar") || "");
+    }
     var buttons = root.querySelectorAll("[data-viewer-action]");
     for (var i = 0; i < buttons.length; i++) {
       var b = buttons[i];
