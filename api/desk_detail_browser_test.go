@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
@@ -198,7 +199,9 @@ func TestBrowserOfficerReadsTheRequestAtTheDesk(t *testing.T) {
 		if label := b.Attr(".viewer-rotate-right", "aria-label"); label != w.rotateLabel {
 			t.Errorf("%s: the rotate button is named %q, want %q", w.lang, label, w.rotateLabel)
 		}
-		look("viewer-" + w.lang)
+		b.CheckAccessibility(t)
+		dir := filepath.Dir(b.ScreenshotBothWidths("viewer-" + w.lang)[0])
+		viewportShots(t, b, filepath.Join(dir, "viewer-"+w.lang+"-screen"))
 		b.Click(".viewer-close")
 	}
 
@@ -242,6 +245,29 @@ func chromedpEval[T any](t *testing.T, b *browser.Browser, expr string) T {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// viewportShots saves what the screen shows (a full-page screenshot draws
+// the viewer, which is fixed to the screen, in the middle of a tall page) at
+// a phone's and a desktop's size, as <prefix>-<width>.png.
+func viewportShots(t *testing.T, b *browser.Browser, prefix string) {
+	t.Helper()
+	for _, size := range [][2]int{{390, 844}, {1280, 800}} {
+		b.SetViewport(size[0], size[1])
+		time.Sleep(400 * time.Millisecond) // the viewer fits the image to the new window
+		ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
+		png, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+			r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng})
+			return r.Data, err
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(fmt.Sprintf("%s-%d.png", prefix, size[0]), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // waitFor evaluates a JavaScript condition until it holds, for at most five seconds.
