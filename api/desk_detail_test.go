@@ -320,6 +320,12 @@ func TestDeskServesDocumentsInlineToTheMissionOnly(t *testing.T) {
 	if resp := s.call(officer, http.MethodGet, "/staff/requests/"+code+"/documents/passport", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a document the request does not have: %d", resp.StatusCode)
 	}
+	// An object grown past any document's size in storage is not read whole into memory.
+	big := append(append([]byte{}, jpeg...), make([]byte, 8<<20)...)
+	s.putDocument(code, "residence_proof_big", "big.jpg", "jpeg", big)
+	if resp := s.call(officer, http.MethodGet, "/staff/requests/"+code+"/documents/residence_proof_big", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a document of %d bytes: %d, want 404", len(big), resp.StatusCode)
+	}
 	// A stored object that is not what its row says is not served as an image.
 	s.putDocument(code, "passport", "passport.jpg", "jpeg", []byte("<html><script>alert(1)</script></html>"))
 	if resp := s.call(officer, http.MethodGet, "/staff/requests/"+code+"/documents/passport", nil); resp.StatusCode != http.StatusNotFound {
