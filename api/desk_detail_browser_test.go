@@ -233,6 +233,9 @@ func TestBrowserOfficerReadsTheRequestAtTheDesk(t *testing.T) {
 		t.Errorf("the timeline does not record the attendance:\n%s", b.Text("#timeline"))
 	}
 	look("detail-attended-en")
+	if errs := b.ConsoleErrors(); len(errs) > 0 { // a CSP refusal of the viewer's styles or icons shows here
+		t.Errorf("the pages reported errors:\n%s", strings.Join(errs, "\n"))
+	}
 }
 
 // chromedpEval evaluates a JavaScript expression on the browser's page.
