@@ -212,6 +212,9 @@ func TestBrowserOfficerReadsTheRequestAtTheDesk(t *testing.T) {
 		chromedpEval[string](t, b, `getComputedStyle(document.querySelector('header.site nav')).display`) != "none" {
 		t.Error("the printed case sheet shows the navigation or the actions")
 	}
+	if !strings.Contains(b.Text("#printed"), officer) {
+		t.Errorf("the case sheet does not say who printed it: %q", b.Text("#printed"))
+	}
 	shot := b.Screenshot("case-sheet-print")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(shot), "case-sheet.pdf"), printed, 0o644); err != nil {
 		t.Fatal(err)

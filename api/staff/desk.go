@@ -33,6 +33,7 @@ type Desk struct {
 	Actions  map[string]bool
 	Closed   bool // a final status: nothing more can be done
 	Timeline []TimelineLine
+	Printed  string // the case sheet's footer: when and by whom, on paper only
 }
 
 // Line is one labelled value.
@@ -113,6 +114,7 @@ func newDesk(pg *web.Page, r Detail, m Member, proposed bool, now time.Time) Des
 		d.Actions["note"] = true
 	}
 	d.Timeline = timelineWords(pg, r.Timeline, loc)
+	d.Printed = pg.T("staff.detail.printed", at(now), web.LTR(m.Email))
 	return d
 }
 
