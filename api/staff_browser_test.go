@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,17 +94,12 @@ func TestBrowserOfficerEnrolsSignsInAndDecides(t *testing.T) {
 	b.Submit(`form.filters button[type=submit]`)
 	b.ClickAndWait(`table#queue a[href="/staff/requests/` + code + `"]`)
 	look("detail")
-	doc := b.Attr(`main ul a[rel=noreferrer]`, "href")
-	if !strings.Contains(doc, "X-Amz-Signature=") {
-		t.Fatalf("the document link is not a presigned URL: %q", doc)
+	doc := b.Attr(`#documents a.doc-thumb`, "href")
+	if !strings.HasPrefix(doc, "/staff/requests/"+code+"/documents/") {
+		t.Fatalf("the document link is not the desk's document route: %q", doc)
 	}
-	resp, err := http.Get(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
-		t.Fatalf("the document through its link: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	if resp := b.Fetch(doc); resp.Status != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("the document through its link: %d %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 
 	// Attendance, confirmed.

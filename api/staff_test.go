@@ -178,6 +178,7 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		}
 		return fmt.Sprintf("/staff/schedule/closures/%d/delete?mission=AT-VIE", id)
 	}
+	s.putDocument(s.code, "passport", "passport.jpg", "jpeg", testenv.JPEG(t))
 	matrix := []struct {
 		method, route, path string
 		allowed             map[string]bool
@@ -186,6 +187,7 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		{"GET", "/staff/", "/staff/", ok, nil},
 		{"GET", "/staff/today", "/staff/today", ok, nil},
 		{"GET", "/staff/requests/:code", req, own, nil},
+		{"GET", "/staff/requests/:code/documents/:kind", req + "/documents/passport", own, nil},
 		{"POST", "/staff/requests/:code/:action", req + "/attendance", own, nil},
 		{"POST", "/staff/requests/:code/:action", req + "/no-show", own, nil},
 		{"POST", "/staff/requests/:code/:action", req + "/decision", own, nil},

@@ -6,8 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"sort"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +20,14 @@ import (
 	"github.com/openconsular/consular/workflows/request"
 )
 
-// Detail is one request as the mission sees it.
+// Detail is one request as the mission sees it: the request, and the
+// applicant's profile and answers as they were at submission (the snapshot
+// in request_applicants, never the profile as it is now).
 type Detail struct {
 	Row
 	Service   consular.Service
 	Mission   consular.Text
+	City      consular.Text // the mission's city, naming its time zone
 	Location  *time.Location
 	Applicant map[string]string // name, email, national ID, language
 	Identity  map[string]string
@@ -36,16 +38,11 @@ type Detail struct {
 	DaysLeft  int
 }
 
-// Document is a stored document with a short-lived link to view it.
+// Document is a stored document, served to staff by documentPath.
 type Document struct {
-	Kind, FileName, URL string
-	Size                int
-}
-
-// Event is one line of the request's timeline.
-type Event struct {
-	At   time.Time
-	What string
+	Kind, FileName, Format string
+	Size                   int
+	objectKey              string
 }
 
 type detailData struct {
@@ -54,6 +51,7 @@ type detailData struct {
 	ProposedUnknown bool
 	Member          Member
 	Request         Detail
+	Desk            Desk // the request in words, in the page's language
 	Reasons         []string
 	Refusal         string // the workflow's reason for refusing the last action
 	ActionID        string // one per page: a form sent twice is one Update
@@ -88,9 +86,14 @@ func (d *Dashboard) load(c *fiber.Ctx, m Member) (Detail, error) {
 		return r, fiber.ErrNotFound
 	}
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("read request %s: %w", code, err)
 	}
-	r.Location, _ = time.LoadLocation(zone)
+	if r.Location, err = time.LoadLocation(zone); err != nil {
+		r.Location = time.UTC
+	}
+	if info, ok := consular.Missions.Mission(r.MissionCode); ok {
+		r.City = info.City
+	}
 	r.Service, _ = consular.ServiceByCode(r.ServiceCode)
 	r.Applicant = map[string]string{"full_name": name, "email": email, "national_id": nid, "language": lang}
 	_ = json.Unmarshal(identity, &r.Identity)
@@ -98,47 +101,31 @@ func (d *Dashboard) load(c *fiber.Ctx, m Member) (Detail, error) {
 	_ = json.Unmarshal(form, &r.Form)
 	r.DaysLeft = int(time.Until(r.DeadlineAt).Hours() / 24)
 
-	rows, err := d.DB.Query(ctx, `SELECT kind, object_key, file_name, size_bytes FROM request_documents WHERE tracking_code = $1 ORDER BY kind`, r.TrackingCode)
-	if err != nil {
+	if r.Documents, err = d.documents(ctx, r.TrackingCode); err != nil {
 		return r, err
 	}
-	for rows.Next() {
-		var doc Document
-		var key string
-		if err := rows.Scan(&doc.Kind, &key, &doc.FileName, &doc.Size); err != nil {
-			rows.Close()
-			return r, err
-		}
-		if u, err := d.Objects.PresignedGetObject(ctx, d.Config.Storage.DocumentsBucket, key, 5*time.Minute, url.Values{}); err == nil {
-			doc.URL = u.String()
-		}
-		r.Documents = append(r.Documents, doc)
+	if r.Timeline, err = d.timeline(ctx, r); err != nil {
+		return r, err
 	}
-	rows.Close()
-
-	// The timeline: submission, emails sent, appointments, staff actions.
-	r.Timeline = append(r.Timeline, Event{At: r.SubmittedAt, What: "submitted"})
-	for _, q := range []string{
-		`SELECT sent_at, 'email: ' || split_part(kind, ':', 1) FROM sent_mail WHERE tracking_code = $1`,
-		`SELECT created_at, 'appointment ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC: ' || status FROM appointments WHERE tracking_code = $1`,
-		`SELECT at, action || ' by ' || staff_email || ' (' || outcome || ')' || CASE WHEN detail <> '' THEN ': ' || detail ELSE '' END FROM audit_log WHERE tracking_code = $1`,
-	} {
-		rows, err := d.DB.Query(ctx, q, r.TrackingCode)
-		if err != nil {
-			return r, err
-		}
-		for rows.Next() {
-			var e Event
-			if err := rows.Scan(&e.At, &e.What); err != nil {
-				rows.Close()
-				return r, err
-			}
-			r.Timeline = append(r.Timeline, e)
-		}
-		rows.Close()
-	}
-	sort.Slice(r.Timeline, func(i, j int) bool { return r.Timeline[i].At.Before(r.Timeline[j].At) })
 	return r, nil
+}
+
+// documents are the request's stored documents, in the order the service
+// lists them.
+func (d *Dashboard) documents(ctx context.Context, code string) ([]Document, error) {
+	rows, err := d.DB.Query(ctx, `SELECT kind, object_key, file_name, format, size_bytes FROM request_documents WHERE tracking_code = $1 ORDER BY kind`, code)
+	if err != nil {
+		return nil, fmt.Errorf("read documents of %s: %w", code, err)
+	}
+	docs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Document, error) {
+		var doc Document
+		err := row.Scan(&doc.Kind, &doc.objectKey, &doc.FileName, &doc.Format, &doc.Size)
+		return doc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read documents of %s: %w", code, err)
+	}
+	return docs, nil
 }
 
 func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
@@ -152,6 +139,7 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 		data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
 	}
 	pg := d.page(c, "staff.detail.title", data)
+	data.Desk = newDesk(pg, r, m, data.Proposed != "", time.Now())
 	pg.Notice = strings.Clone(c.Query("notice"))
 	if pg.Notice != "" && !strings.HasPrefix(pg.Notice, "staff.") {
 		pg.Notice = ""
@@ -244,7 +232,12 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 	case errors.As(err, &refused):
 		reason := refused.Reason
 		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
-		pg := d.page(c, "staff.detail.title", &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()})
+		data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()}
+		if r.Status == string(consular.StatusAttended) {
+			data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
+		}
+		pg := d.page(c, "staff.detail.title", data)
+		data.Desk = newDesk(pg, r, m, data.Proposed != "", time.Now())
 		pg.Notice = "staff.refused"
 		return d.Render.Render(c, fiber.StatusConflict, "staff_detail", pg)
 	case err != nil:
