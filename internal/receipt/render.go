@@ -35,6 +35,23 @@ const (
 
 	nextStepsEn = "Next steps"
 	nextStepsFa = "گام‌های بعدی"
+
+	contactEn = "Contact the mission"
+	contactFa = "تماس با نمایندگی"
+	addressEn = "Address"
+	addressFa = "نشانی"
+	phoneEn   = "Phone"
+	phoneFa   = "تلفن"
+	emailEn   = "Email"
+	emailFa   = "ایمیل"
+	hoursEn   = "Opening hours"
+	hoursFa   = "ساعت کار"
+	pageEn    = "Mission's page"
+	pageFa    = "صفحهٔ نمایندگی"
+	unknownEn = "The address, phone and opening hours are on the mission's page:"
+	unknownFa = "نشانی، تلفن و ساعت کار نمایندگی در صفحهٔ آن آمده است:"
+	sideGap   = 14.0 // between the QR code and the mission's details
+	sideW     = middleX - qrSize/2 - sideGap - leftX
 )
 
 var (
@@ -84,6 +101,8 @@ var (
 	headingStyle = style{fontBold, 12, 0}
 	bodyStyle    = style{fontReg, 10, 0}
 	captionStyle = style{fontReg, 9, 60}
+	contactStyle = style{fontBold, 9.5, 0}
+	linkStyle    = style{fontReg, 8.5, 0}
 )
 
 // Render draws r as a one-page A4 PDF, with link (from Signer.Link) as a QR
@@ -110,7 +129,7 @@ func Render(r Receipt, link string) ([]byte, error) {
 	y := p.header(margin)
 	y = p.trackingCode(y, r.TrackingCode)
 	y = p.details(y, r)
-	y = p.qrCode(y, qr)
+	y = p.qrCode(y, qr, r.Contact)
 	p.nextSteps(y)
 
 	if p.err != nil {
@@ -193,15 +212,82 @@ func (p *page) details(y float64, r Receipt) float64 {
 }
 
 // qrCode draws the QR code of the signed link, so anyone can check the
-// receipt, with its caption.
-func (p *page) qrCode(y float64, png []byte) float64 {
+// receipt, with its caption; beside it, how to reach the mission (English
+// to its left, Persian to its right), and below, the mission's page.
+func (p *page) qrCode(y float64, png []byte, c Contact) float64 {
 	y += 14
 	p.image(png, middleX-qrSize/2, y, qrSize)
-	y += qrSize + 4
-	yEn := p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
-	yFa := p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
+	yEn, yFa := p.contact(y, c)
+	y = max(y+qrSize+4, yEn+6, yFa+6)
+	yEn = p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
+	yFa = p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
 	y = max(yEn, yFa) + 8
 	p.rule(y)
+	return y
+}
+
+// contact draws the mission's address, phone, email and hours, each only
+// if known, beside the QR code, and returns the y below each column. With
+// none of address, phone and email known it says they are on the
+// mission's page; the page's link ends both columns either way.
+func (p *page) contact(y float64, c Contact) (yEn, yFa float64) {
+	yEn = p.paragraphEn(headingStyle, leftX, y, sideW, contactEn) + 2
+	yFa = p.paragraphFa(headingStyle, rightEdge, y, sideW, contactFa) + 2
+	rows := []struct{ labelEn, labelFa, valueEn, valueFa string }{
+		{addressEn, addressFa, c.Address, c.Address},
+		{phoneEn, phoneFa, c.Phone, c.Phone},
+		{emailEn, emailFa, c.Email, c.Email},
+		{hoursEn, hoursFa, c.HoursEn, c.HoursFa},
+	}
+	for _, row := range rows {
+		if row.valueEn == "" {
+			continue
+		}
+		yEn = p.paragraphEn(labelStyle, leftX, yEn, sideW, row.labelEn)
+		yEn = p.paragraphEn(contactStyle, leftX, yEn, sideW, row.valueEn) + 3
+		yFa = p.paragraphFa(labelStyle, rightEdge, yFa, sideW, row.labelFa)
+		if row.valueFa == row.valueEn { // an address, a number: written as it is, left to right
+			yFa = p.paragraphLatinRight(contactStyle, rightEdge, yFa, sideW, row.valueFa) + 3
+		} else {
+			yFa = p.paragraphFa(contactStyle, rightEdge, yFa, sideW, row.valueFa) + 3
+		}
+	}
+	if c.Page == "" {
+		return yEn, yFa
+	}
+	labelEn, labelFa := pageEn, pageFa
+	if !c.known() {
+		labelEn, labelFa = unknownEn, unknownFa
+	}
+	yEn = p.paragraphEn(labelStyle, leftX, yEn, sideW, labelEn)
+	yEn = p.link(linkStyle, leftX, yEn, sideW, c.Page, false)
+	yFa = p.paragraphFa(labelStyle, rightEdge, yFa, sideW, labelFa)
+	yFa = p.link(linkStyle, rightEdge, yFa, sideW, c.Page, true)
+	return yEn, yFa
+}
+
+// link draws a link in lines no wider than w, broken after its slashes
+// (it has no spaces to break at), each line starting at x or, when right
+// is set, ending at x; it returns the y below it.
+func (p *page) link(st style, x, y, w float64, link string, right bool) float64 {
+	var lines []string
+	current := ""
+	for _, piece := range strings.SplitAfter(link, "/") {
+		if current != "" && p.width(st, current+piece) > w {
+			lines = append(lines, current)
+			current = ""
+		}
+		current += piece
+	}
+	lines = append(lines, current)
+	for _, line := range lines {
+		if right {
+			p.draw(st, x-p.width(st, line), y, line)
+		} else {
+			p.draw(st, x, y, line)
+		}
+		y += st.size * lineRatio
+	}
 	return y
 }
 
@@ -295,6 +381,17 @@ func (p *page) visual(line string) string {
 func (p *page) paragraphEn(st style, x, y, w float64, text string) float64 {
 	for _, line := range p.wrap(st, text, w, func(s string) string { return s }) {
 		p.draw(st, x, y, line)
+		y += st.size * lineRatio
+	}
+	return y
+}
+
+// paragraphLatinRight wraps left-to-right text (an address, a number, a
+// link) to width w, each line right-aligned at xRight as in the Persian
+// column, and returns the y below it.
+func (p *page) paragraphLatinRight(st style, xRight, y, w float64, text string) float64 {
+	for _, line := range p.wrap(st, text, w, func(s string) string { return s }) {
+		p.draw(st, xRight-p.width(st, line), y, line)
 		y += st.size * lineRatio
 	}
 	return y
