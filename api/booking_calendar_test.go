@@ -103,7 +103,7 @@ func TestBookingCalendarNamesDaysAndMarksFullOnes(t *testing.T) {
 	fullDay, _ := time.ParseInLocation("2006-01-02", f.full, vienna)
 
 	a := f.proveAs(t, s, "en")
-	a.want(http.StatusOK, "Times are local time in Vienna.", "Morning", "Free times: ")
+	a.want(http.StatusOK, "Times are local time in Vienna.", "Morning", " free</span></summary>")
 	full := dayBlock(t, a.page, f.full)
 	if !strings.Contains(full, `class="day full"`) || !strings.Contains(full, "Full") ||
 		!strings.Contains(full, "<strong>"+fullDay.Weekday().String()+"</strong> "+fullDay.Format("2 January")) {
@@ -190,6 +190,7 @@ func TestRefusedBookingReopensTheChosenDayWithTheReason(t *testing.T) {
 	}
 
 	a.post("/appointments/book", map[string]string{"starts_at": f.firstFree.In(vienna).Format(time.RFC3339)})
-	a.want(http.StatusOK, `id="appointment"`, `id="mission-page"`, `href="/missions/AT-VIE"`, "Jaurèsgasse 9, 1030 Wien")
+	a.want(http.StatusOK, `<p class="when" id="appointment">`+f.firstFree.In(vienna).Format("Monday 2 January 2006, 15:04")+`</p>`,
+		`id="mission-page"`, `href="/missions/AT-VIE"`, "Jaurèsgasse 9, 1030 Wien")
 	s.waitStatus(f.code, "appointment_booked", 10*time.Second)
 }

@@ -151,6 +151,27 @@ type slotsData struct {
 	Error   string // why the chosen time was not booked, beside the calendar
 }
 
+// When is the booked appointment as the applicant reads it: weekday, date
+// (in Persian the Solar Hijri one with the Gregorian beside it) and time,
+// in the mission's zone.
+func (d *slotsData) When(pg *web.Page) string {
+	if d.Booked == nil {
+		return ""
+	}
+	t := d.Booked.StartsAt
+	if d.Request.Location != nil {
+		t = t.In(d.Request.Location)
+	}
+	day := newCalendarDay(t, pg)
+	date := day.Weekday + " " + day.Date
+	if pg.Lang == i18n.Persian {
+		date += " " + pg.Num(ptime.New(t).Year()) + " (" + day.Beside + " " + pg.Num(t.Year()) + ")"
+	} else {
+		date += " " + strconv.Itoa(t.Year())
+	}
+	return pg.T("booking.cal.when", date, pg.Clock(t))
+}
+
 // daysShown is how many days with a free time the calendar offers; the full
 // days between them are shown too, as full.
 const daysShown = 10
