@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -84,7 +87,7 @@ func TestBrowserBooksFromTheCalendarWithTheKeyboardOnAPhone(t *testing.T) {
 
 			// Keyboard only: Tab to a time, Space to choose it, Tab to the
 			// button, Enter; meanwhile runs between choosing and sending.
-			book := func(meanwhile func(chosen time.Time)) {
+			book := func(shot string, meanwhile func(chosen time.Time)) {
 				t.Helper()
 				if n := tabTo(t, b, `input[name=starts_at]`, 60); n == 0 {
 					t.Fatal("Tab never reached a time")
@@ -95,6 +98,9 @@ func TestBrowserBooksFromTheCalendarWithTheKeyboardOnAPhone(t *testing.T) {
 				press(t, b, " ")
 				if !b.Exists(`input[name=starts_at]:checked`) {
 					t.Fatal("Space did not choose the focused time")
+				}
+				if shot != "" {
+					b.ScreenshotBothWidths(shot)
 				}
 				if meanwhile != nil {
 					at, err := time.Parse(time.RFC3339, b.Value(`input[name=starts_at]:checked`))
@@ -110,7 +116,7 @@ func TestBrowserBooksFromTheCalendarWithTheKeyboardOnAPhone(t *testing.T) {
 			}
 
 			// Someone else takes the chosen time first.
-			book(func(chosen time.Time) {
+			book("chosen-"+lang, func(chosen time.Time) {
 				if day := chosen.In(mustZone(t, "Europe/Vienna")).Format("2006-01-02"); day != f.free {
 					t.Errorf("the first time Tab reached is on %s, want the first free day %s", day, f.free)
 				}
@@ -123,7 +129,7 @@ func TestBrowserBooksFromTheCalendarWithTheKeyboardOnAPhone(t *testing.T) {
 			b.CheckAccessibility(t)
 			b.ScreenshotBothWidths("refused-" + lang)
 
-			book(nil)
+			book("", nil)
 			b.WaitVisible("#appointment")
 			if !b.Exists(`#mission-page a[href="/missions/AT-VIE"]`) || !strings.Contains(b.Text("main"), "Jaurèsgasse 9") {
 				t.Errorf("the booked page does not say how to reach the mission:\n%s", b.Text("main"))
@@ -131,6 +137,55 @@ func TestBrowserBooksFromTheCalendarWithTheKeyboardOnAPhone(t *testing.T) {
 			b.CheckAccessibility(t)
 			b.ScreenshotBothWidths("booked-" + lang)
 			s.waitStatus(f.code, "appointment_booked", 10*time.Second)
+			b.ClickAndWait(`a[href="/appointments/slots"]`)
+			if !b.Exists(".time.mine input:disabled") {
+				t.Error("the calendar to move the appointment does not show the booked time as the applicant's own")
+			}
+			b.CheckAccessibility(t)
+			b.ScreenshotBothWidths("move-" + lang)
 		})
 	}
+
+	// Without script (turned off in the browser): a folded day opens by
+	// its summary, a time is chosen by a click, the form books it.
+	t.Run("without script", func(t *testing.T) {
+		f := newCalendarFixture(t, s)
+		b := browser.New(t)
+		b.SetViewport(390, 844)
+		if _, err := chromedp.Run(b.Context(), func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+			return cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b.Visit(s.url + "/lang/en?next=/appointments")
+		b.Fill("#national_id", f.id)
+		b.Fill("#tracking_code", f.code)
+		b.Fill("#captcha", testCaptcha)
+		b.Submit(`main form button[type=submit]`)
+		// Sent with no time chosen: the reason beside the calendar; the
+		// error summary is not focused, which only the script does, so
+		// script is indeed off.
+		if code := b.Submit(`form.calendar button[type=submit]`); code != 422 || !b.Exists("#starts_at-error") {
+			t.Fatalf("booking with no time chosen: %d\n%s", code, b.Text("main"))
+		}
+		if b.FocusedID() == "error-summary" {
+			t.Fatal("the error summary took focus: the page's script ran")
+		}
+		if !b.Exists("#day-" + f.free + "[open]") {
+			t.Errorf("the first free day %s is not open", f.free)
+		}
+		if b.Exists("#day-" + f.partial + "[open]") {
+			t.Fatalf("day %s is open before its summary is clicked", f.partial)
+		}
+		b.Click("#day-" + f.partial + " > summary")
+		if !b.Exists("#day-" + f.partial + "[open]") {
+			t.Fatalf("clicking day %s's summary did not open it", f.partial)
+		}
+		b.Click("#day-" + f.partial + " input:not([disabled])")
+		b.ScreenshotBothWidths("without-script")
+		if code := b.Submit(`form.calendar button[type=submit]`); code != 200 || !b.Exists("#appointment") {
+			t.Fatalf("booking without script: %d\n%s", code, b.Text("main"))
+		}
+		s.waitStatus(f.code, "appointment_booked", 10*time.Second)
+	})
 }

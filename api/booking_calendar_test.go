@@ -193,4 +193,12 @@ func TestRefusedBookingReopensTheChosenDayWithTheReason(t *testing.T) {
 	a.want(http.StatusOK, `<p class="when" id="appointment">`+f.firstFree.In(vienna).Format("Monday 2 January 2006, 15:04")+`</p>`,
 		`id="mission-page"`, `href="/missions/AT-VIE"`, "Jaurèsgasse 9, 1030 Wien")
 	s.waitStatus(f.code, "appointment_booked", 10*time.Second)
+
+	// Back on the calendar to move it: the booked time is shown as the
+	// applicant's own, not offered again.
+	a.get("/appointments/slots")
+	mine := `<div class="time mine"><input type="radio" name="starts_at" id="slot-` + strconv.FormatInt(f.firstFree.Unix(), 10) + `" value="[^"]+" disabled>\s*<label[^>]*><span class="clock">[^<]+</span> <span class="seats">Your appointment</span>`
+	if !regexp.MustCompile(mine).MatchString(a.page) {
+		t.Errorf("the booked time is not shown as the applicant's own:\n%s", dayBlock(t, a.page, f.free))
+	}
 }

@@ -201,7 +201,11 @@ func (p *Pages) renderSlots(c *fiber.Ctx, status int, r appointments.Request, fo
 		if err != nil {
 			return err
 		}
-		data.Days = calendarOf(slots, r.Location, pg, form.Values["starts_at"], c.Query("day"))
+		var booked time.Time
+		if r.Appointment != nil {
+			booked = r.Appointment.StartsAt
+		}
+		data.Days = calendarOf(slots, r.Location, pg, booked, form.Values["starts_at"], c.Query("day"))
 	}
 	if key := form.Errors["starts_at"]; key != "" {
 		data.Error = pg.T(key, form.Args["starts_at"]...)
@@ -239,12 +243,14 @@ type calendarTime struct {
 	End     time.Time
 	Free    int
 	Checked bool
+	Mine    bool // the applicant's booked appointment: shown, not offered again
 }
 
 // calendarOf groups slots (free and full, in order) into local days of loc:
 // up to daysShown days with a free time and the full days between them.
-// chosen is the time the applicant posted, day a ?day= value.
-func calendarOf(slots []appointments.Slot, loc *time.Location, pg *web.Page, chosen, day string) []calendarDay {
+// booked is the request's appointment (zero: none), chosen the time the
+// applicant posted, day a ?day= value.
+func calendarOf(slots []appointments.Slot, loc *time.Location, pg *web.Page, booked time.Time, chosen, day string) []calendarDay {
 	var days []calendarDay
 	for _, s := range slots {
 		start, end := s.Start.In(loc), s.End.In(loc)
@@ -260,8 +266,9 @@ func calendarOf(slots []appointments.Slot, loc *time.Location, pg *web.Page, cho
 			d.Periods = append(d.Periods, calendarPeriod{Key: period})
 		}
 		value := start.Format(time.RFC3339)
-		t := calendarTime{ID: "slot-" + strconv.FormatInt(start.Unix(), 10), Value: value, Start: start, End: end, Free: s.Free}
-		if s.Free > 0 {
+		t := calendarTime{ID: "slot-" + strconv.FormatInt(start.Unix(), 10), Value: value, Start: start, End: end, Free: s.Free,
+			Mine: !booked.IsZero() && start.Equal(booked)}
+		if s.Free > 0 && !t.Mine {
 			d.Free++
 			t.Checked = sameInstant(value, chosen)
 		}
