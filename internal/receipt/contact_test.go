@@ -78,6 +78,59 @@ func TestReceiptPrintsTheMissionsKnownDetailsAndItsPage(t *testing.T) {
 	}
 }
 
+// A receipt stays one page whatever the mission's details: long but usual
+// ones are printed in full beside the long names of a service and a
+// mission; details too long for the page give way to the mission's page
+// (Render refuses a page whose text runs past the bottom margin, which
+// would leave the applicant without a receipt).
+func TestReceiptWithLongMissionDetailsStaysOnePage(t *testing.T) {
+	long := func(t *testing.T) Receipt {
+		r := sampleReceipt(t)
+		r.ServiceEn = "Certificate of no criminal record (for use abroad), with apostille"
+		r.ServiceFa = "گواهی عدم سوءپیشینه (برای استفاده در خارج از کشور) همراه با آپوستیل"
+		r.MissionEn = "Consulate General of the Islamic Republic of Iran in Frankfurt am Main"
+		r.MissionFa = "سرکنسولگری جمهوری اسلامی ایران در فرانکفورت آم ماین"
+		return r
+	}
+	page := "https://consular-services.mission.example.org/missions/GB-LON"
+	for _, tc := range []struct {
+		name     string
+		contact  Contact
+		detailed bool // printed in full, not given way to the page
+	}{
+		{"long", Contact{Address: "Consular section, 50 Kensington Court, London W8 5DB", Phone: "+44 20 7937 5225",
+			Email: "consular.section.london@mission.example.org", HoursEn: "Monday to Friday, 9:00 to 12:30",
+			HoursFa: "دوشنبه تا جمعه، ۹ تا ۱۲:۳۰", Page: page}, true},
+		{"too long", Contact{Address: "Consular section, Kensington Court 50, London W8 5DB, United Kingdom of Great Britain and Northern Ireland",
+			Phone: "+44 20 7937 5225", Email: "consular.section.london@mission.example.org",
+			HoursEn: "Monday to Thursday 9:00 to 12:30; Friday 9:00 to 11:00; closed on Iranian and British public holidays",
+			HoursFa: "دوشنبه تا پنجشنبه ۹ تا ۱۲:۳۰؛ جمعه ۹ تا ۱۱؛ در تعطیلات رسمی ایران و بریتانیا بسته است", Page: page}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := long(t)
+			r.Contact = tc.contact
+			pdf, err := Render(r, testSigner("2025-01", 7).Link(testVerifyURL, r))
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			name := "receipt-contact-" + strings.ReplaceAll(tc.name, " ", "-")
+			writeArtifact(t, name+".pdf", pdf)
+			writePicture(t, name, pdf)
+			english := pdfText(t, pdf, "-x", "0", "-y", "0", "-W", "230", "-H", "842")
+			joined := strings.NewReplacer("/ ", "/", "@ ", "@", ". ", ".").Replace(english) // links and addresses broken over lines
+			if got := strings.Contains(joined, tc.contact.Email); got != tc.detailed {
+				t.Errorf("email printed: %v, want %v; the English column reads:\n%s", got, tc.detailed, english)
+			}
+			if !strings.Contains(joined, page) {
+				t.Errorf("the mission's page is not printed; the English column reads:\n%s", english)
+			}
+			if got := strings.Contains(english, unknownEn); got == tc.detailed {
+				t.Errorf("says the details are on the mission's page: %v, want %v", got, !tc.detailed)
+			}
+		})
+	}
+}
+
 // writePicture renders the first page as a PNG beside the PDF in
 // .artifacts/, for a person to look at; without pdftoppm it only says so.
 func writePicture(t *testing.T, name string, pdf []byte) {

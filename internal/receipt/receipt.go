@@ -45,6 +45,9 @@ type Contact struct {
 // known reports whether any way to reach the mission is printed.
 func (c Contact) known() bool { return c.Address != "" || c.Phone != "" || c.Email != "" }
 
+// detailed reports whether anything but the page is to be printed.
+func (c Contact) detailed() bool { return c.known() || c.HoursFa != "" || c.HoursEn != "" }
+
 // fields returns the part of r that a verification link carries and signs.
 func (r Receipt) fields(keyID string) Fields {
 	return Fields{

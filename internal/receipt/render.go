@@ -50,7 +50,7 @@ const (
 	pageFa    = "صفحهٔ نمایندگی"
 	unknownEn = "The address, phone and opening hours are on the mission's page:"
 	unknownFa = "نشانی، تلفن و ساعت کار نمایندگی در صفحهٔ آن آمده است:"
-	sideGap   = 14.0 // between the QR code and the mission's details
+	sideGap   = 10.0 // between the QR code and the mission's details
 	sideW     = middleX - qrSize/2 - sideGap - leftX
 )
 
@@ -101,7 +101,7 @@ var (
 	headingStyle = style{fontBold, 12, 0}
 	bodyStyle    = style{fontReg, 10, 0}
 	captionStyle = style{fontReg, 9, 60}
-	contactStyle = style{fontBold, 9.5, 0}
+	contactStyle = style{fontReg, 9.5, 0}
 	linkStyle    = style{fontReg, 8.5, 0}
 )
 
@@ -118,9 +118,27 @@ func Render(r Receipt, link string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
 	}
+	out, err := draw(r, qr)
+	if errors.Is(err, errOverflow) && r.Contact.detailed() {
+		// The mission's details are too long for one page: the receipt
+		// sends the reader to the mission's page instead of spilling over.
+		r.Contact = Contact{Page: r.Contact.Page}
+		out, err = draw(r, qr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
+	}
+	return out, nil
+}
+
+// errOverflow is text running past the bottom margin.
+var errOverflow = errors.New("text runs past the bottom margin")
+
+// draw lays r out on one A4 page with the QR code image qr.
+func draw(r Receipt, qr []byte) ([]byte, error) {
 	pdf, err := newPDF(r)
 	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+		return nil, fmt.Errorf("font: %w", err)
 	}
 
 	// The layout, top to bottom: each section starts at y and returns where
@@ -133,13 +151,9 @@ func Render(r Receipt, link string) ([]byte, error) {
 	p.nextSteps(y)
 
 	if p.err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, p.err)
+		return nil, p.err
 	}
-	out, err := pdf.GetBytesPdfReturnErr()
-	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
-	}
-	return out, nil
+	return pdf.GetBytesPdfReturnErr()
 }
 
 // qrPNG draws link as a QR code.
@@ -243,13 +257,13 @@ func (p *page) contact(y float64, c Contact) (yEn, yFa float64) {
 		if row.valueEn == "" {
 			continue
 		}
-		yEn = p.paragraphEn(labelStyle, leftX, yEn, sideW, row.labelEn)
-		yEn = p.paragraphEn(contactStyle, leftX, yEn, sideW, row.valueEn) + 3
-		yFa = p.paragraphFa(labelStyle, rightEdge, yFa, sideW, row.labelFa)
-		if row.valueFa == row.valueEn { // an address, a number: written as it is, left to right
-			yFa = p.paragraphLatinRight(contactStyle, rightEdge, yFa, sideW, row.valueFa) + 3
+		// Label and value on one line, so the block stays beside the QR
+		// code.
+		yEn = p.paragraphEn(contactStyle, leftX, yEn, sideW, row.labelEn+": "+row.valueEn) + 2
+		if row.valueFa == row.valueEn { // an address, a number: Latin script
+			yFa = p.latinAfterFa(contactStyle, rightEdge, yFa, sideW, row.labelFa+":", row.valueFa) + 2
 		} else {
-			yFa = p.paragraphFa(contactStyle, rightEdge, yFa, sideW, row.valueFa) + 3
+			yFa = p.paragraphFa(contactStyle, rightEdge, yFa, sideW, row.labelFa+": "+row.valueFa) + 2
 		}
 	}
 	if c.Page == "" {
@@ -260,35 +274,26 @@ func (p *page) contact(y float64, c Contact) (yEn, yFa float64) {
 		labelEn, labelFa = unknownEn, unknownFa
 	}
 	yEn = p.paragraphEn(labelStyle, leftX, yEn, sideW, labelEn)
-	yEn = p.link(linkStyle, leftX, yEn, sideW, c.Page, false)
+	yEn = p.paragraphEn(linkStyle, leftX, yEn, sideW, c.Page)
 	yFa = p.paragraphFa(labelStyle, rightEdge, yFa, sideW, labelFa)
-	yFa = p.link(linkStyle, rightEdge, yFa, sideW, c.Page, true)
+	yFa = p.paragraphLatinRight(linkStyle, rightEdge, yFa, sideW, c.Page)
 	return yEn, yFa
 }
 
-// link draws a link in lines no wider than w, broken after its slashes
-// (it has no spaces to break at), each line starting at x or, when right
-// is set, ending at x; it returns the y below it.
-func (p *page) link(st style, x, y, w float64, link string, right bool) float64 {
-	var lines []string
-	current := ""
-	for _, piece := range strings.SplitAfter(link, "/") {
-		if current != "" && p.width(st, current+piece) > w {
-			lines = append(lines, current)
-			current = ""
-		}
-		current += piece
+// latinAfterFa draws a Persian label ending at xRight with a left-to-right
+// value (an address, a phone number) to its left, on the same line if it
+// fits, else right-aligned on the lines below; it returns the y below.
+// The value is drawn as it is: through the bidi reordering, the groups of
+// "+43 1 712 2657" would come out in reverse order.
+func (p *page) latinAfterFa(st style, xRight, y, w float64, label, value string) float64 {
+	l := p.visual(label)
+	lw := p.width(st, l) + p.width(st, " ")
+	p.draw(st, xRight-p.width(st, l), y, l)
+	if vw := p.width(st, value); vw <= w-lw {
+		p.draw(st, xRight-lw-vw, y, value)
+		return y + st.size*lineRatio
 	}
-	lines = append(lines, current)
-	for _, line := range lines {
-		if right {
-			p.draw(st, x-p.width(st, line), y, line)
-		} else {
-			p.draw(st, x, y, line)
-		}
-		y += st.size * lineRatio
-	}
-	return y
+	return p.paragraphLatinRight(st, xRight, y+st.size*lineRatio, w, value)
 }
 
 // nextSteps says what to do now. It is the last section: text that would
@@ -304,7 +309,7 @@ func (p *page) nextSteps(y float64) {
 		yFa = p.paragraphFa(bodyStyle, rightEdge-indent, yFa, columnW-indent, stepsFa[i]) + 4
 	}
 	if bottom := max(yEn, yFa); p.err == nil && bottom > pageH-margin {
-		p.err = fmt.Errorf("text runs %0.f pt past the bottom margin", bottom-(pageH-margin))
+		p.err = fmt.Errorf("%w by %0.f pt", errOverflow, bottom-(pageH-margin))
 	}
 }
 
@@ -414,20 +419,44 @@ func (p *page) wrap(st style, text string, w float64, order func(string) string)
 	var lines []string
 	var current string
 	for _, word := range strings.Fields(text) {
-		candidate := word
-		if current != "" {
-			candidate = current + " " + word
+		for i, piece := range p.pieces(st, word, w) {
+			candidate := piece
+			if current != "" {
+				if i == 0 {
+					candidate = current + " " + piece
+				} else {
+					candidate = current + piece // the rest of a broken word: no space
+				}
+			}
+			if current != "" && p.width(st, order(candidate)) > w {
+				lines = append(lines, order(current))
+				candidate = piece
+			}
+			current = candidate
 		}
-		if current != "" && p.width(st, order(candidate)) > w {
-			lines = append(lines, order(current))
-			candidate = word
-		}
-		current = candidate
 	}
 	if current != "" {
 		lines = append(lines, order(current))
 	}
 	return lines
+}
+
+// pieces is word as it is when it fits in w, else broken after its
+// slashes, dots, at signs and hyphens (a link, an email address), which
+// have no spaces to break at.
+func (p *page) pieces(st style, word string, w float64) []string {
+	if p.width(st, word) <= w {
+		return []string{word}
+	}
+	var out []string
+	start := 0
+	for i, r := range word {
+		if strings.ContainsRune("/.@-", r) && i+1 < len(word) {
+			out = append(out, word[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, word[start:])
 }
 
 func (p *page) rule(y float64) {
