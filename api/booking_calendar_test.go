@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"html"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -200,5 +202,52 @@ func TestRefusedBookingReopensTheChosenDayWithTheReason(t *testing.T) {
 	mine := `<div class="time mine"><input type="radio" name="starts_at" id="slot-` + strconv.FormatInt(f.firstFree.Unix(), 10) + `" value="[^"]+" disabled>\s*<label[^>]*><span class="clock">[^<]+</span> <span class="seats">Your appointment</span>`
 	if !regexp.MustCompile(mine).MatchString(a.page) {
 		t.Errorf("the booked time is not shown as the applicant's own:\n%s", dayBlock(t, a.page, f.free))
+	}
+}
+
+// The emails a request brings and its receipt say how to reach its
+// mission: the address missions.json knows and the mission's page on the
+// portal, in the footer of every email and beside the receipt's QR code.
+func TestEmailsAndReceiptSayHowToReachTheMission(t *testing.T) {
+	s := startSystem(t, nil)
+	id := testenv.NationalID()
+	code := s.quickRequest(id)
+	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
+	slots := s.freeSlots(id, code)
+	if status, out := s.appointmentCall("POST", "/", map[string]any{"national_id": id, "tracking_code": code, "starts_at": slots[0]}); status != 200 {
+		t.Fatalf("book: %d %v", status, out)
+	}
+	mp := testenv.Mail(t)
+	msgs := mp.WaitFor(t, "to:"+code+"@example.org", 2, 15*time.Second)
+	page := s.url + "/missions/AT-VIE"
+	receipts := 0
+	for _, m := range msgs {
+		text := strings.ReplaceAll(m.Text, "\r\n", "\n")
+		for _, want := range []string{"Embassy of the Islamic Republic of Iran in Vienna\nAddress: Jaurèsgasse 9, 1030 Wien\nThe mission's page: " + page,
+			"نشانی: Jaurèsgasse 9, 1030 Wien\nصفحهٔ نمایندگی: " + page} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the email %q lacks the mission's footer %q:\n%s", m.Subject, want, text)
+			}
+		}
+		for _, a := range m.Attachments {
+			if a.ContentType != "application/pdf" {
+				continue
+			}
+			receipts++
+			cmd := exec.Command("pdftotext", "-", "-")
+			cmd.Stdin = bytes.NewReader(mp.Attachment(t, m.ID, a.PartID))
+			pdf, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("pdftotext: %v", err)
+			}
+			for _, want := range []string{"Contact the mission", "Address: Jaurèsgasse 9, 1030 Wien", s.url + "/missions/"} {
+				if !strings.Contains(string(pdf), want) {
+					t.Errorf("the receipt lacks %q:\n%s", want, pdf)
+				}
+			}
+		}
+	}
+	if receipts != 1 {
+		t.Errorf("%d receipts attached to the emails, want 1", receipts)
 	}
 }
