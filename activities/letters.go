@@ -22,6 +22,10 @@ type letterFacts struct {
 	// ChangeLink opens the appointment pages for this request (signed, valid
 	// until the appointment; the national ID is still asked).
 	ChangeLink string
+	// MissionCode and PublicURL name the mission's page on the portal for
+	// the footer; the rest of it comes from missions.json.
+	MissionCode string
+	PublicURL   string
 }
 
 // letter is one email's words in one language.
@@ -99,7 +103,57 @@ func compose(kind MailKind, f letterFacts, lang string) letter {
 	}
 	l.Lang = lang
 	l.Paragraphs = append(l.Paragraphs, w.pick("این پیام خودکار است؛ به آن پاسخ ندهید.", "This message is automatic; please do not reply."))
+	if footer := missionFooter(f, lang); footer != "" {
+		l.Paragraphs = append(l.Paragraphs, footer)
+	}
 	return l
+}
+
+// missionFooter is how to reach the mission, ending every email: its name,
+// then its address, phone, email and opening hours, each only if
+// missions.json knows it, and its page on the portal. With none of
+// address, phone and email known, it says they are on that page. The lines
+// are one paragraph; Latin values stay left to right inside Persian lines.
+func missionFooter(f letterFacts, lang string) string {
+	fa := lang == i18n.Persian
+	pick := func(faText, enText string) string {
+		if fa {
+			return faText
+		}
+		return enText
+	}
+	latin := func(s string) string {
+		if fa {
+			return "\u2066" + s + "\u2069"
+		}
+		return s
+	}
+	m, _ := consular.Missions.Mission(f.MissionCode)
+	lines := []string{f.Mission.In(lang)}
+	if m.Address != "" {
+		lines = append(lines, pick("نشانی: ", "Address: ")+latin(m.Address))
+	}
+	if m.Phone != "" {
+		lines = append(lines, pick("تلفن: ", "Phone: ")+latin(m.Phone))
+	}
+	if m.Email != "" {
+		lines = append(lines, pick("ایمیل: ", "Email: ")+latin(m.Email))
+	}
+	if hours := m.Hours.In(lang); hours != "" {
+		lines = append(lines, pick("ساعت کار: ", "Opening hours: ")+hours)
+	}
+	if f.PublicURL != "" && f.MissionCode != "" {
+		page := latin(f.PublicURL + "/missions/" + f.MissionCode)
+		if m.Address == "" && m.Phone == "" && m.Email == "" {
+			lines = append(lines, pick("نشانی، تلفن و ساعت کار نمایندگی: ", "The mission's address, phone and opening hours: ")+page)
+		} else {
+			lines = append(lines, pick("صفحهٔ نمایندگی: ", "The mission's page: ")+page)
+		}
+	}
+	if lines[0] == "" {
+		return ""
+	}
+	return strings.Join(lines, "\n")
 }
 
 // appointmentLetter writes the emails about the appointment: booked,
@@ -223,7 +277,7 @@ var htmlLetter = template.Must(template.New("letter").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{(index . 0).Subject}}</title></head>
 <body style="font-family: Vazirmatn, Tahoma, Arial, sans-serif; line-height: 1.6; color: #1a1a1a">
 {{range .}}<div lang="{{.Lang}}" dir="{{if eq .Lang "fa"}}rtl{{else}}ltr{{end}}" style="margin-bottom: 2em">
-{{range .Paragraphs}}<p>{{.}}</p>
+{{range .Paragraphs}}<p style="white-space: pre-line">{{.}}</p>
 {{end}}</div>
 {{end}}</body></html>
 `))

@@ -105,6 +105,7 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 	if err != nil {
 		return MailResult{}, err
 	}
+	f.PublicURL = m.PublicURL // the mission's page in the footer
 	if in.Kind == MailAppointmentBooked && m.PublicURL != "" {
 		f.ChangeLink = m.PublicURL + "/appointments?t=" + consular.SignLink(m.LinkKey, in.TrackingCode, in.Appointment)
 	}
@@ -187,7 +188,7 @@ func (m *Mail) facts(ctx context.Context, in MailInput) (letterFacts, error) {
 	if !ok {
 		return f, temporal.NewNonRetryableApplicationError("unknown service "+serviceCode, "UnknownService", nil)
 	}
-	f.Service = service
+	f.Service, f.MissionCode = service, missionCode
 	if f.Location, err = time.LoadLocation(timeZone); err != nil {
 		return f, temporal.NewNonRetryableApplicationError("mission time zone "+timeZone, "BadTimeZone", err)
 	}

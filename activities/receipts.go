@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +61,7 @@ func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error
 	if r.Location, err = time.LoadLocation(zone); err != nil {
 		return IssueResult{}, temporal.NewNonRetryableApplicationError("mission time zone "+zone, "BadTimeZone", err)
 	}
+	r.Contact = a.contact(in.MissionCode)
 	pdf, err := receipt.Render(r, a.Signer.Link(a.VerifyURL, r))
 	if err != nil { // the same input renders the same way every time: retrying cannot help
 		return IssueResult{}, temporal.NewNonRetryableApplicationError("receipt of "+in.TrackingCode, "ReceiptRender", err)
@@ -71,3 +73,19 @@ func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error
 	}
 	return IssueResult{ObjectKey: key}, nil
 }
+
+// contact is how to reach the mission, as missions.json knows it, and its
+// page on the portal. The portal's address is the verification page's,
+// without its path.
+func (a *Receipts) contact(missionCode string) receipt.Contact {
+	m, _ := consular.Missions.Mission(missionCode)
+	c := receipt.Contact{Address: m.Address, Phone: m.Phone, Email: m.Email, HoursFa: m.Hours.Fa, HoursEn: m.Hours.En}
+	if base, ok := strings.CutSuffix(a.VerifyURL, receiptsVerifyPath); ok {
+		c.Page = base + "/missions/" + missionCode
+	}
+	return c
+}
+
+// receiptsVerifyPath is where the worker points VerifyURL, under the
+// portal's public address (workers/register.go).
+const receiptsVerifyPath = "/receipts/verify"

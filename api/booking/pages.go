@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/openconsular/consular/internal/appointments"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	ptime "github.com/yaa110/go-persian-calendar"
 
 	"github.com/openconsular/consular/api/web"
+	"github.com/openconsular/consular/internal/appointments"
 	"github.com/openconsular/consular/internal/consular"
+	"github.com/openconsular/consular/internal/i18n"
 )
 
 // Pages are the appointment system in the browser; no account needed. The
@@ -140,19 +143,37 @@ func (p *Pages) current(c *fiber.Ctx) (appointments.Request, bool, error) {
 	return r, true, nil
 }
 
-// Day is one local calendar day's free slots.
-type Day struct {
-	Date  time.Time
-	Slots []appointments.Slot
-}
-
 type slotsData struct {
 	Request appointments.Request
-	Days    []Day
+	Days    []calendarDay
 	Booked  *appointments.Appointment
-	Open    bool // the request can book or change
+	Open    bool   // the request can book or change
+	Error   string // why the chosen time was not booked, beside the calendar
 }
 
+// When is the booked appointment as the applicant reads it: weekday, date
+// (in Persian the Solar Hijri one with the Gregorian beside it) and time,
+// in the mission's zone.
+func (d *slotsData) When(pg *web.Page) string {
+	if d.Booked == nil {
+		return ""
+	}
+	t := d.Booked.StartsAt
+	if d.Request.Location != nil {
+		t = t.In(d.Request.Location)
+	}
+	day := newCalendarDay(t, pg)
+	date := day.Weekday + " " + day.Date
+	if pg.Lang == i18n.Persian {
+		date += " " + pg.Num(ptime.New(t).Year()) + " (" + day.Beside + " " + pg.Num(t.Year()) + ")"
+	} else {
+		date += " " + strconv.Itoa(t.Year())
+	}
+	return pg.T("booking.cal.when", date, pg.Clock(t))
+}
+
+// daysShown is how many days with a free time the calendar offers; the full
+// days between them are shown too, as full.
 const daysShown = 10
 
 func (p *Pages) slots(c *fiber.Ctx) error {
@@ -166,36 +187,158 @@ func (p *Pages) slots(c *fiber.Ctx) error {
 	return p.renderSlots(c, fiber.StatusOK, r, web.NewForm(), "")
 }
 
+// renderSlots shows the calendar. The day open is the one of the time the
+// applicant chose (a refused booking comes back to it), else the one named
+// by ?day= (a link that works without script), else the first with a free
+// time.
 func (p *Pages) renderSlots(c *fiber.Ctx, status int, r appointments.Request, form *web.Form, notice string) error {
 	data := &slotsData{Request: r, Open: r.Bookable()}
+	pg := p.page(c, "booking.slots.title", data)
+	pg.Form, pg.Notice = form, notice
 	if data.Open {
 		data.Booked = r.Appointment
-	}
-	if data.Open {
-		slots, err := p.Booker.Slots(c.UserContext(), r)
+		slots, err := p.Booker.Calendar(c.UserContext(), r)
 		if err != nil {
 			return err
 		}
-		for _, s := range slots {
-			s.Start, s.End = s.Start.In(r.Location), s.End.In(r.Location)
-			y, m, d := s.Start.Date()
-			if n := len(data.Days); n == 0 || !sameDay(data.Days[n-1].Date, y, m, d) {
-				if n == daysShown {
-					break
-				}
-				data.Days = append(data.Days, Day{Date: time.Date(y, m, d, 12, 0, 0, 0, r.Location)})
-			}
-			data.Days[len(data.Days)-1].Slots = append(data.Days[len(data.Days)-1].Slots, s)
+		var booked time.Time
+		if r.Appointment != nil {
+			booked = r.Appointment.StartsAt
 		}
+		data.Days = calendarOf(slots, r.Location, pg, booked, form.Values["starts_at"], c.Query("day"))
 	}
-	pg := p.page(c, "booking.slots.title", data)
-	pg.Form, pg.Notice = form, notice
+	if key := form.Errors["starts_at"]; key != "" {
+		data.Error = pg.T(key, form.Args["starts_at"]...)
+	}
 	return p.Render.Render(c, status, "slots", pg)
 }
 
-func sameDay(t time.Time, y int, m time.Month, d int) bool {
-	ty, tm, td := t.Date()
-	return ty == y && tm == m && td == d
+// calendarDay is one day of the mission's calendar as the applicant reads
+// it: its weekday and date in the page's calendar (the Solar Hijri date
+// with the Gregorian beside it on a Persian page), its times in the
+// morning and in the afternoon, and whether any is free.
+type calendarDay struct {
+	ID      string // 2006-01-02 in the mission's zone: the ?day= value and the element's id
+	Weekday string
+	Date    string // ۱۳ آذر; 3 December
+	Beside  string // the Gregorian date on a Persian page (۳ دسامبر), else empty
+	Free    int    // times with a seat left
+	Open    bool
+	Periods []calendarPeriod
+}
+
+// Full says the day has times but none with a seat left.
+func (d calendarDay) Full() bool { return d.Free == 0 }
+
+// calendarPeriod is a day's morning or afternoon.
+type calendarPeriod struct {
+	Key   string // message key of its name
+	Times []calendarTime
+}
+
+type calendarTime struct {
+	ID      string // the radio's id
+	Value   string // what the form posts: the start in RFC 3339
+	Start   time.Time
+	End     time.Time
+	Free    int
+	Checked bool
+	Mine    bool // the applicant's booked appointment: shown, not offered again
+}
+
+// calendarOf groups slots (free and full, in order) into local days of loc:
+// up to daysShown days with a free time and the full days between them.
+// booked is the request's appointment (zero: none), chosen the time the
+// applicant posted, day a ?day= value.
+func calendarOf(slots []appointments.Slot, loc *time.Location, pg *web.Page, booked time.Time, chosen, day string) []calendarDay {
+	var days []calendarDay
+	for _, s := range slots {
+		start, end := s.Start.In(loc), s.End.In(loc)
+		if n := len(days); n == 0 || days[n-1].ID != start.Format("2006-01-02") {
+			days = append(days, newCalendarDay(start, pg))
+		}
+		d := &days[len(days)-1]
+		period := "booking.cal.morning"
+		if start.Hour() >= 12 {
+			period = "booking.cal.afternoon"
+		}
+		if n := len(d.Periods); n == 0 || d.Periods[n-1].Key != period {
+			d.Periods = append(d.Periods, calendarPeriod{Key: period})
+		}
+		value := start.Format(time.RFC3339)
+		t := calendarTime{ID: "slot-" + strconv.FormatInt(start.Unix(), 10), Value: value, Start: start, End: end, Free: s.Free,
+			Mine: !booked.IsZero() && start.Equal(booked)}
+		if s.Free > 0 && !t.Mine {
+			d.Free++
+			t.Checked = sameInstant(value, chosen)
+		}
+		ps := &d.Periods[len(d.Periods)-1]
+		ps.Times = append(ps.Times, t)
+	}
+	// Up to the daysShown-th day with a free time; full days after the last
+	// free one would only add noise.
+	withFree, last := 0, -1
+	for i := range days {
+		if !days[i].Full() {
+			withFree, last = withFree+1, i
+			if withFree == daysShown {
+				break
+			}
+		}
+	}
+	days = days[:last+1]
+	open := -1
+	if t, err := time.Parse(time.RFC3339, chosen); err == nil {
+		open = dayIndex(days, t.In(loc).Format("2006-01-02"))
+	}
+	if open < 0 && day != "" {
+		open = dayIndex(days, day)
+	}
+	if open < 0 || days[open].Full() {
+		open = -1
+		for i := range days {
+			if !days[i].Full() {
+				open = i
+				break
+			}
+		}
+	}
+	if open >= 0 {
+		days[open].Open = true
+	}
+	return days
+}
+
+func dayIndex(days []calendarDay, id string) int {
+	for i, d := range days {
+		if d.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameInstant compares two RFC 3339 times, whatever their zones.
+func sameInstant(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339, a)
+	tb, err2 := time.Parse(time.RFC3339, b)
+	return err1 == nil && err2 == nil && ta.Equal(tb)
+}
+
+// newCalendarDay names a local day in the page's language.
+func newCalendarDay(t time.Time, pg *web.Page) calendarDay {
+	d := calendarDay{ID: t.Format("2006-01-02")}
+	iso := (int(t.Weekday())+6)%7 + 1 // the catalogue's weekday.1 is Monday
+	d.Weekday = pg.T("weekday." + strconv.Itoa(iso))
+	gregorian := pg.Num(t.Day()) + " " + pg.T(fmt.Sprintf("booking.cal.month.%02d", int(t.Month())))
+	if pg.Lang == i18n.Persian {
+		j := ptime.New(t)
+		d.Date = pg.Num(j.Day()) + " " + j.Month().String()
+		d.Beside = gregorian
+	} else {
+		d.Date = gregorian
+	}
+	return d
 }
 
 // book books the chosen slot, or moves the booked appointment to it.
@@ -208,7 +351,8 @@ func (p *Pages) book(c *fiber.Ctx) error {
 		return c.Redirect("/appointments", fiber.StatusSeeOther)
 	}
 	form := web.NewForm()
-	at, perr := time.Parse(time.RFC3339, c.FormValue("starts_at"))
+	form.Values["starts_at"] = strings.Clone(c.FormValue("starts_at")) // a refusal reopens its day
+	at, perr := time.Parse(time.RFC3339, form.Values["starts_at"])
 	if perr != nil {
 		form.Fail("starts_at", "booking.choose_slot")
 		return p.renderSlots(c, fiber.StatusUnprocessableEntity, r, form, "")

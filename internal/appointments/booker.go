@@ -232,6 +232,22 @@ func (b *Booker) read(ctx context.Context, code, where string, args ...any) (Req
 // Slots lists the free slots a request may book: from the lead time on,
 // before its deadline, at its mission, for its service.
 func (b *Booker) Slots(ctx context.Context, r Request) ([]Slot, error) {
+	all, err := b.Calendar(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	free := all[:0]
+	for _, s := range all {
+		if s.Free > 0 {
+			free = append(free, s)
+		}
+	}
+	return free, nil
+}
+
+// Calendar is Slots with the full ones kept (Free 0), so the booking page
+// can show a full day as full instead of leaving it out.
+func (b *Booker) Calendar(ctx context.Context, r Request) ([]Slot, error) {
 	from := time.Now().Add(b.Config.LeadTime)
 	all, err := b.derive(ctx, r, from)
 	if err != nil {
@@ -253,16 +269,14 @@ func (b *Booker) Slots(ctx context.Context, r Request) ([]Slot, error) {
 		taken[at.UTC()] = n
 	}
 	rows.Close()
-	var free []Slot
+	var out []Slot
 	for _, s := range all {
 		if s.End.After(r.Deadline) {
 			continue
 		}
-		if n := s.Capacity - taken[s.Start.UTC()]; n > 0 {
-			free = append(free, Slot{Slot: s, Free: n})
-		}
+		out = append(out, Slot{Slot: s, Free: max(s.Capacity-taken[s.Start.UTC()], 0)})
 	}
-	return free, nil
+	return out, nil
 }
 
 // derive builds the slots of the request's mission for its service, from

@@ -25,7 +25,28 @@ type Receipt struct {
 	// Location is the mission's time zone, so the printed dates are the
 	// ones the applicant sees on the mission's calendar; nil means UTC.
 	Location *time.Location
+	// Contact is how to reach the mission, printed beside the QR code. It
+	// is not signed: the mission's address may change after the receipt.
+	Contact Contact
 }
+
+// Contact is a mission's details as missions.json has them; an unknown one
+// is empty and left off the page, and the receipt then sends the reader to
+// the mission's page (Page, always printed).
+type Contact struct {
+	Address string
+	Phone   string
+	Email   string
+	HoursFa string
+	HoursEn string
+	Page    string // the portal's page of the mission, e.g. https://…/missions/AT-VIE
+}
+
+// known reports whether any way to reach the mission is printed.
+func (c Contact) known() bool { return c.Address != "" || c.Phone != "" || c.Email != "" }
+
+// detailed reports whether anything but the page is to be printed.
+func (c Contact) detailed() bool { return c.known() || c.HoursFa != "" || c.HoursEn != "" }
 
 // fields returns the part of r that a verification link carries and signs.
 func (r Receipt) fields(keyID string) Fields {

@@ -35,6 +35,23 @@ const (
 
 	nextStepsEn = "Next steps"
 	nextStepsFa = "گام‌های بعدی"
+
+	contactEn = "Contact the mission"
+	contactFa = "تماس با نمایندگی"
+	addressEn = "Address"
+	addressFa = "نشانی"
+	phoneEn   = "Phone"
+	phoneFa   = "تلفن"
+	emailEn   = "Email"
+	emailFa   = "ایمیل"
+	hoursEn   = "Opening hours"
+	hoursFa   = "ساعت کار"
+	pageEn    = "Mission's page"
+	pageFa    = "صفحهٔ نمایندگی"
+	unknownEn = "The address, phone and opening hours are on the mission's page:"
+	unknownFa = "نشانی، تلفن و ساعت کار نمایندگی در صفحهٔ آن آمده است:"
+	sideGap   = 10.0 // between the QR code and the mission's details
+	sideW     = middleX - qrSize/2 - sideGap - leftX
 )
 
 var (
@@ -84,6 +101,8 @@ var (
 	headingStyle = style{fontBold, 12, 0}
 	bodyStyle    = style{fontReg, 10, 0}
 	captionStyle = style{fontReg, 9, 60}
+	contactStyle = style{fontReg, 9.5, 0}
+	linkStyle    = style{fontReg, 8.5, 0}
 )
 
 // Render draws r as a one-page A4 PDF, with link (from Signer.Link) as a QR
@@ -99,9 +118,27 @@ func Render(r Receipt, link string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render receipt %s: QR code: %w", r.TrackingCode, err)
 	}
+	out, err := draw(r, qr)
+	if errors.Is(err, errOverflow) && r.Contact.detailed() {
+		// The mission's details are too long for one page: the receipt
+		// sends the reader to the mission's page instead of spilling over.
+		r.Contact = Contact{Page: r.Contact.Page}
+		out, err = draw(r, qr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
+	}
+	return out, nil
+}
+
+// errOverflow is text running past the bottom margin.
+var errOverflow = errors.New("text runs past the bottom margin")
+
+// draw lays r out on one A4 page with the QR code image qr.
+func draw(r Receipt, qr []byte) ([]byte, error) {
 	pdf, err := newPDF(r)
 	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: font: %w", r.TrackingCode, err)
+		return nil, fmt.Errorf("font: %w", err)
 	}
 
 	// The layout, top to bottom: each section starts at y and returns where
@@ -110,17 +147,13 @@ func Render(r Receipt, link string) ([]byte, error) {
 	y := p.header(margin)
 	y = p.trackingCode(y, r.TrackingCode)
 	y = p.details(y, r)
-	y = p.qrCode(y, qr)
+	y = p.qrCode(y, qr, r.Contact)
 	p.nextSteps(y)
 
 	if p.err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, p.err)
+		return nil, p.err
 	}
-	out, err := pdf.GetBytesPdfReturnErr()
-	if err != nil {
-		return nil, fmt.Errorf("render receipt %s: %w", r.TrackingCode, err)
-	}
-	return out, nil
+	return pdf.GetBytesPdfReturnErr()
 }
 
 // qrPNG draws link as a QR code.
@@ -193,16 +226,74 @@ func (p *page) details(y float64, r Receipt) float64 {
 }
 
 // qrCode draws the QR code of the signed link, so anyone can check the
-// receipt, with its caption.
-func (p *page) qrCode(y float64, png []byte) float64 {
+// receipt, with its caption; beside it, how to reach the mission (English
+// to its left, Persian to its right), and below, the mission's page.
+func (p *page) qrCode(y float64, png []byte, c Contact) float64 {
 	y += 14
 	p.image(png, middleX-qrSize/2, y, qrSize)
-	y += qrSize + 4
-	yEn := p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
-	yFa := p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
+	yEn, yFa := p.contact(y, c)
+	y = max(y+qrSize+4, yEn+6, yFa+6)
+	yEn = p.paragraphEn(captionStyle, leftX, y, columnW, scanEn)
+	yFa = p.paragraphFa(captionStyle, rightEdge, y, columnW, scanFa)
 	y = max(yEn, yFa) + 8
 	p.rule(y)
 	return y
+}
+
+// contact draws the mission's address, phone, email and hours, each only
+// if known, beside the QR code, and returns the y below each column. With
+// none of address, phone and email known it says they are on the
+// mission's page; the page's link ends both columns either way.
+func (p *page) contact(y float64, c Contact) (yEn, yFa float64) {
+	yEn = p.paragraphEn(headingStyle, leftX, y, sideW, contactEn) + 2
+	yFa = p.paragraphFa(headingStyle, rightEdge, y, sideW, contactFa) + 2
+	rows := []struct{ labelEn, labelFa, valueEn, valueFa string }{
+		{addressEn, addressFa, c.Address, c.Address},
+		{phoneEn, phoneFa, c.Phone, c.Phone},
+		{emailEn, emailFa, c.Email, c.Email},
+		{hoursEn, hoursFa, c.HoursEn, c.HoursFa},
+	}
+	for _, row := range rows {
+		if row.valueEn == "" {
+			continue
+		}
+		// Label and value on one line, so the block stays beside the QR
+		// code.
+		yEn = p.paragraphEn(contactStyle, leftX, yEn, sideW, row.labelEn+": "+row.valueEn) + 2
+		if row.valueFa == row.valueEn { // an address, a number: Latin script
+			yFa = p.latinAfterFa(contactStyle, rightEdge, yFa, sideW, row.labelFa+":", row.valueFa) + 2
+		} else {
+			yFa = p.paragraphFa(contactStyle, rightEdge, yFa, sideW, row.labelFa+": "+row.valueFa) + 2
+		}
+	}
+	if c.Page == "" {
+		return yEn, yFa
+	}
+	labelEn, labelFa := pageEn, pageFa
+	if !c.known() {
+		labelEn, labelFa = unknownEn, unknownFa
+	}
+	yEn = p.paragraphEn(labelStyle, leftX, yEn, sideW, labelEn)
+	yEn = p.paragraphEn(linkStyle, leftX, yEn, sideW, c.Page)
+	yFa = p.paragraphFa(labelStyle, rightEdge, yFa, sideW, labelFa)
+	yFa = p.paragraphLatinRight(linkStyle, rightEdge, yFa, sideW, c.Page)
+	return yEn, yFa
+}
+
+// latinAfterFa draws a Persian label ending at xRight with a left-to-right
+// value (an address, a phone number) to its left, on the same line if it
+// fits, else right-aligned on the lines below; it returns the y below.
+// The value is drawn as it is: through the bidi reordering, the groups of
+// "+43 1 712 2657" would come out in reverse order.
+func (p *page) latinAfterFa(st style, xRight, y, w float64, label, value string) float64 {
+	l := p.visual(label)
+	lw := p.width(st, l) + p.width(st, " ")
+	p.draw(st, xRight-p.width(st, l), y, l)
+	if vw := p.width(st, value); vw <= w-lw {
+		p.draw(st, xRight-lw-vw, y, value)
+		return y + st.size*lineRatio
+	}
+	return p.paragraphLatinRight(st, xRight, y+st.size*lineRatio, w, value)
 }
 
 // nextSteps says what to do now. It is the last section: text that would
@@ -218,7 +309,7 @@ func (p *page) nextSteps(y float64) {
 		yFa = p.paragraphFa(bodyStyle, rightEdge-indent, yFa, columnW-indent, stepsFa[i]) + 4
 	}
 	if bottom := max(yEn, yFa); p.err == nil && bottom > pageH-margin {
-		p.err = fmt.Errorf("text runs %0.f pt past the bottom margin", bottom-(pageH-margin))
+		p.err = fmt.Errorf("%w by %0.f pt", errOverflow, bottom-(pageH-margin))
 	}
 }
 
@@ -300,6 +391,17 @@ func (p *page) paragraphEn(st style, x, y, w float64, text string) float64 {
 	return y
 }
 
+// paragraphLatinRight wraps left-to-right text (an address, a number, a
+// link) to width w, each line right-aligned at xRight as in the Persian
+// column, and returns the y below it.
+func (p *page) paragraphLatinRight(st style, xRight, y, w float64, text string) float64 {
+	for _, line := range p.wrap(st, text, w, func(s string) string { return s }) {
+		p.draw(st, xRight-p.width(st, line), y, line)
+		y += st.size * lineRatio
+	}
+	return y
+}
+
 // paragraphFa wraps Persian text to width w, right-aligned at xRight, and
 // returns the y below it.
 func (p *page) paragraphFa(st style, xRight, y, w float64, text string) float64 {
@@ -317,20 +419,44 @@ func (p *page) wrap(st style, text string, w float64, order func(string) string)
 	var lines []string
 	var current string
 	for _, word := range strings.Fields(text) {
-		candidate := word
-		if current != "" {
-			candidate = current + " " + word
+		for i, piece := range p.pieces(st, word, w) {
+			candidate := piece
+			if current != "" {
+				if i == 0 {
+					candidate = current + " " + piece
+				} else {
+					candidate = current + piece // the rest of a broken word: no space
+				}
+			}
+			if current != "" && p.width(st, order(candidate)) > w {
+				lines = append(lines, order(current))
+				candidate = piece
+			}
+			current = candidate
 		}
-		if current != "" && p.width(st, order(candidate)) > w {
-			lines = append(lines, order(current))
-			candidate = word
-		}
-		current = candidate
 	}
 	if current != "" {
 		lines = append(lines, order(current))
 	}
 	return lines
+}
+
+// pieces is word as it is when it fits in w, else broken after its
+// slashes, dots, at signs and hyphens (a link, an email address), which
+// have no spaces to break at.
+func (p *page) pieces(st style, word string, w float64) []string {
+	if p.width(st, word) <= w {
+		return []string{word}
+	}
+	var out []string
+	start := 0
+	for i, r := range word {
+		if strings.ContainsRune("/.@-", r) && i+1 < len(word) {
+			out = append(out, word[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, word[start:])
 }
 
 func (p *page) rule(y float64) {
