@@ -22,6 +22,8 @@ type letterFacts struct {
 	// ChangeLink opens the appointment pages for this request (signed, valid
 	// until the appointment; the national ID is still asked).
 	ChangeLink string
+	// Correction is what an officer corrected (MailCorrection).
+	Correction correctionFacts
 }
 
 // letter is one email's words in one language.
@@ -187,6 +189,8 @@ func requestLetter(kind MailKind, f letterFacts, lang string, w words) letter {
 		if f.Reason != "" {
 			l.Paragraphs = append(l.Paragraphs, pick("توضیح نمایندگی: ", "The mission's explanation: ")+f.Reason)
 		}
+	case MailCorrection:
+		l = correctionLetter(f, lang, w)
 	case MailWithdrawn:
 		l.Subject = pick("درخواست "+f.code(lang)+" پس گرفته شد", "Request "+f.code(lang)+" withdrawn")
 		l.Paragraphs = []string{w.greeting,
