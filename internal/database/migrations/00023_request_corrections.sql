@@ -13,7 +13,7 @@ CREATE TABLE request_corrections (
     old_value     text NOT NULL,
     new_value     text NOT NULL,
     reason        text NOT NULL,
-    staff_id      bigint NOT NULL REFERENCES staff (id),
+    staff_id      bigint NOT NULL,              -- who corrected (staff.id), like audit_log.staff_id
     corrected_at  timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tracking_code, update_id)
 );
