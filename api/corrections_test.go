@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openconsular/consular/api/staff"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/workflows/request"
@@ -196,6 +197,19 @@ func TestOfficerCorrectsALicenceNumberDuringTheVisit(t *testing.T) {
 	_ = s.db.QueryRow(context.Background(), `SELECT staff_id FROM request_corrections WHERE tracking_code = $1 AND field = 'residence.city'`, code).Scan(&by)
 	if s.answer(code, "residence.city") != "Graz" || by != officer {
 		t.Errorf("city %q corrected by %d, want Graz by the token's owner %d", s.answer(code, "residence.city"), by, officer)
+	}
+	// The timeline reads the corrections, at the request's mission only.
+	vienna, france := "AT-VIE", "FR-PAR"
+	rows, err := staff.Corrections(context.Background(), s.db, code, &vienna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Label.En != "Licence number" || rows[0].Old != "12345678" || rows[0].New != "87654321" ||
+		rows[0].StaffEmail != clerk.email || rows[1].Field != "residence.city" || rows[1].StaffEmail != "officer@mfa.example" {
+		t.Errorf("the timeline's corrections: %+v", rows)
+	}
+	if others, err := staff.Corrections(context.Background(), s.db, code, &france); err != nil || len(others) != 0 {
+		t.Errorf("another mission's timeline reads %d corrections (%v), want none", len(others), err)
 	}
 	status, out = s.staffCall(officerToken, "POST", "/api/v1/requests/"+code+"/corrections",
 		map[string]any{"field": "identity.birth_date", "value": "2999-01-01", "reason": "r"})

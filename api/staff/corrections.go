@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -39,8 +40,10 @@ type CorrectionForm struct {
 	TrackingCode string
 	// Open says the request's state allows corrections (attended): the
 	// form is shown; otherwise a line says when corrections can be made.
-	Open     bool
-	Fields   []CorrectionChoice
+	Open bool
+	// Groups are the correctable fields by section, in the form's order:
+	// the service's answers, identity, residence.
+	Groups   []CorrectionGroup
 	ActionID string // one per page: a form sent twice is one Update
 	// What was posted, kept when the page is shown again.
 	Field, Value, Reason string
@@ -50,24 +53,62 @@ type CorrectionForm struct {
 	Refusal string
 }
 
+// CorrectionGroup is one section's fields: Title is its message key.
+type CorrectionGroup struct {
+	Title  string
+	Fields []CorrectionChoice
+}
+
 // CorrectionChoice is one field the officer may correct.
 type CorrectionChoice struct {
-	Name     string // section.name, the value posted
-	Label    string
-	Current  string // the value now, as people read it
+	Name  string // section.name, the value posted
+	Label string
+	// Current is the value now, as people read it, for the page's T: an
+	// answer in Latin script keeps its digits and direction.
+	Current  web.Literal
 	Type     string // the field's type (date: typed in the page's calendar)
 	Selected bool
 }
+
+// correctionTitles are the sections' headings, message keys.
+var correctionTitles = map[string]string{consular.SectionForm: "staff.form",
+	consular.SectionIdentity: "profile.identity.title", consular.SectionResidence: "profile.residence.title"}
 
 // NewCorrectionForm is the correction form for request r on a page in lang.
 func NewCorrectionForm(r Detail, lang, actionID string) *CorrectionForm {
 	f := &CorrectionForm{TrackingCode: r.TrackingCode, Open: r.Status == string(consular.StatusAttended),
 		ActionID: actionID, Errors: map[string]string{}}
 	for _, c := range r.Service.Correctable() {
-		f.Fields = append(f.Fields, CorrectionChoice{Name: c.Name, Label: c.Spec.Label.In(lang),
-			Current: shownValue(c, r.answer(c), lang), Type: c.Spec.Type})
+		if n := len(f.Groups); n == 0 || f.Groups[n-1].Title != correctionTitles[c.Section] {
+			f.Groups = append(f.Groups, CorrectionGroup{Title: correctionTitles[c.Section]})
+		}
+		g := &f.Groups[len(f.Groups)-1]
+		g.Fields = append(g.Fields, CorrectionChoice{Name: c.Name, Label: c.Spec.Label.In(lang),
+			Current: literal(shownValue(c, r.answer(c), lang)), Type: c.Spec.Type})
 	}
 	return f
+}
+
+// choose marks the posted field as chosen.
+func (f *CorrectionForm) choose(name string) {
+	f.Field = name
+	for i := range f.Groups {
+		for j := range f.Groups[i].Fields {
+			f.Groups[i].Fields[j].Selected = f.Groups[i].Fields[j].Name == name
+		}
+	}
+}
+
+// literal keeps a value in Latin script (a licence number, a city) as
+// written, a left-to-right run of its own in a Persian sentence; Persian
+// text and dates already in the page's digits are kept as they are.
+func literal(v string) web.Literal {
+	for _, r := range v {
+		if unicode.In(r, unicode.Arabic) {
+			return web.Literal(v)
+		}
+	}
+	return web.LTR(v)
 }
 
 // answer is the request's stored answer to a correctable field.
@@ -84,7 +125,7 @@ func (r Detail) answer(c consular.Correctable) string {
 // shownValue writes a stored value for reading: a choice by its label, a
 // date in the page's calendar, an empty one as such.
 func shownValue(c consular.Correctable, stored, lang string) string {
-	if stored == "" {
+	if stored == "" && c.Spec.Type != "checkbox" { // an unticked box reads "no"
 		return consular.Text{Fa: "(خالی)", En: "(empty)"}.In(lang)
 	}
 	if strings.Contains(c.Spec.Type, "date") {
@@ -117,12 +158,9 @@ func (d *Dashboard) correct(c *fiber.Ctx, m Member) error {
 	}
 	pg := d.page(c, "staff.detail.title", nil)
 	form := NewCorrectionForm(r, pg.Lang, randomID())
-	form.Field = strings.Clone(c.FormValue(correctionField))
+	form.choose(strings.Clone(c.FormValue(correctionField)))
 	form.Value = strings.Clone(c.FormValue(correctionValue))
 	form.Reason = strings.TrimSpace(c.FormValue(correctionReason))
-	for i := range form.Fields {
-		form.Fields[i].Selected = form.Fields[i].Name == form.Field
-	}
 	pg.Form = web.NewForm()
 	pg.Form.Values = map[string]string{correctionField: form.Field, correctionValue: form.Value, correctionReason: form.Reason}
 	pg.Form.Labels = map[string]string{correctionField: pg.T("correction.field"), correctionValue: pg.T("correction.value"),
@@ -221,7 +259,7 @@ type Correction struct {
 // and the new value as people read them, the reason and who.
 func (c Correction) Shown(p *web.Page) string {
 	return p.T("correction.timeline", c.Label.In(p.Lang), web.LTR(c.StaffEmail),
-		shownValue(c.correctable, c.Old, p.Lang), shownValue(c.correctable, c.New, p.Lang), c.Reason)
+		literal(shownValue(c.correctable, c.Old, p.Lang)), literal(shownValue(c.correctable, c.New, p.Lang)), web.Literal(c.Reason))
 }
 
 // Querier is what reading needs of a pool, a connection or a transaction.
