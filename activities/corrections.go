@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
@@ -148,8 +150,8 @@ func correctionLetter(f letterFacts, lang string, w words) letter {
 			}
 		}
 		v = c.Field.Shown(v, lang)
-		if lang == i18n.Persian {
-			return "\u2068" + v + "\u2069" // an answer in Latin letters keeps its own direction
+		if lang == i18n.Persian && !strings.ContainsFunc(v, func(r rune) bool { return unicode.In(r, unicode.Arabic) }) {
+			return "\u2066" + v + "\u2069" // an answer in Latin script stays left to right inside Persian text
 		}
 		return v
 	}
@@ -157,8 +159,8 @@ func correctionLetter(f letterFacts, lang string, w words) letter {
 	return letter{
 		Subject: w.pick("اصلاح درخواست "+f.code(lang), "Correction to request "+f.code(lang)),
 		Paragraphs: []string{w.greeting,
-			w.pick("در مراجعه‌ی حضوری شما به "+f.Mission.Fa+"، «"+label+"» در "+w.about+" اصلاح شد:",
-				"During your visit to the "+f.Mission.En+", the field “"+label+"” of "+w.about+" was corrected:"),
+			w.pick("در مراجعه‌ی حضوری شما، «"+label+"» در "+w.about+" اصلاح شد:",
+				"During your visit, the field “"+label+"” of "+w.about+" was corrected:"),
 			label + ": " + shown(c.Old) + w.pick(" ← ", " → ") + shown(c.New),
 			w.pick("دلیل اصلاح: ", "Reason: ") + c.Reason,
 			w.pick("اگر این اصلاح درست نیست، با "+f.Mission.Fa+" تماس بگیرید.",

@@ -181,7 +181,7 @@ func TestOfficerCorrectsALicenceNumberDuringTheVisit(t *testing.T) {
 	}
 	persian, _, _ := strings.Cut(text, "----------")
 	if !regexp.MustCompile(`شماره گواهینامه: \x{2068}?12345678\x{2069}? ← \x{2068}?87654321`).MatchString(persian) ||
-		!strings.Contains(persian, "One digit was misread") || !strings.Contains(persian, "سفارت") {
+		!strings.Contains(persian, "One digit was misread") || !strings.Contains(persian, "سفارت جمهوری اسلامی ایران در وین") {
 		t.Errorf("the Persian part does not show old ← new, the reason and the mission:\n%s", persian)
 	}
 	if !strings.Contains(text, "Licence number: 12345678 → 87654321") {
