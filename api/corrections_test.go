@@ -217,4 +217,17 @@ func TestOfficerCorrectsALicenceNumberDuringTheVisit(t *testing.T) {
 		refusal["message_fa"] != "تاریخ تولد نمی‌تواند در آینده باشد." {
 		t.Fatalf("a birth date to come through the API: %d %v, want 422 in English and Persian", status, out)
 	}
+
+	// Decided: the answers the decision was made on stay as they are.
+	if status, out := s.staffCall(officerToken, "POST", "/api/v1/requests/"+code+"/decision", map[string]any{"decision": "approved"}); status != 200 || out["Status"] != "approved" {
+		t.Fatalf("approval: %d %v", status, out)
+	}
+	if status, out := s.staffCall(officerToken, "POST", "/api/v1/requests/"+code+"/corrections",
+		map[string]any{"field": "residence.city", "value": "Linz", "reason": "moved again"}); status != http.StatusConflict {
+		t.Fatalf("a correction after the decision: %d %v, want 409", status, out)
+	}
+	if s.answer(code, "residence.city") != "Graz" {
+		t.Fatalf("a correction after the decision changed the city to %q", s.answer(code, "residence.city"))
+	}
+	s.history(code, "corrected") // make histories records it for the replay test
 }
