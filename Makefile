@@ -80,7 +80,7 @@ images:
 ## histories: record the end-to-end tests' workflow histories into workflows/testdata for the replay test
 histories:
 	$(GO) run ./deploy/launcher test -- env CONSULAR_RECORD_HISTORIES=$(CURDIR)/workflows/testdata \
-		$(GO) test -count=1 -run 'TestSubmittedRequestIsBookedAttendedAndApproved|TestRequestWithoutVisitIsRemindedThenArchived|TestRetentionPurgeRunsOnTheRealStack' ./api/
+		$(GO) test -count=1 -run 'TestSubmittedRequestIsBookedAttendedAndApproved|TestRequestWithoutVisitIsRemindedThenArchived|TestRetentionPurgeRunsOnTheRealStack|TestOfficerCorrectsALicenceNumberDuringTheVisit' ./api/
 
 ## tools: build the pinned servers (Temporal CLI, MinIO, Mailpit) into the tool cache
 tools:

@@ -26,6 +26,8 @@ type letterFacts struct {
 	// the footer; the rest of it comes from missions.json.
 	MissionCode string
 	PublicURL   string
+	// Correction is what an officer corrected (MailCorrection).
+	Correction correctionFacts
 }
 
 // letter is one email's words in one language.
@@ -241,6 +243,8 @@ func requestLetter(kind MailKind, f letterFacts, lang string, w words) letter {
 		if f.Reason != "" {
 			l.Paragraphs = append(l.Paragraphs, pick("توضیح نمایندگی: ", "The mission's explanation: ")+f.Reason)
 		}
+	case MailCorrection:
+		l = correctionLetter(f, lang, w)
 	case MailWithdrawn:
 		l.Subject = pick("درخواست "+f.code(lang)+" پس گرفته شد", "Request "+f.code(lang)+" withdrawn")
 		l.Paragraphs = []string{w.greeting,

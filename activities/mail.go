@@ -39,6 +39,9 @@ const (
 	MailNoShow               MailKind = "no_show"
 	MailDecision             MailKind = "decision"
 	MailWithdrawn            MailKind = "withdrawn"
+	// MailCorrection tells what an officer corrected at the visit; its key
+	// is the correction's update ID (request_corrections.update_id).
+	MailCorrection MailKind = "correction"
 )
 
 // Mail writes to applicants. It knows their address from PostgreSQL; the
@@ -106,6 +109,11 @@ func (m *Mail) Send(ctx context.Context, in MailInput) (MailResult, error) {
 		return MailResult{}, err
 	}
 	f.PublicURL = m.PublicURL // the mission's page in the footer
+	if in.Kind == MailCorrection {
+		if f.Correction, err = m.correction(ctx, in, f.Service); err != nil {
+			return MailResult{}, err
+		}
+	}
 	if in.Kind == MailAppointmentBooked && m.PublicURL != "" {
 		f.ChangeLink = m.PublicURL + "/appointments?t=" + consular.SignLink(m.LinkKey, in.TrackingCode, in.Appointment)
 	}

@@ -78,6 +78,7 @@ func (r *Retention) Purge(ctx context.Context, codes []string) (PurgeResult, err
 		for _, q := range []string{
 			`DELETE FROM request_documents WHERE tracking_code = $1`,
 			`DELETE FROM request_applicants WHERE tracking_code = $1`,
+			`DELETE FROM request_corrections WHERE tracking_code = $1`, // old and new values are personal data
 			`UPDATE request_drafts SET fields = '{}' WHERE tracking_code = $1`,
 			`UPDATE requests SET purged_at = now() WHERE tracking_code = $1 AND purged_at IS NULL`,
 		} {

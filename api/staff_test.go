@@ -194,6 +194,7 @@ func TestStaffAuthorizationMatrix(t *testing.T) {
 		{"POST", "/staff/requests/:code/:action", req + "/extension", own, nil},
 		{"POST", "/staff/requests/:code/:action", req + "/note", own, nil},
 		{"POST", "/staff/requests/:code/:action", req + "/confirm", overseers, nil},
+		{"POST", "/staff/requests/:code/corrections", req + "/corrections", own, nil},
 		{"GET", "/staff/audit", "/staff/audit", overseers, nil},
 		{"GET", "/staff/members", "/staff/members", overseers, nil},
 		{"POST", "/staff/members", "/staff/members", overseers, nil},

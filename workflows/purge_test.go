@@ -40,6 +40,7 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 			{`INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at) VALUES ($1, $1, 'apostille', 'AT-VIE', $2)`, []any{code, now}},
 			{`INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language) VALUES ($1, '0013542419', 'a@example.org', 'Sara Ahmadi', 'fa')`, []any{code}},
 			{`INSERT INTO request_documents (tracking_code, kind, object_key, file_name, format, size_bytes, sha256) VALUES ($1, 'document', $1 || '/document.jpg', 'd.jpg', 'jpeg', 3, 'x')`, []any{code}},
+			{`INSERT INTO request_corrections (tracking_code, update_id, field, old_value, new_value, reason, staff_id) VALUES ($1, 'u', 'residence.city', 'Wien', 'Graz', 'moved', 7)`, []any{code}},
 		} {
 			if _, err := db.Exec(ctx, q.sql, q.args...); err != nil {
 				t.Fatal(err)
@@ -90,18 +91,20 @@ func TestPurgeRemovesDocumentsAndPersonalDataOfOldFinishedRequests(t *testing.T)
 		}
 	}
 	for status, code := range codes {
-		var people, docs int
+		var people, docs, corrections int
 		_ = db.QueryRow(ctx, "SELECT count(*) FROM request_applicants WHERE tracking_code = $1", code).Scan(&people)
+		_ = db.QueryRow(ctx, "SELECT count(*) FROM request_corrections WHERE tracking_code = $1", code).Scan(&corrections)
 		_ = db.QueryRow(ctx, "SELECT count(*) FROM request_documents WHERE tracking_code = $1", code).Scan(&docs)
 		_, statErr := objects.StatObject(ctx, bucket, code+"/document.jpg", minio.StatObjectOptions{})
 		var kept string
 		_ = db.QueryRow(ctx, "SELECT status FROM requests WHERE tracking_code = $1", code).Scan(&kept)
 		if status == "archived" {
-			if people != 0 || docs != 0 || statErr == nil || kept != "archived" {
-				t.Errorf("archived request after purge: %d applicant rows, %d document rows, object err %v, projection %q", people, docs, statErr, kept)
+			if people != 0 || docs != 0 || corrections != 0 || statErr == nil || kept != "archived" {
+				t.Errorf("archived request after purge: %d applicant rows, %d document rows, %d corrections (old and new values), object err %v, projection %q",
+					people, docs, corrections, statErr, kept)
 			}
-		} else if people != 1 || docs != 1 || statErr != nil {
-			t.Errorf("the open request lost data: %d applicant rows, %d document rows, object err %v", people, docs, statErr)
+		} else if people != 1 || docs != 1 || corrections != 1 || statErr != nil {
+			t.Errorf("the open request lost data: %d applicant rows, %d document rows, %d corrections, object err %v", people, docs, corrections, statErr)
 		}
 	}
 }

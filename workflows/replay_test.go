@@ -15,6 +15,8 @@ import (
 
 // Histories recorded from the real stack (make histories) must replay on the
 // current code: a change that would break running requests fails here.
+// corrected.json is a request corrected twice at the visit (correct_request)
+// and then approved.
 // purge-before-orphan-sweep.json was recorded once from the Purge workflow as
 // it was before its orphan sweep (commit c01340c): a purge running during
 // that deploy must finish without it.
@@ -23,7 +25,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"approved.json", "archived.json", "purge.json", "purge-before-orphan-sweep.json"} {
+	for _, want := range []string{"approved.json", "archived.json", "corrected.json", "purge.json", "purge-before-orphan-sweep.json"} {
 		if !slices.Contains(files, filepath.Join("testdata", want)) {
 			t.Fatalf("testdata/%s is missing (found %v): run make histories", want, files)
 		}

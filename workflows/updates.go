@@ -73,6 +73,7 @@ func (r *lifecycle) registerHandlers(ctx workflow.Context) error {
 		update(ctx, request.UpdateExtendDeadline, r.extendDeadline, r.validateExtension),
 		update(ctx, request.UpdateWithdraw, r.withdraw, r.validateWithdrawal),
 		update(ctx, request.UpdateSendReceiptAgain, r.sendReceiptAgain, r.validateReceiptAgain),
+		update(ctx, request.UpdateCorrectRequest, r.correct, r.validateCorrection),
 	)
 }
 

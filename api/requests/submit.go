@@ -68,6 +68,7 @@ func (h *Handlers) Register(r fiber.Router) {
 	staff.Post("/decision/confirmation", h.update(staffpolicy.Confirm, staffArgs))
 	staff.Post("/deadline-extension", h.update(staffpolicy.Extend, extensionArgs))
 	staff.Post("/withdrawal", h.update(staffpolicy.Withdraw, withdrawalArgs))
+	staff.Post("/corrections", h.update(staffpolicy.Correct, h.correctionArgs))
 }
 
 // Submitted is the answer to a submission, the same for its retries.

@@ -96,6 +96,7 @@ func (d *Dashboard) Register(app fiber.Router) {
 	in(fiber.MethodGet, "/today", d.today)
 	in(fiber.MethodGet, "/requests/:code", d.detail)
 	in(fiber.MethodGet, "/requests/:code/documents/:kind", d.document)
+	in(fiber.MethodPost, "/requests/:code/corrections", d.correct) // before :action, which it would match
 	in(fiber.MethodPost, "/requests/:code/:action", d.act)
 	in(fiber.MethodGet, "/audit", d.audit)
 	in(fiber.MethodGet, "/members", d.members)

@@ -31,10 +31,13 @@ const (
 	Extend     Action = "extend_deadline"
 	Withdraw   Action = "withdraw"
 	Note       Action = "note"
+	// Correct changes a field of the request at the visit (corrections are
+	// made only in person, at the mission).
+	Correct Action = "correct_request"
 )
 
 // Actions lists every action, in the table's order.
-var Actions = []Action{Book, Reschedule, Cancel, Attend, NoShow, Decide, Confirm, Extend, Withdraw, Note}
+var Actions = []Action{Book, Reschedule, Cancel, Attend, NoShow, Decide, Confirm, Extend, Withdraw, Note, Correct}
 
 // Permission is a role's answer for an action.
 type Permission int
@@ -70,6 +73,7 @@ type rule struct{ officer, supervisor, admin Permission }
 // attendance, no-shows, extensions, and decisions that a supervisor confirms
 // where the service says so. Confirming a decision needs a supervisor (or an
 // admin), never the officer who proposed it (the workflow checks that).
+// Officers correct the request at the counter, with the applicant there.
 // Withdrawal is the applicant's act; staff record it for them only with a
 // supervisor's authority.
 var table = map[Action]rule{
@@ -83,6 +87,7 @@ var table = map[Action]rule{
 	Extend:     {Allowed, Allowed, Allowed},
 	Withdraw:   {Refused, Allowed, Allowed},
 	Note:       {Allowed, Allowed, Allowed},
+	Correct:    {Allowed, Allowed, Allowed},
 }
 
 // May is the permission of role for action; an unknown role or action is

@@ -102,6 +102,9 @@ const (
 	// UpdateSendReceiptAgain emails the receipt again to the address on the
 	// request (the applicant lost it), once per update ID.
 	UpdateSendReceiptAgain = "send_receipt_again"
+	// UpdateCorrectRequest corrects one field of the request at the visit:
+	// corrections happen only in person, at the mission.
+	UpdateCorrectRequest = "correct_request"
 )
 
 // StatusView is what the status query and every update answer: codes and dates only.
@@ -154,6 +157,21 @@ func (in ExtendInput) NewDeadline(current time.Time) time.Time {
 		return current.Add(time.Duration(in.Days) * 24 * time.Hour)
 	}
 	return in.Until
+}
+
+// Correction is an officer's correction of one field of the request while
+// the applicant is at the mission (the request is attended). Field is one
+// of the service's correctable fields by its full name
+// (consular.Service.Correctable: form.licence_number, identity.birth_date);
+// Value is checked by the rules of submission (dates as YYYY-MM-DD), and
+// empty clears a field that is not required. The reason is emailed to the
+// applicant with the old and the new value. StaffID is who corrects, set by
+// the door from the session or token, never from the body.
+type Correction struct {
+	Field   string
+	Value   string
+	Reason  string
+	StaffID string
 }
 
 // WithdrawInput is the applicant's withdrawal.
