@@ -136,13 +136,6 @@ func shownValue(c consular.Correctable, stored, lang string) string {
 	return c.Shown(stored, lang)
 }
 
-// correctionPage is the detail page shown again after a correction was
-// not made, with the correction form as it was posted.
-type correctionPage struct {
-	detailData
-	Correction *CorrectionForm
-}
-
 // correct sends an officer's correction to the request's workflow. Who
 // corrects is the signed-in member, never anything the form says.
 func (d *Dashboard) correct(c *fiber.Ctx, m Member) error {
@@ -217,10 +210,7 @@ func (d *Dashboard) renderCorrection(c *fiber.Ctx, pg *web.Page, m Member, r Det
 	for name, key := range pg.Form.Errors {
 		form.Errors[name] = pg.T(key, pg.Form.Args[name]...)
 	}
-	pg.Data = &correctionPage{
-		detailData: detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: form.Refusal, ActionID: form.ActionID},
-		Correction: form,
-	}
+	d.deskPage(c, pg, m, r, form.Refusal, form)
 	return d.Render.Render(c, status, "staff_detail", pg)
 }
 
@@ -256,9 +246,10 @@ type Correction struct {
 }
 
 // Shown writes the correction for the timeline in lang: the field, the old
-// and the new value as people read them, the reason and who.
+// and the new value as people read them, and the reason (the timeline
+// names who beside it).
 func (c Correction) Shown(p *web.Page) string {
-	return p.T("correction.timeline", c.Label.In(p.Lang), web.LTR(c.StaffEmail),
+	return p.T("correction.timeline", c.Label.In(p.Lang),
 		literal(shownValue(c.correctable, c.Old, p.Lang)), literal(shownValue(c.correctable, c.New, p.Lang)), web.Literal(c.Reason))
 }
 

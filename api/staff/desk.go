@@ -267,6 +267,8 @@ func timelineWords(pg *web.Page, events []Event, loc *time.Location) []TimelineL
 			}
 		case "note":
 			l.What, l.Note = pg.T("staff.timeline.note"), e.Detail
+		case "corrected":
+			l.What = e.Correction.Shown(pg)
 		default:
 			if key := "staff.timeline." + e.What; has(key) {
 				l.What = pg.T(key)

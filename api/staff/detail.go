@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/internal/audit"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/staffpolicy"
@@ -55,6 +56,7 @@ type detailData struct {
 	Reasons         []string
 	Refusal         string // the workflow's reason for refusing the last action
 	ActionID        string // one per page: a form sent twice is one Update
+	Correction      *CorrectionForm
 }
 
 // RejectionReasons are the reasons staff choose from (free text may follow).
@@ -134,17 +136,34 @@ func (d *Dashboard) detail(c *fiber.Ctx, m Member) error {
 		return err
 	}
 	d.record(c.UserContext(), c, m, "view", r.TrackingCode, "ok", "")
-	data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, ActionID: randomID()}
-	if r.Status == string(consular.StatusAttended) { // a proposed decision lives in the workflow
-		data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
-	}
-	pg := d.page(c, "staff.detail.title", data)
-	data.Desk = newDesk(pg, r, m, data.Proposed != "", time.Now())
+	pg := d.deskPage(c, nil, m, r, "", nil)
 	pg.Notice = strings.Clone(c.Query("notice"))
 	if pg.Notice != "" && !strings.HasPrefix(pg.Notice, "staff.") {
 		pg.Notice = ""
 	}
 	return d.Render.Render(c, fiber.StatusOK, "staff_detail", pg)
+}
+
+// deskPage is the request's page: its data, the decision a supervisor may
+// be waiting on, the desk in words and the correction form (as posted, or
+// a fresh one). pg is a page already begun (a posted form), or nil.
+func (d *Dashboard) deskPage(c *fiber.Ctx, pg *web.Page, m Member, r Detail, refusal string, form *CorrectionForm) *web.Page {
+	data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: refusal, ActionID: randomID()}
+	if r.Status == string(consular.StatusAttended) { // a proposed decision lives in the workflow
+		data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
+	}
+	if pg == nil {
+		pg = d.page(c, "staff.detail.title", data)
+	}
+	pg.Data = data
+	data.Desk = newDesk(pg, r, m, data.Proposed != "", time.Now())
+	if form == nil {
+		form = NewCorrectionForm(r, pg.Lang, data.ActionID)
+	}
+	data.ActionID = form.ActionID
+	form.Open = form.Open && data.Proposed == "" // the workflow refuses it while a decision waits
+	data.Correction = form
+	return pg
 }
 
 // proposed asks the request's workflow for a decision awaiting a
@@ -227,19 +246,18 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 		actionID = randomID()
 	}
 	_, err = request.Act(c.UserContext(), d.Temporal, r.TrackingCode, name, name+":"+actionID, arg)
-	var refused *request.RefusedError
-	switch {
-	case errors.As(err, &refused):
-		reason := refused.Reason
-		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
-		data := &detailData{Member: m, Request: r, Reasons: RejectionReasons, Refusal: reason, ActionID: randomID()}
-		if r.Status == string(consular.StatusAttended) {
-			data.Proposed, data.ProposedUnknown = d.proposed(c.UserContext(), r.TrackingCode)
+	if answer, ok := web.AnswerFor(err, true); ok { // the workflow's no, or the request has ended
+		pg := d.page(c, "staff.detail.title", nil)
+		reason := answer.Reason
+		if reason == "" {
+			reason = pg.T(answer.Key, answer.Args...)
 		}
-		pg := d.page(c, "staff.detail.title", data)
-		data.Desk = newDesk(pg, r, m, data.Proposed != "", time.Now())
+		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
+		d.deskPage(c, pg, m, r, reason, nil)
 		pg.Notice = "staff.refused"
-		return d.Render.Render(c, fiber.StatusConflict, "staff_detail", pg)
+		return d.Render.Render(c, answer.Status, "staff_detail", pg)
+	}
+	switch {
 	case err != nil:
 		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Failed, err.Error())
 		return err
@@ -305,7 +323,7 @@ type AuditFilter struct {
 }
 
 // auditActions are the actions the log records, for the page's filter.
-var auditActions = []string{"sign_in", "enrol", "record_attendance", "mark_no_show", "decide", "confirm_decision", "extend_deadline", "note",
+var auditActions = []string{"sign_in", "enrol", "record_attendance", "mark_no_show", "decide", "confirm_decision", "extend_deadline", "note", "correct_request",
 	"book_appointment", "reschedule_appointment", "cancel_appointment", "withdraw",
 	"staff_add", "staff_disable", "staff_enable", "staff_unlock", "staff_reinvite", "staff_invite", "schedule_set", "closure_add", "closure_remove",
 	"api_client_add", "api_client_revoke", "submit"}

@@ -22,6 +22,9 @@ type Event struct {
 	Slot   time.Time // the appointment's time, for booked, moved and cancelled
 	Actor  string    // as the audit log names them: an email, "client:<name>", an operator
 	Role   string    // officer, supervisor, admin, api_client, operator; "applicant"; "" for the system
+	// Correction is what an officer corrected at the visit (What
+	// "corrected"), with its old and new values.
+	Correction *Correction
 }
 
 // Who acted, for an event with no audit line of its own.
@@ -35,7 +38,8 @@ const (
 // the request.
 var (
 	appointmentActions = map[string]string{"booked": "book_appointment", "moved": "reschedule_appointment", "cancelled": "cancel_appointment"}
-	notEvents          = map[string]bool{"view": true, "submit": true, "book_appointment": true, "reschedule_appointment": true, "cancel_appointment": true}
+	notEvents          = map[string]bool{"view": true, "submit": true, "book_appointment": true, "reschedule_appointment": true, "cancel_appointment": true,
+		"correct_request": true} // told with its values from request_corrections
 )
 
 // timeline reads a request's events, oldest first. Appointment events come
@@ -115,6 +119,15 @@ func (d *Dashboard) timeline(ctx context.Context, r Detail) ([]Event, error) {
 		}
 	}
 	events = append(events, attribute(booked, audit)...)
+
+	corrections, err := Corrections(ctx, d.DB, code, nil) // r was loaded within the member's scope
+	if err != nil {
+		return nil, fmt.Errorf("read corrections of %s: %w", code, err)
+	}
+	for i := range corrections {
+		c := &corrections[i]
+		events = append(events, Event{At: c.At, What: "corrected", Actor: c.StaffEmail, Correction: c})
+	}
 
 	for _, a := range audit {
 		if !notEvents[a.What] {
