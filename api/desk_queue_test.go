@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openconsular/consular/internal/consular"
 )
@@ -29,6 +32,11 @@ type deskRequest struct {
 // add writes r and returns its tracking code (a valid one, so search finds it).
 func (s *staffApp) add(r deskRequest) string {
 	s.t.Helper()
+	return addDeskRequest(s.t, s.ctx, s.db, r)
+}
+
+func addDeskRequest(t *testing.T, ctx context.Context, db *pgxpool.Pool, r deskRequest) string {
+	t.Helper()
 	c, _ := consular.NewTrackingCode()
 	code := string(c)
 	if r.mission == "" {
@@ -57,8 +65,8 @@ func (s *staffApp) add(r deskRequest) string {
 		{`INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at, appointment_at, version)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 1)`, []any{code, r.status, r.service, r.mission, r.submitted, r.deadline, r.appointment}},
 	} {
-		if _, err := s.db.Exec(s.ctx, q.sql, q.args...); err != nil {
-			s.t.Fatal(err)
+		if _, err := db.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return code
