@@ -349,3 +349,22 @@ func TestTodayListsTheMissionsAppointmentsByHour(t *testing.T) {
 		t.Fatal("an unreadable day is not kept with its error")
 	}
 }
+
+// An admin's queue spans missions: each row names its mission and shows
+// its times in that mission's zone (Tokyo's appointment at Tokyo's clock).
+func TestAdminQueueShowsEachRequestInItsMissionsTime(t *testing.T) {
+	s, logins := newStaffApp(t)
+	admin := logins["admin"]
+	s.mustSignIn(admin)
+	english(admin)
+	at := time.Date(2031, 5, 6, 1, 0, 0, 0, time.UTC) // 10:00 in Tokyo, 03:00 in Vienna
+	tokyo := s.add(deskRequest{mission: "JP-TYO", name: "In Tokyo", appointment: &at})
+	vie := s.add(deskRequest{name: "In Vienna", appointment: &at})
+	page := s.get(admin, "/staff/?code="+tokyo, 200)
+	if !strings.Contains(page, "6 May 2031, 10:00") || !strings.Contains(page, ">JP-TYO<") || !strings.Contains(page, "Each time is in its mission") {
+		t.Fatalf("the admin's queue does not show Tokyo's request at Tokyo's clock, with its mission:\n%s", page[strings.Index(page, "<main"):])
+	}
+	if page := s.get(admin, "/staff/?code="+vie, 200); !strings.Contains(page, "6 May 2031, 03:00") {
+		t.Fatal("the admin's queue does not show Vienna's request at Vienna's clock")
+	}
+}
