@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/openconsular/consular/api/staff"
 	"github.com/openconsular/consular/internal/consular"
 )
 
@@ -366,5 +367,24 @@ func TestAdminQueueShowsEachRequestInItsMissionsTime(t *testing.T) {
 	}
 	if page := s.get(admin, "/staff/?code="+vie, 200); !strings.Contains(page, "6 May 2031, 03:00") {
 		t.Fatal("the admin's queue does not show Vienna's request at Vienna's clock")
+	}
+}
+
+// The day's list is bounded, and says so when more were booked.
+func TestTodayListIsBounded(t *testing.T) {
+	s, logins := newStaffApp(t)
+	officer := logins["officer"]
+	s.mustSignIn(officer)
+	english(officer)
+	now := time.Now().In(vienna)
+	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, vienna)
+	if _, err := s.db.Exec(s.ctx, `INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at, appointment_at, version)
+		SELECT '6' || lpad(i::text, 13, '0'), 'appointment_booked', 'apostille', 'AT-VIE', now(), now() + interval '90 days', $1::timestamptz + (i % 60) * interval '1 second', 1
+		FROM generate_series(1, $2::int) i`, noon, staff.TodayLimit+5); err != nil {
+		t.Fatal(err)
+	}
+	page := s.get(officer, "/staff/today", 200)
+	if n := strings.Count(page, `<li class="slot">`); n != staff.TodayLimit || !strings.Contains(page, `id="today-limit"`) {
+		t.Fatalf("the day lists %d appointments (limit said: %v), want %d", n, strings.Contains(page, `id="today-limit"`), staff.TodayLimit)
 	}
 }

@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,11 @@ WHERE ($1::text IS NULL OR r.mission_code = $1)
   AND r.appointment_at IS NOT NULL
   AND (r.appointment_at AT TIME ZONE m.time_zone)::date = COALESCE($2::date, (now() AT TIME ZONE m.time_zone)::date)
 ORDER BY r.appointment_at, r.tracking_code
-LIMIT 1000`
+LIMIT $3`
+
+// TodayLimit bounds the day's list: a mission's counters see far fewer in
+// a day, but an admin's day spans every mission.
+const TodayLimit = 1000
 
 // Hour is one hour of the day's appointments, in the mission's time.
 type Hour struct {
@@ -42,6 +47,7 @@ type todayData struct {
 	Total    int
 	Attended int    // seen already (attended or decided)
 	Error    string // the day typed could not be read
+	Limit    int    // the list stops here: more were booked
 }
 
 // today is the counter's view of a day: the mission's appointments by
@@ -79,12 +85,15 @@ func (d *Dashboard) today(c *fiber.Ctx, m Member) error {
 
 	var list []Row
 	if status == fiber.StatusOK {
-		rows, err := d.DB.Query(c.UserContext(), todaySQL, m.scope(), day)
+		rows, err := d.DB.Query(c.UserContext(), todaySQL, m.scope(), day, TodayLimit+1)
 		if err != nil {
-			return err
+			return fmt.Errorf("list the day's appointments: %w", err)
 		}
 		if list, err = pgx.CollectRows(rows, scanRow); err != nil {
-			return err
+			return fmt.Errorf("list the day's appointments: %w", err)
+		}
+		if len(list) > TodayLimit {
+			list, data.Limit = list[:TodayLimit], TodayLimit
 		}
 	}
 	for i := range list {
