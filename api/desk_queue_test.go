@@ -190,6 +190,11 @@ func TestQueueDateFiltersReadJalaliAndISOInTheMissionsCalendar(t *testing.T) {
 		t.Fatal("an unreadable date is not kept with its error, or a list is shown as if filtered")
 	}
 
+	page = s.get(officer, "/staff/?from=1404/01/02&to=1404/01/01", http.StatusUnprocessableEntity)
+	if !strings.Contains(page, `id="to-error"`) || len(codes(page)) != 0 {
+		t.Fatal("a range that ends before it starts is not refused")
+	}
+
 	english(officer)
 	if got := codes(s.get(officer, "/staff/?from=2025-03-21&to=2025-03-21", 200)); len(got) != 1 || got[0] != early {
 		t.Errorf("ISO dates on the English page list %v, want %s", got, early)

@@ -484,6 +484,10 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 			form.Values[fd.name] = i18n.InputDate(at, lang)
 		}
 	}
+	if f.From != "" && f.To != "" && f.To < f.From { // ISO dates order as strings
+		fail("to", "staff.queue.bad_range")
+		form.Labels["to"] = t("staff.queue.to")
+	}
 	keep("status", f.Status)
 	keep("service", f.Service)
 	keep("code", f.Code+f.Prefix)
