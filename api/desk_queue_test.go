@@ -350,6 +350,11 @@ func TestTodayListsTheMissionsAppointmentsByHour(t *testing.T) {
 	if page := s.get(officer, "/staff/today?day="+tomorrow, 200); !strings.Contains(page, "Tomorrow") || strings.Contains(page, "Two") {
 		t.Error("the next day's page does not list that day's appointment alone")
 	}
+	// The hour on Vienna's clock now is marked: the counter's next people.
+	s.add(deskRequest{status: "appointment_booked", name: "Right Now", appointment: &now})
+	if page := s.get(officer, "/staff/today", 200); !strings.Contains(page, fmt.Sprintf(`<section class="hour now" aria-labelledby="h%d">`, now.Hour())) {
+		t.Error("the current hour is not marked")
+	}
 	page = s.get(officer, "/staff/today?day=nonsense", http.StatusUnprocessableEntity)
 	if !strings.Contains(page, `value="nonsense"`) || !strings.Contains(page, `id="day-error"`) {
 		t.Fatal("an unreadable day is not kept with its error")

@@ -34,6 +34,7 @@ const TodayLimit = 1000
 type Hour struct {
 	At   time.Time
 	Rows []Row
+	Now  bool // the hour on the mission's clock now: the counter's next people
 }
 
 type todayData struct {
@@ -105,7 +106,8 @@ func (d *Dashboard) today(c *fiber.Ctx, m Member) error {
 	for _, r := range list {
 		a := *r.Appointment
 		if n := len(data.Hours); n == 0 || data.Hours[n-1].At.Hour() != a.Hour() {
-			data.Hours = append(data.Hours, Hour{At: time.Date(a.Year(), a.Month(), a.Day(), a.Hour(), 0, 0, 0, a.Location())})
+			at := time.Date(a.Year(), a.Month(), a.Day(), a.Hour(), 0, 0, 0, a.Location())
+			data.Hours = append(data.Hours, Hour{At: at, Now: data.IsToday && m.Mission != "" && now.Hour() == a.Hour()})
 		}
 		h := &data.Hours[len(data.Hours)-1]
 		h.Rows = append(h.Rows, r)
