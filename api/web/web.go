@@ -322,6 +322,30 @@ func (p *Page) DateTime(t time.Time) string { return i18n.DateTime(t, p.Lang) }
 // Date writes a day in the page's calendar: Solar Hijri in Persian.
 func (p *Page) Date(t time.Time) string { return i18n.Date(t, p.Lang) }
 
+// DualDate writes a day for staff: on Persian pages the Solar Hijri date
+// with the Gregorian one beside it (officers abroad read both: the
+// applicant's papers and the host country's), on English pages the
+// Gregorian date only. t should already be in the mission's zone.
+func (p *Page) DualDate(t time.Time) template.HTML {
+	return p.dual(t, i18n.Date(t, p.Lang), "2 Jan 2006")
+}
+
+// DualDateTime is DualDate with the time of day on the 24-hour clock.
+func (p *Page) DualDateTime(t time.Time) template.HTML {
+	return p.dual(t, i18n.Date(t, p.Lang)+"، "+p.Clock(t), "2 Jan 2006, 15:04")
+}
+
+// dual writes local (the page's calendar) and, on Persian pages, the
+// Gregorian day as a left-to-right run; english is the English form.
+func (p *Page) dual(t time.Time, local, english string) template.HTML {
+	iso := t.Format(time.RFC3339)
+	if p.Lang != i18n.Persian {
+		return template.HTML(`<time datetime="` + iso + `">` + template.HTMLEscapeString(t.Format(english)) + `</time>`)
+	}
+	return template.HTML(`<time datetime="` + iso + `">` + template.HTMLEscapeString(local) +
+		` <bdi dir="ltr" class="greg">` + t.Format("2 Jan 2006") + `</bdi></time>`)
+}
+
 // Form is a form's values as the person typed them and its errors by field.
 type Form struct {
 	Values map[string]string
