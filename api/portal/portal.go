@@ -98,8 +98,17 @@ func (p *Portal) switchLanguage(c *fiber.Ctx) error {
 // paths, else "/". It is judged as a browser would read it, after every
 // layer of percent-decoding (a browser treats "\\" as "/", drops tabs and
 // newlines, and "//host" is another site), so only plain path characters
-// pass: letters, digits and "/_.-", no "//" and no "..".
+// pass: letters, digits and "/_.-", no "//" and no "..". A query after
+// the path is kept, parsed and written again (a filtered list stays
+// filtered across the language switch); it cannot change where one lands.
 func localPath(next string) string {
+	if path, query, found := strings.Cut(next, "?"); found {
+		values, err := url.ParseQuery(query)
+		if path = localPath(path); err != nil || path == "/" || len(values) == 0 {
+			return path
+		}
+		return path + "?" + values.Encode()
+	}
 	decoded := next
 	for range 4 {
 		d, err := url.PathUnescape(decoded)

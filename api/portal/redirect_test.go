@@ -21,6 +21,11 @@ func TestRedirectsStayOnThisSite(t *testing.T) {
 		"evil.example":              "/",
 		"/a%zz":                     "/",
 		"/javascript:alert(1)":      "/",
+		"/staff/?status=awaiting_appointment&sort=deadline": "/staff/?sort=deadline&status=awaiting_appointment",
+		"/staff/?q=%2F%2Fevil.example":                      "/staff/?q=%2F%2Fevil.example",
+		"//evil.example?x=1":                                "/",
+		"/%2F%2Fevil.example?x=1":                           "/",
+		"/?x=1":                                             "/",
 	} {
 		if got := localPath(next); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", next, got, want)

@@ -163,6 +163,10 @@ func Language(c *fiber.Ctx) string {
 func (r *Renderer) PageFor(c *fiber.Ctx, title string, data any, idle time.Duration) *Page {
 	pg := r.NewPage(Language(c))
 	pg.Path, pg.Title, pg.Data = strings.Clone(c.Path()), title, data
+	pg.Here = pg.Path
+	if q := c.Context().QueryArgs().QueryString(); len(q) > 0 && c.Method() == fiber.MethodGet {
+		pg.Here += "?" + string(q) // the language switch keeps a filtered list filtered
+	}
 	if s := Current(c); s != nil {
 		pg.CSRF = s.CSRF()
 		pg.SignedIn = s.AccountID != 0
@@ -230,7 +234,8 @@ func SecurityHeaders(c *fiber.Ctx) error {
 // its values and errors, the CSRF token, and the page's own data.
 type Page struct {
 	Lang     string
-	Path     string // the current path, for the language switch
+	Path     string // the current path, for the menu's current entry
+	Here     string // the current path and query, for the language switch
 	CSRF     string
 	SignedIn bool
 	Staff    bool // the staff dashboard: its own navigation
