@@ -60,6 +60,7 @@ var updatePaths = map[string]string{
 	request.UpdateDecide:           "decision",
 	request.UpdateConfirmDecision:  "confirm",
 	request.UpdateExtendDeadline:   "extension",
+	request.UpdateCorrectRequest:   "corrections",
 }
 
 // The profile's fields in the order the profile asks them, with the types

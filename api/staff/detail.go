@@ -161,7 +161,7 @@ func (d *Dashboard) deskPage(c *fiber.Ctx, pg *web.Page, m Member, r Detail, ref
 		form = NewCorrectionForm(r, pg.Lang, data.ActionID)
 	}
 	data.ActionID = form.ActionID
-	form.Open = form.Open && data.Proposed == "" // the workflow refuses it while a decision waits
+	form.Open = data.Desk.Actions[updatePaths[request.UpdateCorrectRequest]] // what the request's state allows
 	data.Correction = form
 	return pg
 }

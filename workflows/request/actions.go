@@ -31,7 +31,7 @@ func StaffActions(s Situation) []string {
 		if s.Proposed {
 			return []string{UpdateConfirmDecision}
 		}
-		return []string{UpdateDecide}
+		return []string{UpdateDecide, UpdateCorrectRequest} // corrections at the visit, before the decision
 	}
 	return nil // submitted (the workflow is checking it) and every final status
 }

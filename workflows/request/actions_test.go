@@ -20,7 +20,7 @@ func TestStaffActionsFollowTheRequestsState(t *testing.T) {
 		{"booked, not yet begun", Situation{Status: consular.StatusAppointmentBooked}, []string{UpdateRecordAttendance, UpdateExtendDeadline}},
 		{"booked, begun", Situation{Status: consular.StatusAppointmentBooked, AppointmentBegun: true},
 			[]string{UpdateRecordAttendance, UpdateMarkNoShow, UpdateExtendDeadline}},
-		{"attended", Situation{Status: consular.StatusAttended}, []string{UpdateDecide}},
+		{"attended", Situation{Status: consular.StatusAttended}, []string{UpdateDecide, UpdateCorrectRequest}},
 		{"attended, decision proposed", Situation{Status: consular.StatusAttended, Proposed: true}, []string{UpdateConfirmDecision}},
 		{"approved", Situation{Status: consular.StatusApproved}, nil},
 		{"rejected", Situation{Status: consular.StatusRejected}, nil},
