@@ -224,6 +224,8 @@ func (p *Portal) ErrorPage(c *fiber.Ctx, code int) error {
 		key = "error.not_found"
 	case fiber.StatusRequestEntityTooLarge:
 		key = "error.too_large"
+	case fiber.StatusServiceUnavailable:
+		key = "error.unavailable"
 	}
 	return p.Render.Render(c, code, "message", p.withNotice(c, "error.title", key))
 }

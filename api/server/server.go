@@ -209,6 +209,10 @@ func errorHandler(logger *slog.Logger, html func(*fiber.Ctx, int) error) fiber.E
 		fa := ""
 		if errors.As(err, &refusal) {
 			code, message, fa = refusal.Status(), refusal.Error(), refusal.Persian()
+		} else if unavailable(err) {
+			logger.WarnContext(c.UserContext(), "a server the API needs is out of reach", "err", err)
+			code, message, fa = unavailableRefusal.Code, unavailableRefusal.Message, unavailableRefusal.Fa
+			c.Set(fiber.HeaderRetryAfter, retryAfter)
 		} else if errors.As(err, &fe) {
 			code, message = fe.Code, fe.Message
 		} else {

@@ -4,9 +4,12 @@ package temporalclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
@@ -57,11 +60,25 @@ func New(cfg config.Temporal, payloadKeys []codec.Key, logger *slog.Logger, metr
 	return c, nil
 }
 
-// Ping checks that the server answers and that our namespace exists.
+// probeWorkflowID names no workflow: asking for it reaches a history shard.
+const probeWorkflowID = "readyz-probe"
+
+// Ping checks that the server answers, that our namespace exists and that
+// the history service answers. The frontend answers DescribeNamespace from
+// the database alone, so on a cluster whose history service is down that
+// call still succeeds (found by the cluster soak); describing a workflow
+// that does not exist is answered NotFound by a history shard, and fails
+// (times out) without one.
 func Ping(ctx context.Context, c client.Client, namespace string) error {
 	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
 	if err != nil {
 		return fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+	_, err = c.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
+		Namespace: namespace, Execution: &commonpb.WorkflowExecution{WorkflowId: probeWorkflowID}})
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("history service of %s: %w", namespace, err)
 	}
 	return nil
 }
