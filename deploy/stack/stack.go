@@ -69,10 +69,16 @@ type Stack struct {
 	Mailpit  Mailpit
 	// UI is the Web UI server of a production-shaped stack (nil otherwise,
 	// or headless: the dev server serves its own).
-	UI    *TemporalUI
-	base  config.Config
-	mu    sync.Mutex
-	procs []*Process
+	UI      *TemporalUI
+	base    config.Config
+	mu      sync.Mutex
+	procs   []*Process
+	servers map[string]server // by name, to start one again (restart.go)
+}
+
+// server is one of the stack's servers, started on its port and data.
+type server interface {
+	Start(context.Context, string) (*Process, error)
 }
 
 // Start installs what is missing, starts the four servers side by side and
@@ -113,10 +119,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 				Frontend: s.Temporal.Address(), Namespace: s.Temporal.Namespace, CodecEndpoint: opts.CodecEndpoint}
 		}
 	}
-	type server interface {
-		Start(context.Context, string) (*Process, error)
-	}
 	servers := map[string]server{"postgres": s.Postgres, "temporal": s.Temporal, "minio": s.MinIO, "mailpit": s.Mailpit}
+	s.servers = servers
 	// The real Temporal server keeps its data in PostgreSQL: it starts once
 	// PostgreSQL answers, and its Web UI once it does.
 	after := map[string]string{}
