@@ -65,12 +65,19 @@ func (r *rig) restart(server, check string, down time.Duration) *fault {
 		start: func(ctx context.Context) error { return r.st.StartServer(ctx, server) }}
 }
 
+// rollPause is how long a restarted replica runs before the next one
+// stops, as a Deployment's minReadySeconds would have it; it also keeps the
+// rollout long enough for submissions to meet it.
+const rollPause = 3 * time.Second
+
 // rolling is a rolling restart of the APIs, then the workers, one at a
 // time, each waited for until ready (an API answering /readyz 200, a worker
-// polling) before the next stops, as a deployment's rollout does. Nothing
-// /readyz checks goes down: it should say 200 throughout, through the proxy.
+// polling) and rollPause before the next stops, as a Deployment's rollout
+// does. Nothing /readyz checks goes down: through the proxy it should say
+// 200 throughout.
 func (r *rig) rolling() *fault {
-	f := &fault{name: "rolling restart", code: http.StatusOK, starting: time.Duration(len(r.apis)+len(r.workers)) * 8 * time.Second,
+	replicas := len(r.apis) + len(r.workers)
+	f := &fault{name: "rolling restart", code: http.StatusOK, starting: time.Duration(replicas) * (rollPause + 3*time.Second),
 		stop: func(context.Context) error { return nil }}
 	f.start = func(ctx context.Context) error {
 		var took []string
@@ -81,8 +88,11 @@ func (r *rig) rolling() *fault {
 			}
 			took = append(took, fmt.Sprintf("%s %.1fs", rep.Name, time.Since(began).Seconds()))
 			progress("fault: %s restarted and ready", rep.Name)
+			if i < replicas-1 && !sleepUntil(ctx, time.Now().Add(rollPause)) {
+				return ctx.Err()
+			}
 		}
-		f.note = "each replica stopped, started and ready in: " + strings.Join(took, ", ")
+		f.note = fmt.Sprintf("one at a time, %s apart; each stopped, started and ready in: %s", rollPause, strings.Join(took, ", "))
 		return nil
 	}
 	return f

@@ -127,15 +127,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Cluster {
 		after["temporal"] = "postgres"
 		if s.Temporal.Cluster.Separate {
-			// history, matching and worker beside each other; the frontend
-			// after them (it registers the namespace through history).
+			// History first, the others after it: on a fresh database each
+			// service writes the cluster's metadata row at start, and two
+			// doing it at once collide (the loser exits on "duplicate key
+			// value violates unique constraint cluster_metadata_info_pkey").
+			// The frontend also registers the namespace through history.
 			delete(servers, "temporal")
 			for _, svc := range ClusterServices {
 				cs := ClusterService{Temporal: s.Temporal, Service: svc}
 				servers[cs.Name()] = cs
-				after[cs.Name()] = "postgres"
+				after[cs.Name()] = "temporal-history"
 			}
-			after["temporal-frontend"] = "temporal-history"
+			after["temporal-history"] = "postgres"
 		}
 		if s.UI != nil {
 			servers["temporal-ui"] = *s.UI
