@@ -125,6 +125,20 @@ func (r *report) outcomes(f *fault) (map[string]int, []string) {
 	return n, failed
 }
 
+// acceptingAgain is when the first attempt started after the fault ended
+// was accepted: how soon the system took submissions again.
+func (r *report) acceptingAgain(f *fault) time.Time {
+	var first time.Time
+	for _, s := range r.subs {
+		for _, a := range s.attempts {
+			if a.ok() && !a.start.Before(f.readyAt) && (first.IsZero() || a.end.Before(first)) {
+				first = a.end
+			}
+		}
+	}
+	return first
+}
+
 // clearAnswers checks that every attempt in flight during a fault was
 // accepted or refused clearly (4xx, 503), never left unanswered or answered
 // with another 5xx: a client cannot tell those from a bug.
@@ -250,8 +264,9 @@ func (r *report) printSubmissions(w io.Writer) {
 func (r *report) printFaults(w io.Writer) {
 	t := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "\nfaults (first named: delay from the stop signal; green again: first 200 naming nothing, delay from the server answering again;")
-	fmt.Fprintln(w, "attempts in flight during the fault: accepted / refused clearly (4xx, 503) / failed (no answer, other 5xx))")
-	fmt.Fprintln(t, "fault\tstopped\tgone\tback\t/readyz first named\tlast named\tgreen again\taccepted/refused/failed\t")
+	fmt.Fprintln(w, "attempts in flight during the fault: accepted / refused clearly (4xx, 503) / failed (no answer, other 5xx);")
+	fmt.Fprintln(w, "accepting again: the first accepted attempt started after the server was back, delay from then)")
+	fmt.Fprintln(t, "fault\tstopped\tgone\tback\t/readyz first named\tlast named\tgreen again\taccepted/refused/failed\taccepting again\t")
 	delay := func(from, to time.Time) string {
 		if from.IsZero() || to.IsZero() {
 			return "never"
@@ -265,8 +280,8 @@ func (r *report) printFaults(w io.Writer) {
 			named, last = fmt.Sprintf("%d of %d answers 200", o.naming, o.inWindow), "-"
 		}
 		n, _ := r.outcomes(f)
-		fmt.Fprintf(t, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\t\n", f.name, cmp.Or(f.check, "none down"), r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
-			named, last, delay(f.readyAt, o.recovered), n[outcomeAccepted], n[outcomeRefused], n[outcomeFailed])
+		fmt.Fprintf(t, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\t%s\t\n", f.name, cmp.Or(f.check, "none down"), r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
+			named, last, delay(f.readyAt, o.recovered), n[outcomeAccepted], n[outcomeRefused], n[outcomeFailed], delay(f.readyAt, r.acceptingAgain(f)))
 	}
 	t.Flush()
 	for _, f := range r.faults {
