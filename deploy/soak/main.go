@@ -14,10 +14,12 @@
 // Clients retry a failed submission with the same Idempotency-Key, as a real
 // client would; /readyz is polled all along. Afterwards it waits (at most
 // -drain) for every request to be awaiting an appointment with its receipt
-// sent, then checks: every submission accepted or refused clearly, one
-// receipt email per request, every document in MinIO byte for byte, no
-// workflow failed or stuck, and that /readyz named each outage while it
-// lasted and said 200 after it. It exits 1 on any FAIL.
+// sent, then checks: every submission accepted in the end, every attempt
+// during a fault accepted or refused clearly (a 4xx, or 503; never no answer
+// or another 5xx), one receipt email per request, every document in MinIO
+// byte for byte, no workflow failed or stuck, and that /readyz named each
+// outage while it lasted and said 200 after it (200 throughout a rolling
+// restart). It exits 1 on any FAIL.
 //
 //	go run ./deploy/soak [-stack dev|cluster] [-quick] [-requests 300] [-clients 4] [-outage 30s] [-keep]
 package main
