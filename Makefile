@@ -5,8 +5,8 @@ GO ?= go
 
 .PHONY: dev test check tools migrate bench bench-micro soak fuzz test-deps histories deploy-check images cluster cluster-check
 
-# STACK=cluster makes `make bench` run on the production-shaped stack (the
-# real Temporal server on PostgreSQL) instead of the dev server.
+# STACK=cluster makes `make bench` and `make soak` run on the production-shaped
+# stack (the real Temporal server on PostgreSQL) instead of the dev server.
 STACK ?= dev
 LAUNCH_TEST := $(if $(filter cluster,$(STACK)),cluster-test,test)
 
@@ -64,9 +64,9 @@ bench-micro:
 fuzz:
 	bash deploy/fuzz.sh
 
-## soak: a few hundred submissions while Mailpit, MinIO and Temporal are stopped in turn; checks nothing was lost or sent twice (about 5 minutes, not part of make test)
+## soak: a few hundred submissions while Mailpit, MinIO and Temporal are stopped in turn (STACK=cluster: PostgreSQL, the Temporal history service, then a rolling restart of the APIs and workers); checks nothing was lost or sent twice (about 5 minutes, not part of make test; SOAK_FLAGS=-quick for a shorter run)
 soak:
-	$(GO) run ./deploy/soak
+	$(GO) run ./deploy/soak -stack $(STACK) $(SOAK_FLAGS)
 
 ## deploy-check: Dockerfile, docker-compose.yml and the Helm chart, checked offline (deploy/checks, a module of its own)
 deploy-check:

@@ -115,8 +115,9 @@ func transitions(samples []sample) []transition {
 // readyAt (started again and answering by the stack's own check). next is
 // when the next fault began (zero for the last one).
 type outageWindow struct {
-	check                      string // the /readyz check that should name it
-	code                       int    // with this status code
+	check                      string   // the /readyz check that should name it; "" when none should
+	also                       []string // checks that may be named too
+	code                       int      // with this status code
 	stopAt, stoppedAt, readyAt time.Time
 	next                       time.Time
 }
@@ -132,6 +133,7 @@ type outageSeen struct {
 	naming              int       // of which named the dependency, with the expected code
 	others              []string  // other checks named while it was down
 	recovered           time.Time // the first 200 naming nothing that started after readyAt; zero when none
+	steady              bool      // nothing was to be named: naming counts the answers 200 naming nothing
 }
 
 // seen says whether /readyz reported the outage while it lasted (naming it,
@@ -140,6 +142,9 @@ type outageSeen struct {
 // stop and the start, and the API's cache of its last probe (readyzMaxAge)
 // may answer from before the stop for that long after it.
 func seen(samples []sample, w outageWindow) outageSeen {
+	if w.check == "" {
+		return steady(samples, w)
+	}
 	var o outageSeen
 	const margin = time.Second
 	from, to := w.stoppedAt.Add(margin+readyzMaxAge), w.readyAt.Add(-margin)
@@ -160,7 +165,7 @@ func seen(samples []sample, w outageWindow) outageSeen {
 				o.naming++
 			}
 			for _, d := range s.down {
-				if d != w.check {
+				if d != w.check && !slices.Contains(w.also, d) {
 					others[d] = true
 				}
 			}
@@ -177,8 +182,38 @@ func seen(samples []sample, w outageWindow) outageSeen {
 	return o
 }
 
+// steady is what /readyz said during a fault that takes nothing it checks
+// down (a rolling restart of the APIs behind the proxy): every answer from
+// the start to the end of the fault should be 200 naming nothing; others
+// lists what else came.
+func steady(samples []sample, w outageWindow) outageSeen {
+	o := outageSeen{steady: true}
+	others := map[string]bool{}
+	for _, s := range samples {
+		if s.start.Before(w.stopAt) || s.end.After(w.readyAt) {
+			continue
+		}
+		o.inWindow++
+		if s.status == http.StatusOK && len(s.down) == 0 {
+			o.naming++
+		} else {
+			others[s.state()] = true
+		}
+	}
+	for d := range others {
+		o.others = append(o.others, d)
+	}
+	slices.Sort(o.others)
+	o.recovered = w.readyAt
+	return o
+}
+
 // ok is the verdict: seen at least once, named in every answer while surely
-// down, nothing else named, and ready again before the next fault.
+// down, nothing else named, and ready again before the next fault; for a
+// fault that takes nothing down, 200 naming nothing in every answer.
 func (o outageSeen) ok() bool {
+	if o.steady {
+		return o.inWindow > 0 && o.naming == o.inWindow
+	}
 	return !o.firstSeen.IsZero() && o.inWindow > 0 && o.naming == o.inWindow && len(o.others) == 0 && !o.recovered.IsZero()
 }

@@ -106,10 +106,64 @@ func (r *report) inFlight() check {
 	return c
 }
 
+// outcomes counts the attempts in flight during the fault by outcome, and
+// describes the failed ones.
+func (r *report) outcomes(f *fault) (map[string]int, []string) {
+	n := map[string]int{}
+	var failed []string
+	for _, s := range r.subs {
+		for _, a := range s.attempts {
+			if r.during(a.start, a.end) != f.name {
+				continue
+			}
+			n[a.outcome()]++
+			if a.outcome() == outcomeFailed {
+				failed = append(failed, fmt.Sprintf("%s submission %d: %d %.200s", r.at(a.start), s.n, a.status, firstLine(a.detail)))
+			}
+		}
+	}
+	return n, failed
+}
+
+// acceptingAgain is when the first attempt started after the fault ended
+// was accepted: how soon the system took submissions again.
+func (r *report) acceptingAgain(f *fault) time.Time {
+	var first time.Time
+	for _, s := range r.subs {
+		for _, a := range s.attempts {
+			if a.ok() && !a.start.Before(f.readyAt) && (first.IsZero() || a.end.Before(first)) {
+				first = a.end
+			}
+		}
+	}
+	return first
+}
+
+// clearAnswers checks that every attempt in flight during a fault was
+// accepted or refused clearly (4xx, 503), never left unanswered or answered
+// with another 5xx: a client cannot tell those from a bug.
+func (r *report) clearAnswers() check {
+	c := check{name: "every attempt during a fault accepted or refused clearly (4xx, 503), none unanswered or another 5xx", pass: true}
+	var parts []string
+	for _, f := range r.faults {
+		n, failed := r.outcomes(f)
+		parts = append(parts, fmt.Sprintf("%s: %d failed", f.name, n[outcomeFailed]))
+		for _, item := range failed {
+			c.items = append(c.items, f.name+": "+item)
+		}
+	}
+	c.pass = len(c.items) == 0
+	c.detail = strings.Join(parts, ", ")
+	return c
+}
+
 func (r *report) readyzChecks() []check {
 	var out []check
 	for i, f := range r.faults {
 		c := check{name: fmt.Sprintf("/readyz answered %d naming %s while %s was down, and ready after", f.code, f.check, f.name)}
+		if f.check == "" {
+			c.name = fmt.Sprintf("/readyz answered 200 naming nothing throughout the %s", f.name)
+		}
 		if !f.done() {
 			c.detail = "the fault did not run to its end"
 			out = append(out, c)
@@ -118,10 +172,15 @@ func (r *report) readyzChecks() []check {
 		o := seen(r.samples, f.window(r.next(i)))
 		c.pass = o.ok()
 		c.detail = fmt.Sprintf("%d of %d answers while surely down named it", o.naming, o.inWindow)
-		if len(o.others) > 0 {
+		if o.steady {
+			c.detail = fmt.Sprintf("%d of %d answers during it were 200 naming nothing", o.naming, o.inWindow)
+		}
+		if len(o.others) > 0 && o.steady {
+			c.items = append(c.items, "also answered: "+strings.Join(o.others, "; "))
+		} else if len(o.others) > 0 {
 			c.items = append(c.items, "also named while it was down: "+strings.Join(o.others, ", "))
 		}
-		if o.firstSeen.IsZero() {
+		if o.firstSeen.IsZero() && !o.steady {
 			c.items = append(c.items, "never named")
 		}
 		if o.recovered.IsZero() {
@@ -200,11 +259,14 @@ func (r *report) printSubmissions(w io.Writer) {
 	}
 }
 
-// printFaults writes each fault, what /readyz said, and when every request settled.
+// printFaults writes each fault, what /readyz said, how the attempts during
+// it were answered, and when every request settled.
 func (r *report) printFaults(w io.Writer) {
 	t := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "\nfaults (first named: delay from the stop signal; ready again: delay from the server answering again)")
-	fmt.Fprintln(t, "fault\tstopped\tgone\tback\t/readyz first named\tlast named\tready again\t")
+	fmt.Fprintln(w, "\nfaults (first named: delay from the stop signal; green again: first 200 naming nothing, delay from the server answering again;")
+	fmt.Fprintln(w, "attempts in flight during the fault: accepted / refused clearly (4xx, 503) / failed (no answer, other 5xx);")
+	fmt.Fprintln(w, "accepting again: the first accepted attempt started after the server was back, delay from then)")
+	fmt.Fprintln(t, "fault\tstopped\tgone\tback\t/readyz first named\tlast named\tgreen again\taccepted/refused/failed\taccepting again\t")
 	delay := func(from, to time.Time) string {
 		if from.IsZero() || to.IsZero() {
 			return "never"
@@ -213,10 +275,20 @@ func (r *report) printFaults(w io.Writer) {
 	}
 	for i, f := range r.faults {
 		o := seen(r.samples, f.window(r.next(i)))
-		fmt.Fprintf(t, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.name, f.check, r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
-			delay(f.stopAt, o.firstSeen), r.at(o.lastSeen), delay(f.readyAt, o.recovered))
+		named, last := delay(f.stopAt, o.firstSeen), r.at(o.lastSeen)
+		if o.steady {
+			named, last = fmt.Sprintf("%d of %d answers 200", o.naming, o.inWindow), "-"
+		}
+		n, _ := r.outcomes(f)
+		fmt.Fprintf(t, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\t%s\t\n", f.name, cmp.Or(f.check, "none down"), r.at(f.stopAt), r.at(f.stoppedAt), r.at(f.readyAt),
+			named, last, delay(f.readyAt, o.recovered), n[outcomeAccepted], n[outcomeRefused], n[outcomeFailed], delay(f.readyAt, r.acceptingAgain(f)))
 	}
 	t.Flush()
+	for _, f := range r.faults {
+		if f.note != "" {
+			fmt.Fprintf(w, "%s: %s\n", f.name, f.note)
+		}
+	}
 	var states []string
 	for _, tr := range transitions(r.samples) {
 		states = append(states, r.at(tr.at)+" "+tr.state)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,20 +14,27 @@ import (
 	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/config"
 	"github.com/openconsular/consular/internal/database"
-	"github.com/openconsular/consular/internal/storage"
 )
 
-// rig is a throwaway stack like `launcher test` starts, plus the API and one
-// worker, except that the soak holds each server's process so it can stop
+// rig is a throwaway stack (deploy/stack, as `launcher test` or `launcher
+// cluster-test` starts it) with the API and the worker built from this
+// tree. On the dev stack: one API and one worker. On the production-shaped
+// stack (-stack cluster): the real Temporal server's four services as four
+// processes, three workers and two APIs behind a round-robin proxy, as
+// `make cluster` runs them. The soak holds every process so a fault can stop
 // one and start it again on the same port and data.
 type rig struct {
 	st      *stack.Stack
+	cluster bool
 	cfg     config.Config // the API's and the worker's view of the stack
-	url     string        // the API
+	url     string        // what the clients and the /readyz poller reach: the API, or the proxy over the APIs
 	mailpit string        // Mailpit's web UI and REST API
-	app     *stack.App
+	app     stack.AppOptions
+	workers []stack.Replica
+	apis    []stack.Replica
+	proxy   *http.Server
 	mu      sync.Mutex
-	servers map[string]*stack.Process // the running process of each server, by name
+	running map[string]*stack.Process // the API and worker processes, by replica name
 	dbURL   string                    // the app's database
 	token   string                    // the soak's API client, registered as an operator would
 }
@@ -35,58 +42,28 @@ type rig struct {
 // Names of the servers, as stack.Stack.LogPath knows them.
 const (
 	serverPostgres = "postgres"
-	serverTemporal = "temporal"
+	serverTemporal = "temporal" // the dev server
+	serverHistory  = "temporal-history"
 	serverMinIO    = "minio"
 	serverMailpit  = "mailpit"
 )
 
-// startRig starts PostgreSQL, Temporal, MinIO and Mailpit side by side on
-// free ports in dir, migrates the app's database, builds the API and the
-// worker from the working tree and starts them. On failure nothing it
-// started is left running.
-func startRig(ctx context.Context, base config.Config, dir string) (_ *rig, err error) {
-	tools, err := stack.InstallTools(ctx, os.Stderr)
+// startRig starts the stack in dir, migrates the app's database, builds the
+// API and the worker from the working tree and starts them. On failure
+// nothing it started is left running.
+func startRig(ctx context.Context, base config.Config, dir string, cluster bool) (_ *rig, err error) {
+	st, err := stack.Start(ctx, stack.Options{Dir: dir, Headless: true, Base: base, Progress: os.Stderr,
+		Cluster: cluster, SeparateServices: cluster})
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(7)
-	if err != nil {
-		return nil, err
-	}
-	p := stack.Ports{Postgres: ports[0], Temporal: ports[1], TemporalUI: ports[2], MinIO: ports[3],
-		MinIOConsole: ports[4], SMTP: ports[5], MailpitUI: ports[6]}
-	st := &stack.Stack{
-		Dir: dir, Ports: p, Tools: tools,
-		Postgres: stack.Postgres{Bin: tools.Postgres, Dir: filepath.Join(dir, "postgres"), Port: p.Postgres},
-		Temporal: stack.Temporal{Bin: tools.Temporal, DBFile: filepath.Join(dir, "temporal.db"), Port: p.Temporal,
-			UIPort: p.TemporalUI, Namespace: base.Temporal.Namespace, Headless: true},
-		MinIO: stack.MinIO{Bin: tools.MinIO, Dir: filepath.Join(dir, "minio"), Port: p.MinIO, ConsolePort: p.MinIOConsole,
-			AccessKey: base.Storage.AccessKey, SecretKey: base.Storage.SecretKey, Buckets: storage.Buckets(base.Storage)},
-		// Mailpit keeps its messages in this SQLite file, so they survive its restart.
-		Mailpit: stack.Mailpit{Bin: tools.Mailpit, DBFile: filepath.Join(dir, "mailpit.db"), SMTPPort: p.SMTP, UIPort: p.MailpitUI},
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return nil, err
-	}
-	r := &rig{st: st, servers: map[string]*stack.Process{}, mailpit: fmt.Sprintf("http://127.0.0.1:%d", p.MailpitUI)}
+	r := &rig{st: st, cluster: cluster, running: map[string]*stack.Process{},
+		mailpit: fmt.Sprintf("http://127.0.0.1:%d", st.Mailpit.UIPort)}
 	defer func() {
 		if err != nil {
 			r.stop()
 		}
 	}()
-
-	errs := make(chan error, 4)
-	for _, name := range []string{serverPostgres, serverTemporal, serverMinIO, serverMailpit} {
-		go func() { errs <- r.start(ctx, name) }()
-	}
-	var all []error
-	for range 4 {
-		all = append(all, <-errs)
-	}
-	if err := errors.Join(all...); err != nil {
-		return nil, err
-	}
-
 	if err := st.Postgres.CreateDatabase(ctx, "consular"); err != nil {
 		return nil, err
 	}
@@ -97,22 +74,53 @@ func startRig(ctx context.Context, base config.Config, dir string) (_ *rig, err 
 	return r, r.startApp(ctx, dir)
 }
 
-// startApp builds the API and the worker from the working tree, registers
-// the soak's API client as an operator would, and starts them.
-func (r *rig) startApp(ctx context.Context, dir string) error {
-	ports, err := freePorts(2)
+// replicas names the workers and APIs of the stack's shape, each on a free
+// port of its own.
+func (r *rig) replicas() error {
+	nWorkers, nAPIs := 1, 1
+	if r.cluster {
+		nWorkers, nAPIs = 3, 2
+	}
+	ports, err := freePorts(nWorkers + nAPIs + 1)
 	if err != nil {
 		return err
 	}
-	httpAddr, workerAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	r.url = "http://" + httpAddr
+	name := func(kind string, i, n int) string {
+		if n == 1 {
+			return kind
+		}
+		return fmt.Sprintf("%s-%d", kind, i+1)
+	}
+	for i := range nWorkers {
+		r.workers = append(r.workers, stack.Replica{Name: name("worker", i, nWorkers), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", ports[i])})
+	}
+	for i := range nAPIs {
+		r.apis = append(r.apis, stack.Replica{Name: name("api", i, nAPIs), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", ports[nWorkers+i])})
+	}
+	r.url = "http://" + r.apis[0].HTTPAddr
+	if r.cluster {
+		r.url = fmt.Sprintf("http://127.0.0.1:%d", ports[nWorkers+nAPIs])
+	}
+	return nil
+}
+
+// startApp builds the API and the worker from the working tree, registers
+// the soak's API client as an operator would, and starts the replicas (and
+// the proxy in front of the APIs on the cluster).
+func (r *rig) startApp(ctx context.Context, dir string) error {
+	if err := r.replicas(); err != nil {
+		return err
+	}
 	env := append(append(os.Environ(), r.st.Env("consular")...),
 		"CONSULAR_ENV=test",
-		"CONSULAR_HTTP_ADDR="+httpAddr,
+		"CONSULAR_HTTP_ADDR="+r.apis[0].HTTPAddr,
 		"CONSULAR_PUBLIC_URL="+r.url,
-		"CONSULAR_WORKER_HTTP_ADDR="+workerAddr,
+		"CONSULAR_WORKER_HTTP_ADDR="+r.workers[0].HTTPAddr,
 		"CONSULAR_LOG_LEVEL=info",
+		// Behind the proxy the APIs see its address; the client's is in X-Forwarded-For.
+		"CONSULAR_TRUSTED_PROXIES=127.0.0.1/32",
 	)
+	var err error
 	if r.cfg, err = config.Load(loadkit.Lookup(env)); err != nil {
 		return fmt.Errorf("the app's configuration: %w", err)
 	}
@@ -124,51 +132,70 @@ func (r *rig) startApp(ctx context.Context, dir string) error {
 	if r.token, err = loadkit.RegisterClient(ctx, bin, env, "soak "+time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
-	progress("starting the worker and the API")
-	if r.app, err = stack.StartApp(ctx, stack.AppOptions{Bin: bin, LogDir: filepath.Join(dir, "logs"), Env: env,
-		HTTPAddr: httpAddr, Temporal: r.st.Temporal.Address(), Namespace: r.st.Temporal.Namespace, TaskQueue: r.cfg.Temporal.TaskQueue}); err != nil {
+	progress("starting %d worker(s) and %d API(s)", len(r.workers), len(r.apis))
+	r.app = stack.AppOptions{Bin: bin, LogDir: filepath.Join(dir, "logs"), Env: env,
+		Temporal: r.st.Temporal.Address(), Namespace: r.st.Temporal.Namespace, TaskQueue: r.cfg.Temporal.TaskQueue}
+	reps, err := stack.StartReplicas(ctx, r.app, r.workers, r.apis)
+	if err != nil {
 		return err
 	}
-	r.st.Adopt(r.app.Worker, r.app.API)
-	return nil
+	for _, p := range reps.All() {
+		r.running[p.Name] = p
+	}
+	if r.cluster {
+		var backends []string
+		for _, a := range r.apis {
+			backends = append(backends, a.HTTPAddr)
+		}
+		r.proxy, err = stack.StartProxy(r.url[len("http://"):], backends)
+	}
+	return err
 }
 
-// start starts one server (again, after stop) on its port and data, and
-// waits until it answers; the stack's Stop will stop it.
-func (r *rig) start(ctx context.Context, name string) error {
-	type server interface {
-		Start(context.Context, string) (*stack.Process, error)
+// restartReplica stops one worker or API gracefully (SIGTERM, as a rolling
+// deployment does), starts it again from the same build and waits until it
+// is ready: a worker polling its task queue, an API answering /readyz 200.
+func (r *rig) restartReplica(ctx context.Context, rep stack.Replica, worker bool) error {
+	r.mu.Lock()
+	p := r.running[rep.Name]
+	r.mu.Unlock()
+	if err := p.Stop(stack.StopTimeout); err != nil {
+		return err
 	}
-	srv := map[string]server{serverPostgres: r.st.Postgres, serverTemporal: r.st.Temporal,
-		serverMinIO: r.st.MinIO, serverMailpit: r.st.Mailpit}[name]
-	p, err := srv.Start(ctx, r.st.LogPath(name)) // the log is appended to, so it tells both lives
+	workers, apis := []stack.Replica{rep}, []stack.Replica(nil)
+	if !worker {
+		workers, apis = nil, workers
+	}
+	reps, err := stack.StartReplicas(ctx, r.app, workers, apis)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("start %s again: %w", rep.Name, err)
 	}
-	r.st.Adopt(p)
 	r.mu.Lock()
-	r.servers[name] = p
+	r.running[rep.Name] = reps.All()[0]
 	r.mu.Unlock()
 	return nil
 }
 
-// stopServer stops one server gracefully (SIGTERM; killed after
-// stack.StopTimeout), as an operator or an orchestrator would.
-func (r *rig) stopServer(name string) error {
-	r.mu.Lock()
-	p := r.servers[name]
-	r.mu.Unlock()
-	if p == nil {
-		return fmt.Errorf("%s is not running", name)
-	}
-	return p.Stop(stack.StopTimeout)
-}
-
-// stop ends everything: the API and the worker first (so the worker does not
-// wait on a Temporal that is already gone), then the servers.
+// stop ends everything: the proxy, the APIs and the workers first (so a
+// worker does not wait on a Temporal that is already gone), then the servers.
 func (r *rig) stop() {
-	if r.app != nil {
-		if err := r.app.Stop(); err != nil {
+	if r.proxy != nil {
+		r.proxy.Close()
+	}
+	r.mu.Lock()
+	procs := make([]*stack.Process, 0, len(r.running))
+	for _, a := range r.apis {
+		procs = append(procs, r.running[a.Name])
+	}
+	for _, w := range r.workers {
+		procs = append(procs, r.running[w.Name])
+	}
+	r.mu.Unlock()
+	for _, p := range procs {
+		if p == nil {
+			continue
+		}
+		if err := p.Stop(stack.StopTimeout); err != nil {
 			fmt.Fprintln(os.Stderr, "soak:", err)
 		}
 	}

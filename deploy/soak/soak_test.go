@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openconsular/consular/deploy/loadkit"
+	"github.com/openconsular/consular/deploy/stack"
 	"github.com/openconsular/consular/internal/documents"
 )
 
@@ -133,23 +136,70 @@ func TestTransitionsKeepOnlyChanges(t *testing.T) {
 }
 
 // The faults come one after the other, and the submissions are spread to
-// the planned end of the last one, so some are in flight during each.
+// the planned end of the last one, so some are in flight during each. On
+// the production-shaped stack they are PostgreSQL (503, naming postgres and
+// perhaps temporal, whose persistence it holds), the history service, then
+// the rolling restart, during which nothing should be named.
 func TestSubmissionsCoverEveryFault(t *testing.T) {
-	r := &rig{}
 	o := options{lead: 10 * time.Second, outage: 30 * time.Second, gap: 15 * time.Second, temporalDown: 15 * time.Second}
-	faults := r.faults(o, &mailCheck{})
-	window := submissionWindow(faults, 10*time.Second)
-	var checks []string
-	for i, f := range faults {
-		if f.at+f.down >= window {
-			t.Errorf("%s is due back at %s, after the last submission at %s", f.name, f.at+f.down, window)
+	for _, tc := range []struct {
+		rig    *rig
+		checks string
+	}{
+		{&rig{}, "smtp,minio,temporal"},
+		{&rig{cluster: true, apis: make([]stack.Replica, 2), workers: make([]stack.Replica, 3)}, "postgres,temporal,"},
+	} {
+		faults := tc.rig.faults(o, &mailCheck{})
+		window := submissionWindow(faults, 10*time.Second)
+		var checks []string
+		for i, f := range faults {
+			if f.at+f.down+f.starting >= window {
+				t.Errorf("%s is due back at %s, after the last submission at %s", f.name, f.at+f.down+f.starting, window)
+			}
+			if i > 0 && f.at < faults[i-1].at+faults[i-1].down+faults[i-1].starting+o.gap {
+				t.Errorf("%s starts at %s, before %s is due back and a gap has passed", f.name, f.at, faults[i-1].name)
+			}
+			checks = append(checks, f.check)
 		}
-		if i > 0 && f.at < faults[i-1].at+faults[i-1].down+o.gap {
-			t.Errorf("%s starts at %s, before %s is due back and a gap has passed", f.name, f.at, faults[i-1].name)
+		if strings.Join(checks, ",") != tc.checks {
+			t.Errorf("faults name the checks %v, want %s", checks, tc.checks)
 		}
-		checks = append(checks, f.check)
+		if tc.rig.cluster && (faults[0].code != http.StatusServiceUnavailable || !slices.Equal(faults[0].also, []string{"temporal"})) {
+			t.Errorf("PostgreSQL's fault expects %d naming %s and %v", faults[0].code, faults[0].check, faults[0].also)
+		}
 	}
-	if strings.Join(checks, ",") != "smtp,minio,temporal" {
-		t.Errorf("faults name the checks %v", checks)
+}
+
+// During a rolling restart nothing /readyz checks is down: any answer but
+// 200 naming nothing (a 502 from the proxy, no answer) fails it. During
+// PostgreSQL's outage, temporal may be named beside postgres.
+func TestReadyzDuringRollingRestartAndPostgresOutage(t *testing.T) {
+	t0 := time.Now()
+	rolling := outageWindow{code: 200, stopAt: at(t0, 10), stoppedAt: at(t0, 10), readyAt: at(t0, 40)}
+	if o := seen(answers(t0, 0, 50, 0.25, 200), rolling); !o.ok() || o.inWindow == 0 {
+		t.Errorf("200 throughout: %+v, want ok", o)
+	}
+	bad := append(answers(t0, 0, 20, 0.25, 200), sample{start: at(t0, 20), end: at(t0, 20.1), status: 502})
+	bad = append(bad, answers(t0, 20.25, 50, 0.25, 200)...)
+	if o := seen(bad, rolling); o.ok() || !slices.Equal(o.others, []string{"502"}) {
+		t.Errorf("one 502 from the proxy: %+v, want not ok, naming 502", o)
+	}
+	pg := outageWindow{check: "postgres", also: []string{"temporal"}, code: 503, stopAt: at(t0, 10), stoppedAt: at(t0, 10.5), readyAt: at(t0, 40)}
+	both := append(append(answers(t0, 0, 10.8, 0.25, 200), answers(t0, 10.8, 40.2, 0.25, 503, "postgres", "temporal")...), answers(t0, 40.2, 70, 0.25, 200)...)
+	if o := seen(both, pg); !o.ok() {
+		t.Errorf("postgres and temporal named: %+v, want ok", o)
+	}
+	pg.also = nil
+	if o := seen(both, pg); o.ok() {
+		t.Errorf("temporal named though not allowed: %+v, want not ok", o)
+	}
+}
+
+func TestAttemptOutcomes(t *testing.T) {
+	for status, want := range map[int]string{201: outcomeAccepted, 200: outcomeAccepted, 422: outcomeRefused, 429: outcomeRefused,
+		503: outcomeRefused, 0: outcomeFailed, 500: outcomeFailed, 502: outcomeFailed, 504: outcomeFailed} {
+		if got := (attempt{status: status}).outcome(); got != want {
+			t.Errorf("%d: %s, want %s", status, got, want)
+		}
 	}
 }

@@ -54,6 +54,28 @@ func (s *submission) answers() string {
 
 func (a attempt) ok() bool { return a.status == http.StatusCreated || a.status == http.StatusOK }
 
+// Outcomes of an attempt, as the report counts them per fault.
+const (
+	outcomeAccepted = "accepted"
+	outcomeRefused  = "refused"
+	outcomeFailed   = "failed"
+)
+
+// outcome sorts an attempt: accepted (201, or 200 to a retry); refused
+// clearly (a 4xx, or 503: the API saying what is not available now, so the
+// client retries); failed (no answer, or another 5xx: the API's 500
+// "internal error", or the proxy's 502 when no API took the request).
+func (a attempt) outcome() string {
+	switch {
+	case a.ok():
+		return outcomeAccepted
+	case a.status >= 400 && a.status < 500 || a.status == http.StatusServiceUnavailable:
+		return outcomeRefused
+	default:
+		return outcomeFailed
+	}
+}
+
 // retryable says whether a client should send the same submission again: no
 // answer, a server error, or "too busy"; a 4xx is the client's fault and a
 // retry would be refused the same way.

@@ -69,10 +69,16 @@ type Stack struct {
 	Mailpit  Mailpit
 	// UI is the Web UI server of a production-shaped stack (nil otherwise,
 	// or headless: the dev server serves its own).
-	UI    *TemporalUI
-	base  config.Config
-	mu    sync.Mutex
-	procs []*Process
+	UI      *TemporalUI
+	base    config.Config
+	mu      sync.Mutex
+	procs   []*Process
+	servers map[string]server // by name, to start one again (restart.go)
+}
+
+// server is one of the stack's servers, started on its port and data.
+type server interface {
+	Start(context.Context, string) (*Process, error)
 }
 
 // Start installs what is missing, starts the four servers side by side and
@@ -113,34 +119,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 				Frontend: s.Temporal.Address(), Namespace: s.Temporal.Namespace, CodecEndpoint: opts.CodecEndpoint}
 		}
 	}
-	type server interface {
-		Start(context.Context, string) (*Process, error)
-	}
-	servers := map[string]server{"postgres": s.Postgres, "temporal": s.Temporal, "minio": s.MinIO, "mailpit": s.Mailpit}
-	// The real Temporal server keeps its data in PostgreSQL: it starts once
-	// PostgreSQL answers, and its Web UI once it does.
-	after := map[string]string{}
-	if opts.Cluster {
-		after["temporal"] = "postgres"
-		if s.Temporal.Cluster.Separate {
-			// history, matching and worker beside each other; the frontend
-			// after them (it registers the namespace through history).
-			delete(servers, "temporal")
-			for _, svc := range ClusterServices {
-				cs := ClusterService{Temporal: s.Temporal, Service: svc}
-				servers[cs.Name()] = cs
-				after[cs.Name()] = "postgres"
-			}
-			after["temporal-frontend"] = "temporal-history"
-		}
-		if s.UI != nil {
-			servers["temporal-ui"] = *s.UI
-			after["temporal-ui"] = "temporal"
-			if s.Temporal.Cluster.Separate {
-				after["temporal-ui"] = "temporal-frontend"
-			}
-		}
-	}
+	servers, after := s.startOrder(opts.Cluster)
+	s.servers = servers
 	// Each server's start is awaited by those after it: done closes when it
 	// has started or failed, ok says which.
 	type result struct {
@@ -181,6 +161,40 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startOrder names the stack's servers and, for each, the one it waits for
+// before it starts.
+func (s *Stack) startOrder(cluster bool) (map[string]server, map[string]string) {
+	servers := map[string]server{"postgres": s.Postgres, "temporal": s.Temporal, "minio": s.MinIO, "mailpit": s.Mailpit}
+	// The real Temporal server keeps its data in PostgreSQL: it starts once
+	// PostgreSQL answers, and its Web UI once it does.
+	after := map[string]string{}
+	if cluster {
+		after["temporal"] = "postgres"
+		if s.Temporal.Cluster.Separate {
+			// History first, the others after it: on a fresh database each
+			// service writes the cluster's metadata row at start, and two
+			// doing it at once collide (the loser exits on "duplicate key
+			// value violates unique constraint cluster_metadata_info_pkey").
+			// The frontend also registers the namespace through history.
+			delete(servers, "temporal")
+			for _, svc := range ClusterServices {
+				cs := ClusterService{Temporal: s.Temporal, Service: svc}
+				servers[cs.Name()] = cs
+				after[cs.Name()] = "temporal-history"
+			}
+			after["temporal-history"] = "postgres"
+		}
+		if s.UI != nil {
+			servers["temporal-ui"] = *s.UI
+			after["temporal-ui"] = "temporal"
+			if s.Temporal.Cluster.Separate {
+				after["temporal-ui"] = "temporal-frontend"
+			}
+		}
+	}
+	return servers, after
 }
 
 // LogPath is where a server's output goes.
