@@ -57,6 +57,10 @@ type lifecycle struct {
 	// outbox holds emails an update queued for the main loop to send, so
 	// the update answers as soon as the new state is published.
 	outbox []activities.MailInput
+	// localProjection says the projection is written by a local activity,
+	// within the workflow task that made the change (requests started
+	// before wrote it by an activity of its own; see publish).
+	localProjection bool
 }
 
 // queueMail queues an email about the state just made, for the main loop
@@ -94,6 +98,7 @@ func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
 	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
+	r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -298,6 +303,15 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		return err
 	}
+	if r.localProjection {
+		// One short INSERT: as a local activity it runs in the workflow
+		// task that made the change, so a transition costs no activity task
+		// and no second workflow task, and a booking's Update answers in
+		// one workflow task. Record is idempotent, and a write whose
+		// workflow task was lost is replaced by the next one of the same
+		// version (activities.Projection.Record).
+		return workflow.ExecuteLocalActivity(withLocalRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
+	}
 	return workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
 }
 
@@ -319,6 +333,20 @@ func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 // never loses it. Errors retrying cannot fix are non-retryable.
 func withRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: attempt,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+		},
+	})
+}
+
+// withLocalRetries is withRetries for a local activity: PostgreSQL down
+// delays the request, retried without limit, never loses it. Past the
+// SDK's local retry threshold the retries wait on durable timers.
+func withLocalRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: attempt,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
