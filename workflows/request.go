@@ -61,6 +61,9 @@ type lifecycle struct {
 	// within the workflow task that made the change (requests started
 	// before wrote it by an activity of its own; see publish).
 	localProjection bool
+	// mailInOrder says emails are sent one at a time (see send); mailing
+	// that one is on its way.
+	mailInOrder, mailing bool
 }
 
 // queueMail queues an email about the state just made, for the main loop
@@ -99,6 +102,7 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
 	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
 	r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
+	r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -323,6 +327,17 @@ func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 	in.ChangeCutoff = r.in.Policy.Cutoff()
 	if in.Appointment.IsZero() { // a queued email keeps the appointment it was about
 		in.Appointment = r.appointment
+	}
+	if r.mailInOrder {
+		// One email at a time, so they arrive in the order of the changes
+		// they tell of: once the projection stopped taking an activity of
+		// its own, a decision's email could overtake the booking's, still
+		// on its way from the main loop.
+		if err := workflow.Await(ctx, func() bool { return !r.mailing }); err != nil {
+			return err
+		}
+		r.mailing = true
+		defer func() { r.mailing = false }()
 	}
 	return workflow.ExecuteActivity(withRetries(ctx, 30*time.Second), mail.Send, in).Get(ctx, nil)
 }
