@@ -167,11 +167,10 @@ func newPDF(r Receipt) (*gopdf.GoPdf, error) {
 }
 
 // parsedFonts parses both TrueType fonts once per process, not once per
-// receipt (about 2 ms of a receipt's CPU and 0.5 MB of garbage each time:
-// BenchmarkRender). gopdf copies a
-// parsed font out of the container for each document and only reads the
-// shared tables after parsing (it subsets into buffers of the document's
-// own), so renders running at once may share it
+// receipt (about 2 ms of a receipt's CPU each time: BenchmarkRender). gopdf
+// copies a parsed font out of the container for each document and only
+// reads the shared tables after parsing (it subsets into buffers of the
+// document's own), so renders running at once may share it
 // (TestReceiptsRenderedAtOnceAreIdentical runs them under -race).
 var parsedFonts = sync.OnceValues(func() (*gopdf.FontContainer, error) {
 	var c gopdf.FontContainer
