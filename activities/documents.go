@@ -38,8 +38,9 @@ type ValidateInput struct {
 }
 
 // Validate checks every stored document again with the same rules the API
-// applied at upload: this activity is the authority for what reaches the
-// workflow. A refused document is a non-retryable error carrying every
+// applied at upload, short of decoding its pixels again (the bytes must be
+// those the API decoded): this activity is the authority for what reaches
+// the workflow. A refused document is a non-retryable error carrying every
 // problem; a storage failure is retried.
 func (d *Documents) Validate(ctx context.Context, in ValidateInput) error {
 	var problems []DocumentProblem
@@ -55,17 +56,21 @@ func (d *Documents) Validate(ctx context.Context, in ValidateInput) error {
 		if err != nil {
 			return fmt.Errorf("get document %s: %w", ref.ObjectKey, err)
 		}
-		checked, _, err := documents.CheckContext(ctx, path.Base(ref.ObjectKey), obj, documents.DefaultRule)
+		// ref.SHA256 is what the API's check (documents.CheckContext) found
+		// for the bytes it accepted, pixels decoded: CheckStored holds the
+		// stored bytes to it and to every rule that needs no decoding, so a
+		// document is decoded once per request, at upload.
+		_, err = documents.CheckStored(ctx, path.Base(ref.ObjectKey), obj, documents.DefaultRule, ref.SHA256)
 		obj.Close()
 		var problem *documents.Problem
 		switch {
+		case errors.As(err, &problem) && problem.Reason == documents.ReasonChanged:
+			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: problem.Reason,
+				Fa: "فایل این مدرک پس از بارگذاری تغییر کرده است.", En: "This document's file changed after it was uploaded."})
 		case errors.As(err, &problem):
 			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: problem.Reason, Fa: problem.Message("fa"), En: problem.Message("en")})
 		case err != nil:
 			return fmt.Errorf("read document %s: %w", ref.ObjectKey, err)
-		case checked.SHA256 != ref.SHA256:
-			problems = append(problems, DocumentProblem{Kind: ref.Kind, Reason: "changed",
-				Fa: "فایل این مدرک پس از بارگذاری تغییر کرده است.", En: "This document's file changed after it was uploaded."})
 		}
 	}
 	if len(problems) > 0 {

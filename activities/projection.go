@@ -40,9 +40,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
 ON CONFLICT (tracking_code) DO UPDATE SET
     status = EXCLUDED.status, deadline_at = EXCLUDED.deadline_at, appointment_at = EXCLUDED.appointment_at,
     version = EXCLUDED.version, updated_at = now()
-WHERE requests.version < EXCLUDED.version`
+WHERE requests.version < EXCLUDED.version
+   OR (requests.version = EXCLUDED.version
+       AND (requests.status, requests.deadline_at, requests.appointment_at)
+           IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.deadline_at, EXCLUDED.appointment_at))`
 
 // Record writes the request's state; it is idempotent.
+//
+// The workflow runs it as a local activity: the write happens before the
+// workflow task that made the change is stored. If that task is lost (the
+// worker dies, or an Update's task is dropped), the write stays while the
+// workflow goes on from its previous state, and its next write carries the
+// same version with what really happened: a write of the version stored
+// replaces it when it says something else, so the projection follows the
+// workflow again. The same write retried changes nothing and is counted once.
 func (p *Projection) Record(ctx context.Context, in RecordInput) error {
 	tag, err := p.DB.Exec(ctx, recordSQL, in.TrackingCode, string(in.Status), in.ServiceCode, in.MissionCode,
 		in.SubmittedAt, in.DeadlineAt, in.AppointmentAt, in.Version)

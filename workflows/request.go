@@ -57,6 +57,13 @@ type lifecycle struct {
 	// outbox holds emails an update queued for the main loop to send, so
 	// the update answers as soon as the new state is published.
 	outbox []activities.MailInput
+	// localProjection says the projection is written by a local activity,
+	// within the workflow task that made the change (requests started
+	// before wrote it by an activity of its own; see publish).
+	localProjection bool
+	// mailInOrder says emails are sent one at a time (see send); mailing
+	// that one is on its way.
+	mailInOrder, mailing bool
 }
 
 // queueMail queues an email about the state just made, for the main loop
@@ -94,6 +101,8 @@ func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
 	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
+	r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
+	r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -298,6 +307,15 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		return err
 	}
+	if r.localProjection {
+		// One short INSERT: as a local activity it runs in the workflow
+		// task that made the change, so a transition costs no activity task
+		// and no second workflow task, and a booking's Update answers in
+		// one workflow task. Record is idempotent, and a write whose
+		// workflow task was lost is replaced by the next one of the same
+		// version (activities.Projection.Record).
+		return workflow.ExecuteLocalActivity(withLocalRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
+	}
 	return workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
 }
 
@@ -310,6 +328,17 @@ func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 	if in.Appointment.IsZero() { // a queued email keeps the appointment it was about
 		in.Appointment = r.appointment
 	}
+	if r.mailInOrder {
+		// One email at a time, so they arrive in the order of the changes
+		// they tell of: once the projection stopped taking an activity of
+		// its own, a decision's email could overtake the booking's, still
+		// on its way from the main loop.
+		if err := workflow.Await(ctx, func() bool { return !r.mailing }); err != nil {
+			return err
+		}
+		r.mailing = true
+		defer func() { r.mailing = false }()
+	}
 	return workflow.ExecuteActivity(withRetries(ctx, 30*time.Second), mail.Send, in).Get(ctx, nil)
 }
 
@@ -319,6 +348,20 @@ func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 // never loses it. Errors retrying cannot fix are non-retryable.
 func withRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: attempt,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+		},
+	})
+}
+
+// withLocalRetries is withRetries for a local activity: PostgreSQL down
+// delays the request, retried without limit, never loses it. Past the
+// SDK's local retry threshold the retries wait on durable timers.
+func withLocalRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: attempt,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,

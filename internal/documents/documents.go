@@ -3,9 +3,10 @@
 // content), its dimensions, what decoding it will cost (read from the header
 // and kept within a per-process memory budget), whether it decodes, the file
 // name used as its label, and the SHA-256 of the exact bytes that were
-// checked. Both the HTTP submit endpoint and the Temporal activity call
-// Check, so a document is judged the same way wherever it arrives. Pure
-// logic: no network, no database.
+// checked. The HTTP endpoints call CheckContext, which decodes every
+// pixel; the Temporal activity calls CheckStored on the stored bytes, which
+// applies the same rules but, holding the SHA-256 CheckContext gave, does
+// not decode them again. Pure logic: no network, no database.
 package documents
 
 import (
@@ -41,6 +42,9 @@ const (
 	ReasonTooManyPixels = "too_many_pixels"
 	ReasonCorrupt       = "corrupt"
 	ReasonName          = "name"
+	// ReasonChanged: a stored document is not the bytes that were checked
+	// when it was uploaded (CheckStored).
+	ReasonChanged = "changed"
 )
 
 // Formats of an accepted document, as decided from its content.
@@ -167,15 +171,58 @@ func CheckContext(ctx context.Context, name string, r io.Reader, rule Rule) (Doc
 		return Document{}, data, p
 	}
 
-	sum := sha256.Sum256(data)
 	return Document{
 		Name:   name,
 		Format: format,
 		Size:   int64(len(data)),
 		Width:  hdr.width,
 		Height: hdr.height,
-		SHA256: hex.EncodeToString(sum[:]),
+		SHA256: hash(data),
 	}, data, nil
+}
+
+// CheckStored judges again a stored document that CheckContext accepted
+// at upload, where sum is the SHA-256 (hex) CheckContext gave for it: the
+// bytes must be those, and pass every rule that needs no decoding (so a
+// rule made stricter since still applies). Its pixels are not decoded
+// again: the same bytes decode the same way, and decoding was most of what
+// a check cost (BenchmarkCheckStored). A refusal is a *Problem, of
+// ReasonChanged when the bytes differ; any other error is an I/O failure or
+// ctx ending while the check waited for memory.
+//
+// Only a caller that holds sum from CheckContext may use it; where it
+// comes from anyone else (a client), call CheckContext.
+func CheckStored(ctx context.Context, name string, r io.Reader, rule Rule, sum string) (Document, error) {
+	rule = rule.withDefaults()
+	if err := rule.validate(); err != nil {
+		return Document{}, err
+	}
+	if p := checkName(name); p != nil {
+		return Document{}, p
+	}
+	held := rule.MaxBytes + 1
+	if err := reading.Acquire(ctx, held); err != nil {
+		return Document{}, fmt.Errorf("wait to read document: %w", err)
+	}
+	defer reading.Release(held)
+	data, err := readAtMost(r, held)
+	if err != nil {
+		return Document{}, err
+	}
+	format, hdr, p := checkContent(data, rule)
+	if p == nil && hash(data) != sum {
+		p = &Problem{Reason: ReasonChanged, Detail: "content is not the bytes checked at upload"}
+	}
+	if p != nil {
+		p.name, p.size, p.rule = name, int64(len(data)), rule
+		return Document{}, p
+	}
+	return Document{Name: name, Format: format, Size: int64(len(data)), Width: hdr.width, Height: hdr.height, SHA256: sum}, nil
+}
+
+func hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // readAtMost reads up to n bytes of r, so a longer stream is not read to

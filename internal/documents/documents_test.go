@@ -2,6 +2,7 @@ package documents
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -503,3 +504,51 @@ func TestEveryMessageFillsItsVerbs(t *testing.T) {
 func isASCIIDigit(r rune) bool    { return r >= '0' && r <= '9' }
 func isPersianDigit(r rune) bool  { return r >= '۰' && r <= '۹' }
 func isPersianLetter(r rune) bool { return r >= 0x0621 && r <= 0x06CC && !isPersianDigit(r) }
+
+// The worker judges a stored document again with CheckStored: the bytes
+// checked at upload pass without their pixels being decoded a second time;
+// other bytes, or bytes a rule now refuses, do not.
+func TestStoredDocumentIsJudgedAgainWithoutDecodingItsPixels(t *testing.T) {
+	good := validJPEG(t, 123_456)
+	checked, _, err := Check("passport.jpg", bytes.NewReader(good), DefaultRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	decoding.peak.Store(0)
+	doc, err := CheckStored(context.Background(), "passport.jpg", bytes.NewReader(good), DefaultRule, checked.SHA256)
+	if err != nil {
+		t.Fatalf("the bytes checked at upload were refused: %v", err)
+	}
+	if doc != checked {
+		t.Errorf("CheckStored = %+v, want what Check found: %+v", doc, checked)
+	}
+	if peak := decoding.peak.Load(); peak != 0 {
+		t.Errorf("CheckStored decoded %d bytes' worth of pixels again; want none", peak)
+	}
+
+	changed := bytes.Clone(good)
+	changed[len(changed)-3] ^= 0xFF // inside the pixel data, which only a decode would notice
+	tooLarge := validJPEG(t, 310_000)
+	strict := DefaultRule
+	strict.MaxSide = 100 // the 256×256 image is now too large
+	for _, c := range []struct {
+		name   string
+		data   []byte
+		rule   Rule
+		reason string
+	}{
+		{"changed pixels", changed, DefaultRule, ReasonChanged},
+		{"truncated", good[:len(good)-1000], DefaultRule, ReasonChanged},
+		{"too large", tooLarge, DefaultRule, ReasonTooLarge},
+		{"a stricter rule", good, strict, ReasonDimensions},
+		{"not an image", bytes.Repeat([]byte("x"), 123_456), DefaultRule, ReasonFormat},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := CheckStored(context.Background(), "passport.jpg", bytes.NewReader(c.data), c.rule, checked.SHA256)
+			if p := problemOf(t, err); p.Reason != c.reason {
+				t.Errorf("reason %q, want %q", p.Reason, c.reason)
+			}
+		})
+	}
+}
