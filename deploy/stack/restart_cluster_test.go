@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"github.com/openconsular/consular/internal/config"
+	"github.com/openconsular/consular/internal/temporalclient"
 )
 
 // The soak's faults on the production-shaped stack stop the history
@@ -61,25 +62,35 @@ func TestClusterHistoryAndPostgresStartAgainOnTheirData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	restart(ctx, t, s, "temporal-history")
+	restart(ctx, t, s, "temporal-history", func() {
+		// /readyz's temporal check must see the history service gone: the
+		// frontend answers DescribeNamespace without it.
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := temporalclient.Ping(pctx, tc, s.Temporal.Namespace); err == nil {
+			t.Error("temporalclient.Ping (the readiness check) passed with the history service down")
+		}
+	})
 	// Shards are acquired again some time after the port answers: retry.
 	var run client.WorkflowRun
 	eventually(ctx, t, "start a workflow after the history service's restart", func(ctx context.Context) (err error) {
 		run, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-check", TaskQueue: "nobody-polls"}, "Nothing")
 		return err
 	})
-	restart(ctx, t, s, "postgres")
+	restart(ctx, t, s, "postgres", func() {})
 	eventually(ctx, t, "describe the workflow after PostgreSQL's restart", func(ctx context.Context) error {
 		_, err := tc.DescribeWorkflowExecution(ctx, "restart-check", run.GetRunID())
 		return err
 	})
 }
 
-func restart(ctx context.Context, t *testing.T, s *Stack, name string) {
+// restart stops server name, runs whileDown, and starts it again.
+func restart(ctx context.Context, t *testing.T, s *Stack, name string, whileDown func()) {
 	t.Helper()
 	if err := s.StopServer(name); err != nil {
 		t.Fatalf("stop %s: %v", name, err)
 	}
+	whileDown()
 	if err := s.StopServer(name); err == nil {
 		t.Errorf("%s stopped twice", name)
 	}
