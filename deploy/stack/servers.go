@@ -2,7 +2,11 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -40,7 +44,10 @@ func (pg Postgres) URL(database string) string {
 
 // Start initialises the cluster if needed, starts it and waits until it
 // accepts connections. PostgreSQL refuses to run as root, so as root it runs
-// as nobody, in a folder nobody owns.
+// as nobody, in a folder nobody owns; when nobody cannot reach pg.Dir (a
+// clone in root's home folder or in a mktemp -d folder, both 0700), the data
+// lives in a folder of its own under /var/lib/consular instead (see
+// dataFolder), without asking anyone to change permissions.
 func (pg Postgres) Start(ctx context.Context, logPath string) (*Process, error) {
 	// Servers are started with exec.Command, not CommandContext: a cancelled
 	// context would SIGKILL them, and we stop them gracefully instead.
@@ -52,6 +59,9 @@ func (pg Postgres) Start(ctx context.Context, logPath string) (*Process, error) 
 		}
 		uid, _ := strconv.Atoi(nobody.Uid)
 		gid, _ := strconv.Atoi(nobody.Gid)
+		if pg.Dir, err = dataFolder(pg.Dir, uid); err != nil {
+			return nil, err
+		}
 		if err := os.MkdirAll(pg.Dir, 0o700); err != nil {
 			return nil, err
 		}
@@ -132,6 +142,50 @@ func stopStalePostgres(dir string) {
 	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// outsideFolders is where PostgreSQL's data goes when nobody cannot reach
+// the stack's own folder.
+var outsideFolders = "/var/lib/consular"
+
+// dataFolder is where PostgreSQL, running as uid, keeps the data meant for
+// dir: dir itself when uid can reach it, else a folder under outsideFolders
+// named after dir's absolute path (the same checkout finds its data again),
+// with a symbolic link at dir pointing to it, so the stack's folder still
+// shows where its data is.
+func dataFolder(dir string, uid int) (string, error) {
+	// The stack's own folder lets others pass through, not read.
+	if _, err := os.Stat(filepath.Dir(dir)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+			return "", err
+		}
+	}
+	if reachableBy(dir, uid) == nil {
+		return dir, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if target, err := os.Readlink(abs); err == nil && strings.HasPrefix(target, outsideFolders+"/") {
+		return target, nil // moved out by an earlier start
+	}
+	sum := sha256.Sum256([]byte(abs))
+	outside := filepath.Join(outsideFolders, "postgres-"+hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(outsideFolders, 0o711); err != nil {
+		return "", fmt.Errorf("PostgreSQL runs as nobody, who cannot enter %s, and %w", filepath.Dir(abs), err)
+	}
+	if err := os.Chmod(outsideFolders, 0o711); err != nil {
+		return "", err
+	}
+	if _, err := os.Lstat(abs); err == nil {
+		return "", fmt.Errorf("PostgreSQL runs as nobody, who cannot enter %s: move %s out of it, or remove it to start afresh", filepath.Dir(abs), abs)
+	}
+	if err := os.Symlink(outside, abs); err != nil {
+		return "", err
+	}
+	slog.Info("PostgreSQL runs as nobody, who cannot enter the stack's folder: its data is elsewhere", "data", outside, "link", abs)
+	return outside, nil
 }
 
 // reachableBy checks that uid can walk down to dir, so the error names the
