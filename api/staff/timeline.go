@@ -48,8 +48,50 @@ var (
 // no audit line near it was the applicant's, online).
 func (d *Dashboard) timeline(ctx context.Context, r Detail) ([]Event, error) {
 	code := r.TrackingCode
-	var events []Event
+	audit, err := d.auditEvents(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	submitted := Event{At: r.SubmittedAt, What: "submitted", Role: roleApplicant}
+	for _, a := range audit {
+		if a.What == "submit" { // through the JSON API: the client submitted it
+			submitted.Actor, submitted.Role = a.Actor, a.Role
+		}
+	}
+	events := []Event{submitted}
 
+	mails, err := d.mailEvents(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, mails...)
+
+	booked, err := d.appointmentEvents(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, attribute(booked, audit)...)
+
+	corrections, err := Corrections(ctx, d.DB, code, nil) // r was loaded within the member's scope
+	if err != nil {
+		return nil, fmt.Errorf("read corrections of %s: %w", code, err)
+	}
+	for i := range corrections {
+		c := &corrections[i]
+		events = append(events, Event{At: c.At, What: "corrected", Actor: c.StaffEmail, Correction: c})
+	}
+
+	for _, a := range audit {
+		if !notEvents[a.What] {
+			events = append(events, a)
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].At.Before(events[j].At) })
+	return events, nil
+}
+
+// auditEvents are the request's audit lines of things done (outcome ok).
+func (d *Dashboard) auditEvents(ctx context.Context, code string) ([]Event, error) {
 	rows, err := d.DB.Query(ctx, `SELECT at, action, staff_email, role, detail FROM audit_log
 		WHERE tracking_code = $1 AND outcome = 'ok' ORDER BY at, id`, code)
 	if err != nil {
@@ -63,16 +105,12 @@ func (d *Dashboard) timeline(ctx context.Context, r Detail) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit log of %s: %w", code, err)
 	}
+	return audit, nil
+}
 
-	submitted := Event{At: r.SubmittedAt, What: "submitted", Role: roleApplicant}
-	for _, a := range audit {
-		if a.What == "submit" { // through the JSON API: the client submitted it
-			submitted.Actor, submitted.Role = a.Actor, a.Role
-		}
-	}
-	events = append(events, submitted)
-
-	rows, err = d.DB.Query(ctx, `SELECT sent_at, split_part(kind, ':', 1) FROM sent_mail WHERE tracking_code = $1`, code)
+// mailEvents are the emails sent about the request, by kind.
+func (d *Dashboard) mailEvents(ctx context.Context, code string) ([]Event, error) {
+	rows, err := d.DB.Query(ctx, `SELECT sent_at, split_part(kind, ':', 1) FROM sent_mail WHERE tracking_code = $1`, code)
 	if err != nil {
 		return nil, fmt.Errorf("read sent mail of %s: %w", code, err)
 	}
@@ -84,12 +122,14 @@ func (d *Dashboard) timeline(ctx context.Context, r Detail) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read sent mail of %s: %w", code, err)
 	}
-	events = append(events, mails...)
+	return mails, nil
+}
 
-	// A booking is a row; a move is a new row replacing one; a
-	// cancellation is a row's last change. Pending and refused rows did
-	// not happen.
-	rows, err = d.DB.Query(ctx, `SELECT starts_at, status, replaces IS NOT NULL, created_at, updated_at FROM appointments
+// appointmentEvents are the request's bookings, moves and cancellations. A
+// booking is a row; a move is a new row replacing one; a cancellation is a
+// row's last change. Pending and refused rows did not happen.
+func (d *Dashboard) appointmentEvents(ctx context.Context, code string) ([]Event, error) {
+	rows, err := d.DB.Query(ctx, `SELECT starts_at, status, replaces IS NOT NULL, created_at, updated_at FROM appointments
 		WHERE tracking_code = $1 AND status IN ('booked', 'cancelled', 'rescheduled', 'released') ORDER BY created_at, id`, code)
 	if err != nil {
 		return nil, fmt.Errorf("read appointments of %s: %w", code, err)
@@ -118,24 +158,7 @@ func (d *Dashboard) timeline(ctx context.Context, r Detail) ([]Event, error) {
 			booked = append(booked, Event{At: a.updated, What: "cancelled", Slot: a.slot})
 		}
 	}
-	events = append(events, attribute(booked, audit)...)
-
-	corrections, err := Corrections(ctx, d.DB, code, nil) // r was loaded within the member's scope
-	if err != nil {
-		return nil, fmt.Errorf("read corrections of %s: %w", code, err)
-	}
-	for i := range corrections {
-		c := &corrections[i]
-		events = append(events, Event{At: c.At, What: "corrected", Actor: c.StaffEmail, Correction: c})
-	}
-
-	for _, a := range audit {
-		if !notEvents[a.What] {
-			events = append(events, a)
-		}
-	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At.Before(events[j].At) })
-	return events, nil
+	return booked, nil
 }
 
 // attribute gives each appointment event the actor of the audit line of
