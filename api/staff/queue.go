@@ -432,17 +432,12 @@ func parseCode(typed string) (code, prefix string, ok bool) {
 	return "", b.String(), true
 }
 
-func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
-	lang := web.Language(c)
+// readFilter reads the queue's filter from the query string; what cannot
+// be read is kept as typed in form, with its error worded in errs.
+func (d *Dashboard) readFilter(c *fiber.Ctx, lang string) (Filter, *web.Form, map[string]string) {
 	t := func(key string) string { return d.Render.Messages.T(lang, key) }
 	form := web.NewForm()
 	errs := map[string]string{}
-	q := url.Values{}
-	keep := func(key, value string) {
-		if value != "" {
-			q.Set(key, value)
-		}
-	}
 	f := Filter{After: c.Query("after")}
 	if s := c.Query("status"); slices.Contains(allStatuses, consular.Status(s)) {
 		f.Status = s
@@ -488,6 +483,17 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 		fail("to", "staff.queue.bad_range")
 		form.Labels["to"] = t("staff.queue.to")
 	}
+	return f, form, errs
+}
+
+// query is the filter as the page's links carry it.
+func (f Filter) query() url.Values {
+	q := url.Values{}
+	keep := func(key, value string) {
+		if value != "" {
+			q.Set(key, value)
+		}
+	}
 	keep("status", f.Status)
 	keep("service", f.Service)
 	keep("code", f.Code+f.Prefix)
@@ -501,7 +507,13 @@ func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
 	if f.Limit > 0 {
 		keep("per", strconv.Itoa(f.Limit))
 	}
+	return q
+}
 
+func (d *Dashboard) queue(c *fiber.Ctx, m Member) error {
+	lang := web.Language(c)
+	f, form, errs := d.readFilter(c, lang)
+	q := f.query()
 	data := &queueData{Member: m, Filter: f, Status: allStatuses, Services: consular.Services, query: q, Errors: errs,
 		More: f.Day != "" || f.Within > 0 || form.Errors["day"] != ""}
 	if m.Mission != "" {
