@@ -212,7 +212,7 @@ func (d *Dashboard) correct(c *fiber.Ctx, m Member) error {
 	switch {
 	case errors.As(err, &refused):
 		d.record(ctx, c, m, string(action), r.TrackingCode, audit.Refused, refused.Reason)
-		form.Refusal = pg.T("correction.refused", web.Literal(refused.Reason))
+		form.Refusal = refusalWords(pg, r, refused)
 		pg.Notice = "staff.refused"
 		return d.renderCorrection(c, pg, m, r, form, fiber.StatusConflict)
 	case err != nil:
