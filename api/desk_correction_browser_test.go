@@ -121,6 +121,9 @@ func TestBrowserOfficerCorrectsALicenceNumberAtTheVisit(t *testing.T) {
 		if got := b.Text("#timeline"); !v.timeline.MatchString(stripIsolates(got)) || !strings.Contains(got, officer) {
 			t.Errorf("%s: the timeline does not show old → new by %s:\n%s", v.lang, officer, got)
 		}
+		if v.lang == "fa" && !strings.Contains(b.Text("#timeline"), "\u2068One digit was misread from the licence.\u2069") {
+			t.Errorf("the reason is not a run of its own: an English reason on a Persian page scrambles its full stop and bracket")
+		}
 		if s.answer(v.code, "form.licence_number") != "87654321" {
 			t.Errorf("%s: the stored licence number is %q", v.lang, s.answer(v.code, "form.licence_number"))
 		}
