@@ -111,8 +111,8 @@ func TestOfficerCorrectsALicenceNumberDuringTheVisit(t *testing.T) {
 	}
 	if resp := desk.call(clerk, "POST", path, correction); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("a correction before the visit: %d, want 409", resp.StatusCode)
-	} else if page := body(resp); !strings.Contains(page, "attendance is recorded") {
-		t.Errorf("the refusal does not say why: %s", page)
+	} else if page := body(resp); !strings.Contains(page, "نخست حضور متقاضی را هنگام مراجعه ثبت کنید") {
+		t.Errorf("the refusal does not say why in the page's language: %s", page)
 	}
 	if got := s.answer(code, "form.licence_number"); got != "12345678" {
 		t.Fatalf("a refused correction changed the licence number to %q", got)

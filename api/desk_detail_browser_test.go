@@ -205,24 +205,30 @@ func TestBrowserOfficerReadsTheRequestAtTheDesk(t *testing.T) {
 		b.Click(".viewer-close")
 	}
 
-	// The case sheet, printed: the request, answers, profile and documents list on one page; no actions.
-	b.Visit(detail)
-	printed := printMedia(t, b, true)
-	if chromedpEval[string](t, b, `getComputedStyle(document.getElementById('actions')).display`) != "none" ||
-		chromedpEval[string](t, b, `getComputedStyle(document.querySelector('header.site nav')).display`) != "none" {
-		t.Error("the printed case sheet shows the navigation or the actions")
+	// The case sheet, printed in Persian (right to left) and in English: the
+	// request, answers, profile and documents list on one A4 page; no actions.
+	for _, lang := range []string{"fa", "en"} {
+		b.Visit(s.url + "/lang/" + lang + "?next=/staff/requests/" + code)
+		printed := printMedia(t, b, true)
+		if b.Lang() != lang || (lang == "fa") != (b.Dir() == "rtl") {
+			t.Errorf("%s: the case sheet is in %q, %s", lang, b.Lang(), b.Dir())
+		}
+		if chromedpEval[string](t, b, `getComputedStyle(document.getElementById('actions')).display`) != "none" ||
+			chromedpEval[string](t, b, `getComputedStyle(document.querySelector('header.site nav')).display`) != "none" {
+			t.Errorf("%s: the printed case sheet shows the navigation or the actions", lang)
+		}
+		if !strings.Contains(b.Text("#printed"), officer) {
+			t.Errorf("%s: the case sheet does not say who printed it: %q", lang, b.Text("#printed"))
+		}
+		shot := b.Screenshot("case-sheet-print-" + lang)
+		if err := os.WriteFile(filepath.Join(filepath.Dir(shot), "case-sheet-"+lang+".pdf"), printed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if pages := len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(printed, -1)); pages != 1 {
+			t.Errorf("%s: the case sheet prints on %d pages, want 1", lang, pages)
+		}
+		printMedia(t, b, false)
 	}
-	if !strings.Contains(b.Text("#printed"), officer) {
-		t.Errorf("the case sheet does not say who printed it: %q", b.Text("#printed"))
-	}
-	shot := b.Screenshot("case-sheet-print")
-	if err := os.WriteFile(filepath.Join(filepath.Dir(shot), "case-sheet.pdf"), printed, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if pages := len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(printed, -1)); pages != 1 {
-		t.Errorf("the case sheet prints on %d pages, want 1", pages)
-	}
-	printMedia(t, b, false)
 
 	// Attendance through the desk; then only the decision is offered.
 	b.Submit(`form[action$="/attendance"] button`)

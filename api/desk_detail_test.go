@@ -129,7 +129,7 @@ func TestDeskOffersOnlyTheActionsTheStateAllows(t *testing.T) {
 	code := s.deskRequest("approved", now.Add(-24*time.Hour), nil, nil, nil, nil)
 	resp := s.call(officer, http.MethodPost, "/staff/requests/"+code+"/attendance", url.Values{"confirmed": {"yes"}, "_action_id": {"stale"}})
 	page := body(resp)
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, `id="refusal"`) || !strings.Contains(page, "nothing more can be done") {
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, `id="refusal"`) || !strings.Contains(page, "کار دیگری با آن نمی‌توان کرد") {
 		t.Fatalf("a refused action: %d\n%.2000s", resp.StatusCode, page)
 	}
 }

@@ -65,9 +65,25 @@ type CorrectionChoice struct {
 	Label string
 	// Current is the value now, as people read it, for the page's T: an
 	// answer in Latin script keeps its digits and direction.
-	Current  web.Literal
-	Type     string // the field's type (date: typed in the page's calendar)
+	Current web.Literal
+	Type    string // the field's type (date: typed in the page's calendar)
+	// Hint is the field's own hint from the service's form (what a licence
+	// number looks like), shown when the field is chosen.
+	Hint     string
 	Selected bool
+}
+
+// Hint is the chosen field's own hint, if it has one: the value's error
+// ("see the hint under the label") then points at words about that field.
+func (f *CorrectionForm) Hint() string {
+	for _, g := range f.Groups {
+		for _, c := range g.Fields {
+			if c.Selected {
+				return c.Hint
+			}
+		}
+	}
+	return ""
 }
 
 // correctionTitles are the sections' headings, message keys.
@@ -83,8 +99,12 @@ func NewCorrectionForm(r Detail, lang, actionID string) *CorrectionForm {
 			f.Groups = append(f.Groups, CorrectionGroup{Title: correctionTitles[c.Section]})
 		}
 		g := &f.Groups[len(f.Groups)-1]
-		g.Fields = append(g.Fields, CorrectionChoice{Name: c.Name, Label: c.Spec.Label.In(lang),
-			Current: literal(shownValue(c, r.answer(c), lang)), Type: c.Spec.Type})
+		choice := CorrectionChoice{Name: c.Name, Label: c.Spec.Label.In(lang),
+			Current: literal(shownValue(c, r.answer(c), lang)), Type: c.Spec.Type}
+		if c.Spec.Hint != nil {
+			choice.Hint = c.Spec.Hint.In(lang)
+		}
+		g.Fields = append(g.Fields, choice)
 	}
 	return f
 }
@@ -192,7 +212,7 @@ func (d *Dashboard) correct(c *fiber.Ctx, m Member) error {
 	switch {
 	case errors.As(err, &refused):
 		d.record(ctx, c, m, string(action), r.TrackingCode, audit.Refused, refused.Reason)
-		form.Refusal = pg.T("correction.refused", web.Literal(refused.Reason))
+		form.Refusal = refusalWords(pg, r, refused)
 		pg.Notice = "staff.refused"
 		return d.renderCorrection(c, pg, m, r, form, fiber.StatusConflict)
 	case err != nil:
@@ -250,7 +270,14 @@ type Correction struct {
 // names who beside it).
 func (c Correction) Shown(p *web.Page) string {
 	return p.T("correction.timeline", c.Label.In(p.Lang),
-		literal(shownValue(c.correctable, c.Old, p.Lang)), literal(shownValue(c.correctable, c.New, p.Lang)), web.Literal(c.Reason))
+		literal(shownValue(c.correctable, c.Old, p.Lang)), literal(shownValue(c.correctable, c.New, p.Lang)), isolated(c.Reason))
+}
+
+// isolated is free text typed by an officer, in whatever script, as a run
+// of its own (first-strong isolate): an English reason on a Persian page
+// keeps its full stop and the closing bracket after it where they belong.
+func isolated(s string) web.Literal {
+	return web.Literal("\u2068" + s + "\u2069")
 }
 
 // Querier is what reading needs of a pool, a connection or a transaction.

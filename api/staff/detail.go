@@ -252,8 +252,12 @@ func (d *Dashboard) act(c *fiber.Ctx, m Member) error {
 		if reason == "" {
 			reason = pg.T(answer.Key, answer.Args...)
 		}
+		shown := reason
+		if refused := (*request.RefusedError)(nil); errors.As(err, &refused) {
+			shown = refusalWords(pg, r, refused) // the audit keeps the workflow's own words
+		}
 		d.record(c.UserContext(), c, m, name, r.TrackingCode, audit.Refused, reason)
-		d.deskPage(c, pg, m, r, reason, nil)
+		d.deskPage(c, pg, m, r, shown, nil)
 		pg.Notice = "staff.refused"
 		return d.Render.Render(c, answer.Status, "staff_detail", pg)
 	}

@@ -92,8 +92,8 @@ var orders = map[string]order{
 	"-deadline":    {"r.deadline_at", "timestamptz", true},
 	"appointment":  {"COALESCE(r.appointment_at, 'infinity')", "timestamptz", false}, // none last either way
 	"-appointment": {"COALESCE(r.appointment_at, '-infinity')", "timestamptz", true},
-	"name":         {"COALESCE(a.full_name, '')", "text", false},
-	"-name":        {"COALESCE(a.full_name, '')", "text", true},
+	"name":         {"r.applicant_name", "text", false}, // the applicant's name copied by a trigger (migration 00024)
+	"-name":        {"r.applicant_name", "text", true},
 }
 
 // Column is a sortable column of the list, or a date field of the filter
@@ -214,8 +214,8 @@ const openStatuses = `('submitted', 'awaiting_appointment', 'appointment_booked'
 // previous page, in the sort's column and the tracking code.
 const queueWhere = `
 WITH scope AS (SELECT COALESCE((SELECT time_zone FROM missions WHERE code = $1), 'UTC') AS zone)
-SELECT r.tracking_code, r.status, r.service_code, r.mission_code, COALESCE(a.full_name, ''), r.submitted_at, r.deadline_at, r.appointment_at
-FROM requests r LEFT JOIN request_applicants a ON a.tracking_code = r.tracking_code
+SELECT r.tracking_code, r.status, r.service_code, r.mission_code, r.applicant_name, r.submitted_at, r.deadline_at, r.appointment_at
+FROM requests r
 WHERE ($1::text IS NULL OR r.mission_code = $1)
   AND ($2 = '' OR r.status = $2)
   AND ($3 = '' OR r.service_code = $3)

@@ -110,3 +110,61 @@ func TestSubmissionsSavedBeforeCallersKeepTheirKeys(t *testing.T) {
 		t.Fatalf("another caller's same key: %v", err)
 	}
 }
+
+// Migration 00024 copies the applicant's name into the projection for the
+// queue's name sort: a request projected before its applicant row and one
+// after both carry it, requests projected before the migration get it, and
+// purging the applicant clears the copy with the row (personal data).
+func TestRequestsCarryTheirApplicantsNameWhicheverRowComesFirst(t *testing.T) {
+	ctx := context.Background()
+	pool, provider := migrations(t)
+	if _, err := provider.DownTo(ctx, 23); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	submit := func(code, name string) {
+		exec(`INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at) VALUES ($1, $1, 'apostille', 'AT-VIE', now())`, code)
+		exec(`INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language) VALUES ($1, '0013542419', 'a@example.org', $2, 'fa')`, code, name)
+	}
+	project := func(code string) {
+		exec(`INSERT INTO requests (tracking_code, status, service_code, mission_code, submitted_at, deadline_at, version)
+			VALUES ($1, 'submitted', 'apostille', 'AT-VIE', now(), now() + interval '90 days', 1)`, code)
+	}
+	submit("1111-1111-1111-11", "Before Migration") // projected before 00024
+	project("1111-1111-1111-11")
+	if _, err := provider.UpTo(ctx, 24); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	submit("2222-2222-2222-22", "Applicant First")
+	project("2222-2222-2222-22")
+	project("3333-3333-3333-33") // the projection before the submission's row: not what the code does, but nothing forbids it
+	submit("3333-3333-3333-33", "Request First")
+	project("4444-4444-4444-44") // no applicant kept (an API client's request before profiles)
+	names := func() []string {
+		t.Helper()
+		rows, err := pool.Query(ctx, "SELECT tracking_code || ' ' || applicant_name FROM requests ORDER BY tracking_code")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := []string{"1111-1111-1111-11 Before Migration", "2222-2222-2222-22 Applicant First", "3333-3333-3333-33 Request First", "4444-4444-4444-44 "}
+	if got := names(); !slices.Equal(got, want) {
+		t.Fatalf("names %q, want %q", got, want)
+	}
+	exec(`UPDATE request_applicants SET full_name = 'Corrected Name' WHERE tracking_code = '2222-2222-2222-22'`)
+	exec(`DELETE FROM request_applicants WHERE tracking_code = '3333-3333-3333-33'`) // the purge
+	want[1], want[2] = "2222-2222-2222-22 Corrected Name", "3333-3333-3333-33 "
+	if got := names(); !slices.Equal(got, want) {
+		t.Fatalf("after a change and a purge: %q, want %q", got, want)
+	}
+}
