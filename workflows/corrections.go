@@ -24,10 +24,10 @@ func (r *lifecycle) validateCorrection(ctx workflow.Context, in request.Correcti
 		return err
 	}
 	if r.status != consular.StatusAttended {
-		return refuse("corrections are made at the mission during the visit, once attendance is recorded; the request is %s", r.status)
+		return refuseUnder(request.RuleNotAttended, 0, "corrections are made at the mission during the visit, once attendance is recorded; the request is %s", r.status)
 	}
 	if r.proposed != nil {
-		return refuse("a decision is waiting for confirmation; corrections come before the decision")
+		return refuseUnder(request.RuleAwaitingConfirmation, 0, "a decision is waiting for confirmation; corrections come before the decision")
 	}
 	if in.StaffID == "" {
 		return refuse("a correction names the officer who makes it")

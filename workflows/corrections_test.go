@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,11 @@ func TestCorrectionsOnlyWhileTheApplicantIsAtTheMission(t *testing.T) {
 		if !strings.Contains(w.refusals[i], want) {
 			t.Errorf("refusal %d: %q, want it to name %s", i, w.refusals[i], want)
 		}
+	}
+	// The rules the desk words the refusals by, in the page's language.
+	wantRules := []request.Broken{{Rule: request.RuleNotAttended}, {Rule: request.RuleNotAttended}, {Rule: request.RuleClosed}}
+	if !slices.Equal(w.broken, wantRules) {
+		t.Errorf("refusals under rules %v, want %v", w.broken, wantRules)
 	}
 	if len(*corrections) != 0 || len(w.mailsOf(activities.MailCorrection)) != 0 {
 		t.Errorf("a refused correction changed something: %+v", *corrections)

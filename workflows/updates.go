@@ -19,8 +19,8 @@ func refuse(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), request.Refusal, nil)
 }
 
-// refuseUnder is a no under an appointment rule: its details name the rule
-// and its limit, so each door says it in its own words (see request.Rule).
+// refuseUnder is a no under a rule: its details name the rule and its
+// limit, so each door says it in its own words (see request.Rule).
 func refuseUnder(rule request.Rule, limit int, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), request.Refusal, nil,
 		request.Broken{Rule: rule, Limit: limit})
@@ -42,7 +42,7 @@ func (r *lifecycle) view() request.StatusView {
 // notFinal refuses actions on a request that has ended.
 func (r *lifecycle) notFinal() error {
 	if r.status.Final() {
-		return refuse("the request is %s; nothing more can be done with it", r.status)
+		return refuseUnder(request.RuleClosed, 0, "the request is %s; nothing more can be done with it", r.status)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (r *lifecycle) validateNoShow(ctx workflow.Context, _ request.StaffInput) e
 		return refuse("only a booked appointment can be missed; the request is %s", r.status)
 	}
 	if workflow.Now(ctx).Before(r.appointment) {
-		return refuse("the appointment has not started yet")
+		return refuseUnder(request.RuleNotYetDue, 0, "the appointment has not started yet")
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func (r *lifecycle) markNoShow(ctx workflow.Context, _ request.StaffInput) (requ
 
 func (r *lifecycle) validateDecision(_ workflow.Context, in request.Decision) error {
 	if r.status != consular.StatusAttended {
-		return refuse("a decision needs the applicant's attendance first; the request is %s", r.status)
+		return refuseUnder(request.RuleNotAttended, 0, "a decision needs the applicant's attendance first; the request is %s", r.status)
 	}
 	switch in.Decision {
 	case consular.StatusApproved, consular.StatusCompleted:
@@ -216,7 +216,7 @@ func (r *lifecycle) validateConfirmation(_ workflow.Context, in request.StaffInp
 	case r.proposed == nil:
 		return refuse("there is no decision waiting for confirmation")
 	case in.StaffID == r.proposed.StaffID:
-		return refuse("a decision is confirmed by someone other than the officer who proposed it")
+		return refuseUnder(request.RuleOwnProposal, 0, "a decision is confirmed by someone other than the officer who proposed it")
 	}
 	return nil
 }

@@ -1,27 +1,23 @@
 package staff
 
 import (
-	"strings"
-
 	"github.com/openconsular/consular/api/web"
 	"github.com/openconsular/consular/workflows/request"
 )
 
 // The workflow is the authority on what a request's state allows: its
 // validators refuse an action with a reason in English (for the audit log
-// and the JSON API). The desk words the refusals an officer meets every day
-// in the page's language; any other reason is shown as the workflow gave it.
+// and the JSON API) and, for the refusals an officer meets every day, the
+// rule it is under (request.Rule), which the desk words in the page's
+// language; any other reason is shown as the workflow gave it.
 
-// refusals are the common refusals: a phrase of the workflow's reason
-// (workflows/updates.go, workflows/corrections.go) and the catalogue key
-// that words it. The first that matches wins.
-var refusals = []struct{ phrase, key string }{
-	{"nothing more can be done with it", "staff.refusal.closed"},
-	{"a decision is waiting for confirmation", "staff.refusal.awaiting_confirmation"},
-	{"once attendance is recorded", "staff.refusal.not_attended"},
-	{"needs the applicant's attendance first", "staff.refusal.not_attended"},
-	{"the appointment has not started yet", "staff.actions.no_show_later"},
-	{"confirmed by someone other than the officer who proposed it", "staff.refusal.own_proposal"},
+// refusals are the catalogue keys of the rules the desk words itself.
+var refusals = map[request.Rule]string{
+	request.RuleClosed:               "staff.refusal.closed",
+	request.RuleAwaitingConfirmation: "staff.refusal.awaiting_confirmation",
+	request.RuleNotAttended:          "staff.refusal.not_attended",
+	request.RuleNotYetDue:            "staff.actions.no_show_later",
+	request.RuleOwnProposal:          "staff.refusal.own_proposal",
 }
 
 // refusalKey is the catalogue key of a refusal the desk words itself, or ""
@@ -30,12 +26,7 @@ func refusalKey(refused *request.RefusedError) string {
 	if refused.Closed { // the workflow has ended
 		return "staff.refusal.closed"
 	}
-	for _, r := range refusals {
-		if strings.Contains(refused.Reason, r.phrase) {
-			return r.key
-		}
-	}
-	return ""
+	return refusals[refused.Broken.Rule]
 }
 
 // refusalWords is the workflow's refusal of an action on request r, in the

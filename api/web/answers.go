@@ -83,7 +83,7 @@ func appointmentAnswer(err error, forStaff bool) (Answer, bool) {
 		return Answer{Status: fiber.StatusNotFound, Key: "booking.no_match"}, true
 	case errors.As(err, &locked):
 		return Answer{Status: fiber.StatusTooManyRequests, Key: "error.rate_limited", Args: []any{locked.Until.UTC().Format("15:04 UTC")}}, true
-	case errors.As(err, &refused) && refused.Broken.Rule != "":
+	case errors.As(err, &refused) && refused.Broken.Rule.Appointment():
 		return Answer{Status: fiber.StatusConflict, Key: "booking.rule." + string(refused.Broken.Rule), Args: []any{refused.Broken.Limit}}, true
 	case errors.As(err, &refused) && forStaff:
 		return Answer{Status: fiber.StatusConflict, Key: "booking.refused", Args: []any{Literal(refused.Reason)}, Reason: refused.Reason}, true

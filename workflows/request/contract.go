@@ -183,18 +183,30 @@ type ReceiptAgainInput struct{}
 // Refusal is the error type of a refused update: the caller shows its message.
 const Refusal = "Refused"
 
-// Rule names an appointment rule the workflow holds every door to (the
-// booking pages, the applicants' JSON API, the staff's). A refusal under a
-// rule comes with the rule and its limit as the error's details; it tells
-// nothing of the request's outcome, so applicants may read it, in words
-// their door picks by the rule's name.
+// Rule names the rule a refusal is under, so each door words it in its own
+// language by the rule's name rather than by the workflow's English reason.
+// A refusal under a rule comes with the rule and its limit as the error's
+// details. The appointment rules (Appointment) tell nothing of the
+// request's outcome, so applicants may read them; the others are for staff.
 type Rule string
 
 const (
 	RuleOneAppointment  Rule = "one_appointment"  // book while one is booked
 	RuleRescheduleLimit Rule = "reschedule_limit" // Limit: the moves allowed
 	RuleChangeCutoff    Rule = "change_cutoff"    // Limit: the cut-off in hours
+
+	RuleClosed               Rule = "closed"                // the request has ended
+	RuleNotAttended          Rule = "not_attended"          // a decision or correction before attendance
+	RuleAwaitingConfirmation Rule = "awaiting_confirmation" // a correction while a decision waits
+	RuleOwnProposal          Rule = "own_proposal"          // a supervisor confirming their own proposal
+	RuleNotYetDue            Rule = "not_yet_due"           // a no-show before the appointment's time
 )
+
+// Appointment says the rule is one of the appointment rules every door,
+// the applicants' included, words alike.
+func (r Rule) Appointment() bool {
+	return r == RuleOneAppointment || r == RuleRescheduleLimit || r == RuleChangeCutoff
+}
 
 // Broken is a refusal's details: the rule broken and its limit.
 type Broken struct {
