@@ -6,9 +6,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/openconsular/consular/activities"
 	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/storage"
+	"github.com/openconsular/consular/workflows/request"
 )
 
 // A submission's documents are checked and its receipt issued inside the
@@ -120,8 +124,9 @@ func recordedSubmissionCost(t *testing.T, file string) submissionCost {
 
 // The request recorded from the real stack (make histories) reached its
 // wait for a visit in two workflow tasks and one activity task, the
-// receipt's email; the one recorded before receipt-by-local-activities
-// took four and three.
+// receipt's email, with one version marker and two search-attribute
+// upserts; the one recorded before receipt-by-local-activities took four
+// workflow tasks, three activity tasks, four markers and six upserts.
 func TestRecordedSubmissionTakesTwoWorkflowTasksAndOneActivity(t *testing.T) {
 	before := recordedSubmissionCost(t, "testdata/approved-before-receipt-by-local-activities.json")
 	now := recordedSubmissionCost(t, "testdata/approved.json")
@@ -131,6 +136,10 @@ func TestRecordedSubmissionTakesTwoWorkflowTasksAndOneActivity(t *testing.T) {
 	}
 	if now.VersionMarkers != 1 {
 		t.Fatalf("the submission recorded %d version markers, want 1 (receipt-by-local-activities gives the earlier ones)", now.VersionMarkers)
+	}
+	// The version's and awaiting_appointment's: submitted came with the start.
+	if now.Upserts != 2 {
+		t.Fatalf("the submission upserted search attributes %d times, want 2", now.Upserts)
 	}
 }
 
@@ -146,5 +155,33 @@ func TestProjectionOutageLongerThanAnAttemptDelaysTheRequest(t *testing.T) {
 	}
 	if len(w.statuses()) == 0 || w.statuses()[0] != consular.StatusSubmitted {
 		t.Fatalf("statuses %v, want submitted first, once PostgreSQL is back", w.statuses())
+	}
+}
+
+// A request started with its submitted state's search attributes
+// (request.Start sets them) upserts none until its state changes: the
+// first upsert says awaiting_appointment, though the projection still
+// records submitted first. One visibility write fewer per submission.
+func TestRequestStartedWithItsSearchAttributesUpsertsThemOnlyWhenTheyChange(t *testing.T) {
+	w := newWorld(t)
+	if err := w.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		request.StatusAttribute.ValueSet(string(consular.StatusSubmitted)),
+		request.MissionAttribute.ValueSet("AT-VIE"),
+		request.ServiceAttribute.ValueSet("driving_licence_inquiry"),
+		request.DeadlineAttribute.ValueSet(submitted.Add(w.policy.Deadline)),
+	)); err != nil {
+		t.Fatal(err)
+	}
+	var upserted []string
+	w.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		status, _ := args.Get(0).(temporal.SearchAttributes).GetKeyword(request.StatusAttribute)
+		upserted = append(upserted, status)
+	}).Return(nil)
+	w.run()
+	if want := []string{"awaiting_appointment", "archived"}; !equal(upserted, want) {
+		t.Fatalf("search attributes upserted with status %v, want %v", upserted, want)
+	}
+	if s := w.statuses(); len(s) == 0 || s[0] != consular.StatusSubmitted {
+		t.Fatalf("projection statuses %v, want submitted first", s)
 	}
 }

@@ -331,8 +331,10 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 		rec.AppointmentAt = &at
 		attrs = append(attrs, request.AppointmentAttribute.ValueSet(at))
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
-		return err
+	if !r.shown(ctx) {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
+			return err
+		}
 	}
 	if r.localProjection {
 		// One short INSERT: as a local activity it runs in the workflow
@@ -359,6 +361,26 @@ func (r *lifecycle) run(ctx workflow.Context, attempt time.Duration, step, in, r
 		f = workflow.ExecuteActivity(withRetries(ctx, attempt), step, in)
 	}
 	return f.Get(ctx, result)
+}
+
+// shown tells whether the workflow's search attributes say already what
+// publish would set, so it need not upsert them: each upsert is a
+// visibility write on the server. A request started by request.Start
+// carries its submitted state from the start, in the visibility record
+// written then. Requests started before receipt-by-local-activities
+// upserted every time, and replay so.
+func (r *lifecycle) shown(ctx workflow.Context) bool {
+	if !r.localReceipt {
+		return false
+	}
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	status, _ := sa.GetKeyword(request.StatusAttribute)
+	mission, _ := sa.GetKeyword(request.MissionAttribute)
+	service, _ := sa.GetKeyword(request.ServiceAttribute)
+	deadline, _ := sa.GetTime(request.DeadlineAttribute)
+	appointment, booked := sa.GetTime(request.AppointmentAttribute)
+	return status == string(r.status) && mission == r.in.MissionCode && service == r.in.ServiceCode &&
+		deadline.Equal(r.deadline) && booked == !r.appointment.IsZero() && appointment.Equal(r.appointment)
 }
 
 // send emails the applicant about this request; the mail activity sends
