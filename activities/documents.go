@@ -41,7 +41,10 @@ type ValidateInput struct {
 // applied at upload, short of decoding its pixels again (the bytes must be
 // those the API decoded): this activity is the authority for what reaches
 // the workflow. A refused document is a non-retryable error carrying every
-// problem; a storage failure is retried.
+// problem; a storage failure is retried. Requests started from
+// receipt-by-local-activities run it as a local activity, inside a
+// workflow task: it must stay short (MinIO reads, no pixel decoding) and
+// may run again when that task is lost.
 func (d *Documents) Validate(ctx context.Context, in ValidateInput) error {
 	var problems []DocumentProblem
 	for _, ref := range in.Documents {

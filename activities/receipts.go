@@ -41,7 +41,11 @@ type IssueResult struct {
 	ObjectKey string
 }
 
-// Issue renders the receipt and stores it; a retry overwrites the same object.
+// Issue renders the receipt and stores it; a retry overwrites the same object
+// (its key is the tracking code's), so a request has one receipt however
+// often it runs. Requests started from receipt-by-local-activities run it
+// as a local activity right after Validate, in the same workflow task: the
+// receipt's email is scheduled only once both have succeeded.
 func (a *Receipts) Issue(ctx context.Context, in IssueInput) (IssueResult, error) {
 	service, ok := consular.ServiceByCode(in.ServiceCode)
 	if !ok {

@@ -20,17 +20,21 @@ import (
 // purge-before-orphan-sweep.json was recorded once from the Purge workflow as
 // it was before its orphan sweep (commit c01340c): a purge running during
 // that deploy must finish without it. *-before-seats.json and
-// *-before-local-projection.json are requests recorded before those
-// versions (the seat released by the workflow; the projection written by a
-// local activity): requests running at such a deploy must finish the way
-// they started.
+// *-before-local-projection.json and *-before-receipt-by-local-activities.json
+// are requests recorded before those versions (the seat released by the
+// workflow; the projection written by a local activity; the documents
+// checked and the receipt issued by local activities, the earlier changes
+// given without a marker each): requests running at such a deploy must
+// finish the way they started.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"approved.json", "archived.json", "corrected.json", "purge.json", "purge-before-orphan-sweep.json",
-		"approved-before-local-projection.json", "archived-before-local-projection.json", "corrected-before-local-projection.json"} {
+		"approved-before-local-projection.json", "archived-before-local-projection.json", "corrected-before-local-projection.json",
+		"approved-before-receipt-by-local-activities.json", "archived-before-receipt-by-local-activities.json",
+		"corrected-before-receipt-by-local-activities.json"} {
 		if !slices.Contains(files, filepath.Join("testdata", want)) {
 			t.Fatalf("testdata/%s is missing (found %v): run make histories", want, files)
 		}

@@ -64,6 +64,14 @@ type lifecycle struct {
 	// mailInOrder says emails are sent one at a time (see send); mailing
 	// that one is on its way.
 	mailInOrder, mailing bool
+	// localReceipt says the documents are checked and the receipt issued by
+	// local activities, in the submission's first workflow task (see
+	// Request). Requests started so take every earlier change as given,
+	// here and in the update handlers, without asking GetVersion for each.
+	localReceipt bool
+	// remindAppointments says a booked appointment's reminder is sent
+	// (appointmentReminder).
+	remindAppointments bool
 }
 
 // queueMail queues an email about the state just made, for the main loop
@@ -100,9 +108,18 @@ func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 // status. Its workflow ID is the tracking code.
 func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
-	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
-	r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
-	r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
+	r.localReceipt = workflow.GetVersion(ctx, "receipt-by-local-activities", workflow.DefaultVersion, 1) == 1
+	if r.localReceipt {
+		// Every earlier change holds for a request started at this version:
+		// asking for each again would cost a marker and a search-attribute
+		// upsert (a visibility write on the server) per change, four of
+		// them in the first workflow task alone.
+		r.seatsReleased, r.localProjection, r.mailInOrder, r.remindAppointments = true, true, true, true
+	} else {
+		r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
+		r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
+		r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
+	}
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -110,8 +127,13 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 		return request.Result{}, err
 	}
 
-	err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), documents.Validate,
-		activities.ValidateInput{TrackingCode: in.TrackingCode, Documents: in.Documents}).Get(ctx, nil)
+	// The documents are checked again, then the receipt issued; from
+	// receipt-by-local-activities on both run inside the workflow task that
+	// started the request, which then ends scheduling the receipt's email:
+	// a submission costs two workflow tasks and one activity task instead
+	// of four and three.
+	err := r.run(ctx, time.Minute, documents.Validate,
+		activities.ValidateInput{TrackingCode: in.TrackingCode, Documents: in.Documents}, nil)
 	if problems, bad := badDocuments(err); bad {
 		if err := r.moveTo(ctx, consular.StatusRejectedDocuments); err != nil {
 			return request.Result{}, err
@@ -124,11 +146,14 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 		return request.Result{}, err
 	}
 
+	// Only valid documents reach this line. Issue writes the receipt under
+	// a key of the tracking code: a retry, local or not, or a workflow task
+	// run again overwrites the same object before its email is scheduled.
 	var receipt activities.IssueResult
-	if err := workflow.ExecuteActivity(withRetries(ctx, time.Minute), receipts.Issue, activities.IssueInput{
+	if err := r.run(ctx, time.Minute, receipts.Issue, activities.IssueInput{
 		TrackingCode: in.TrackingCode, ServiceCode: in.ServiceCode, MissionCode: in.MissionCode,
 		SubmittedAt: in.SubmittedAt, Deadline: r.deadline,
-	}).Get(ctx, &receipt); err != nil {
+	}, &receipt); err != nil {
 		return request.Result{}, err
 	}
 	r.planReminders(workflow.Now(ctx))
@@ -173,7 +198,9 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 // through update handlers and set changed.
 func (r *lifecycle) waitForVisit(ctx workflow.Context) (consular.Status, error) {
 	// Requests started before appointment reminders existed replay without them.
-	remindAppointments := workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
+	if !r.localReceipt {
+		r.remindAppointments = workflow.GetVersion(ctx, "appointment-reminder", workflow.DefaultVersion, 1) == 1
+	}
 	for r.status != consular.StatusAttended && !r.status.Final() {
 		if err := r.sendQueuedMail(ctx); err != nil {
 			return "", err
@@ -187,7 +214,7 @@ func (r *lifecycle) waitForVisit(ctx workflow.Context) (consular.Status, error) 
 		if len(r.reminders) > 0 && r.reminders[0].Before(next) {
 			next = r.reminders[0]
 		}
-		if at, due := r.appointmentReminder(); remindAppointments && due {
+		if at, due := r.appointmentReminder(); r.remindAppointments && due {
 			if !now.Before(at) {
 				r.appointmentNoted = true
 				if err := r.send(ctx, activities.MailInput{Kind: activities.MailAppointmentReminder,
@@ -304,8 +331,10 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 		rec.AppointmentAt = &at
 		attrs = append(attrs, request.AppointmentAttribute.ValueSet(at))
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
-		return err
+	if !r.shown(ctx) {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
+			return err
+		}
 	}
 	if r.localProjection {
 		// One short INSERT: as a local activity it runs in the workflow
@@ -317,6 +346,41 @@ func (r *lifecycle) publish(ctx workflow.Context) error {
 		return workflow.ExecuteLocalActivity(withLocalRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
 	}
 	return workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), projection.Record, rec).Get(ctx, nil)
+}
+
+// run runs a step of the submission (documents.Validate, receipts.Issue)
+// and decodes its result into result, when not nil: by a local activity
+// for requests started at receipt-by-local-activities, by an activity of
+// its own for those started before. Both are retried without limit, each
+// attempt bounded by attempt.
+func (r *lifecycle) run(ctx workflow.Context, attempt time.Duration, step, in, result any) error {
+	var f workflow.Future
+	if r.localReceipt {
+		f = workflow.ExecuteLocalActivity(withLocalRetries(ctx, attempt), step, in)
+	} else {
+		f = workflow.ExecuteActivity(withRetries(ctx, attempt), step, in)
+	}
+	return f.Get(ctx, result)
+}
+
+// shown tells whether the workflow's search attributes say already what
+// publish would set, so it need not upsert them: each upsert is a
+// visibility write on the server. A request started by request.Start
+// carries its submitted state from the start, in the visibility record
+// written then. Requests started before receipt-by-local-activities
+// upserted every time, and replay so.
+func (r *lifecycle) shown(ctx workflow.Context) bool {
+	if !r.localReceipt {
+		return false
+	}
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	status, _ := sa.GetKeyword(request.StatusAttribute)
+	mission, _ := sa.GetKeyword(request.MissionAttribute)
+	service, _ := sa.GetKeyword(request.ServiceAttribute)
+	deadline, _ := sa.GetTime(request.DeadlineAttribute)
+	appointment, booked := sa.GetTime(request.AppointmentAttribute)
+	return status == string(r.status) && mission == r.in.MissionCode && service == r.in.ServiceCode &&
+		deadline.Equal(r.deadline) && booked == !r.appointment.IsZero() && appointment.Equal(r.appointment)
 }
 
 // send emails the applicant about this request; the mail activity sends
@@ -357,12 +421,17 @@ func withRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	})
 }
 
-// withLocalRetries is withRetries for a local activity: PostgreSQL down
-// delays the request, retried without limit, never loses it. Past the
-// SDK's local retry threshold the retries wait on durable timers.
+// withLocalRetries is withRetries for a local activity: PostgreSQL or
+// MinIO down delays the request, retried without limit, never loses it.
+// Past the SDK's local retry threshold the retries wait on durable timers.
+// The SDK gives a local activity without a ScheduleToCloseTimeout its
+// StartToCloseTimeout as one, and stops retrying once the next attempt
+// would start past it: without localRetriesFor an outage longer than one
+// attempt failed the workflow.
 func withLocalRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: attempt,
+		ScheduleToCloseTimeout: localRetriesFor,
+		StartToCloseTimeout:    attempt,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -370,6 +439,10 @@ func withLocalRetries(ctx workflow.Context, attempt time.Duration) workflow.Cont
 		},
 	})
 }
+
+// localRetriesFor bounds a local activity's retries only in name: far
+// beyond any outage and any request's life.
+const localRetriesFor = 100 * 365 * 24 * time.Hour
 
 // badDocuments tells whether err is the validator's refusal, and why.
 func badDocuments(err error) ([]activities.DocumentProblem, bool) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -40,6 +41,17 @@ type world struct {
 	released   []activities.ReleaseInput // seats given back
 	broken     []request.Broken          // the rules refusals named
 	policy     request.Policy
+	// steps lists the submission's steps as they ran ("Validate local",
+	// "Issue local", "Send activity"), attempt by attempt.
+	steps []string
+	// validateFailures and issueFailures make that many first attempts
+	// fail as a storage outage would; a failing Issue has already stored
+	// its receipt (the answer was lost).
+	validateFailures, issueFailures int
+	receiptObjects                  map[string]int // receipt key → times stored
+	// recordFailures makes that many first projection writes fail, as
+	// while PostgreSQL is down.
+	recordFailures int
 }
 
 type sentMail struct {
@@ -50,24 +62,41 @@ type sentMail struct {
 func newWorld(t *testing.T) *world {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	w := &world{t: t, env: suite.NewTestWorkflowEnvironment(), acceptedAt: map[string]time.Duration{},
+	w := &world{t: t, env: suite.NewTestWorkflowEnvironment(), acceptedAt: map[string]time.Duration{}, receiptObjects: map[string]int{},
 		policy: request.Policy{Deadline: 90 * day, Reminders: []time.Duration{30 * day, 7 * day, day}, Retention: 30 * day}}
 	w.env.SetStartTime(submitted)
 	w.env.OnActivity(projection.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		if w.recordFailures > 0 {
+			w.recordFailures--
+			return errors.New("record: connection refused")
+		}
 		w.records = append(w.records, in)
 		return nil
 	})
-	w.env.OnActivity(documents.Validate, mock.Anything, mock.Anything).Return(func(context.Context, activities.ValidateInput) error {
+	w.env.OnActivity(documents.Validate, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.ValidateInput) error {
+		w.step(ctx, "Validate")
+		if w.validateFailures > 0 {
+			w.validateFailures--
+			return errors.New("get document: connection refused")
+		}
 		if w.badDocs != nil {
 			return temporal.NewNonRetryableApplicationError("refused", activities.ErrBadDocuments, nil, w.badDocs)
 		}
 		return nil
 	})
-	w.env.OnActivity(receipts.Issue, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.IssueInput) (activities.IssueResult, error) {
+	w.env.OnActivity(receipts.Issue, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.IssueInput) (activities.IssueResult, error) {
+		w.step(ctx, "Issue")
+		key := storage.ReceiptKey(in.TrackingCode)
+		w.receiptObjects[key]++
+		if w.issueFailures > 0 {
+			w.issueFailures--
+			return activities.IssueResult{}, errors.New("store receipt: connection reset")
+		}
 		w.receipts++
-		return activities.IssueResult{ObjectKey: storage.ReceiptKey(in.TrackingCode)}, nil
+		return activities.IssueResult{ObjectKey: key}, nil
 	})
-	w.env.OnActivity(mail.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MailInput) (activities.MailResult, error) {
+	w.env.OnActivity(mail.Send, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.MailInput) (activities.MailResult, error) {
+		w.step(ctx, "Send")
 		w.mails = append(w.mails, sentMail{in, w.env.Now().Sub(submitted)})
 		return activities.MailResult{}, nil
 	})
@@ -80,6 +109,16 @@ func newWorld(t *testing.T) *world {
 		return nil
 	})
 	return w
+}
+
+// step records that a step ran, and how: inside a workflow task (local)
+// or as an activity task of its own.
+func (w *world) step(ctx context.Context, name string) {
+	how := "activity"
+	if activity.GetInfo(ctx).IsLocalActivity {
+		how = "local"
+	}
+	w.steps = append(w.steps, name+" "+how)
 }
 
 func (w *world) run() request.Result {

@@ -202,7 +202,7 @@ func (r *lifecycle) validateDecision(_ workflow.Context, in request.Decision) er
 // decide records the outcome and emails it, or, where a second pair of
 // eyes is needed, keeps it waiting for a supervisor.
 func (r *lifecycle) decide(ctx workflow.Context, in request.Decision) (request.StatusView, error) {
-	fourEyes := workflow.GetVersion(ctx, "four-eyes", workflow.DefaultVersion, 1) == 1
+	fourEyes := r.localReceipt || workflow.GetVersion(ctx, "four-eyes", workflow.DefaultVersion, 1) == 1
 	if fourEyes && needsConfirmation(r.in.Policy, in.Decision) && !in.Confirmed {
 		r.proposed = &in
 		return r.view(), nil
@@ -301,7 +301,7 @@ func (r *lifecycle) reschedule(ctx workflow.Context, in request.AppointmentInput
 // from the main loop a moment later. (Requests started earlier replay with
 // transition.)
 func (r *lifecycle) transitionMailLater(ctx workflow.Context, status consular.Status, letter activities.MailInput) (request.StatusView, error) {
-	if workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.localReceipt && workflow.GetVersion(ctx, "appointment-mail-later", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return r.transition(ctx, status, letter)
 	}
 	view, err := r.transition(ctx, status, activities.MailInput{}) // publish only

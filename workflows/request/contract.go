@@ -241,6 +241,15 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in Input) err
 		TaskQueue:                taskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// The submitted state's search attributes, in the visibility record
+		// the start writes anyway: the workflow's first transition then
+		// needs no upsert (a visibility write) of its own.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			StatusAttribute.ValueSet(string(consular.StatusSubmitted)),
+			MissionAttribute.ValueSet(in.MissionCode),
+			ServiceAttribute.ValueSet(in.ServiceCode),
+			DeadlineAttribute.ValueSet(in.SubmittedAt.Add(in.Policy.Deadline)),
+		),
 	}, WorkflowType, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
