@@ -108,18 +108,7 @@ func (r *lifecycle) appointmentReminder() (time.Time, bool) {
 // status. Its workflow ID is the tracking code.
 func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 	r := &lifecycle{in: in, deadline: in.SubmittedAt.Add(in.Policy.Deadline)}
-	r.localReceipt = workflow.GetVersion(ctx, "receipt-by-local-activities", workflow.DefaultVersion, 1) == 1
-	if r.localReceipt {
-		// Every earlier change holds for a request started at this version:
-		// asking for each again would cost a marker and a search-attribute
-		// upsert (a visibility write on the server) per change, four of
-		// them in the first workflow task alone.
-		r.seatsReleased, r.localProjection, r.mailInOrder, r.remindAppointments = true, true, true, true
-	} else {
-		r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
-		r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
-		r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
-	}
+	r.readVersions(ctx)
 	if err := r.registerHandlers(ctx); err != nil {
 		return request.Result{}, err
 	}
@@ -190,6 +179,23 @@ func Request(ctx workflow.Context, in request.Input) (request.Result, error) {
 		}
 	}
 	return r.finish(ctx)
+}
+
+// readVersions asks, at the start, which versioned changes this request
+// runs with (requests started before a change keep the old way).
+func (r *lifecycle) readVersions(ctx workflow.Context) {
+	r.localReceipt = workflow.GetVersion(ctx, "receipt-by-local-activities", workflow.DefaultVersion, 1) == 1
+	if r.localReceipt {
+		// Every earlier change holds for a request started at this version:
+		// asking for each again would cost a marker and a search-attribute
+		// upsert (a visibility write on the server) per change, four of
+		// them in the first workflow task alone.
+		r.seatsReleased, r.localProjection, r.mailInOrder, r.remindAppointments = true, true, true, true
+		return
+	}
+	r.seatsReleased = workflow.GetVersion(ctx, "seats-released-by-workflow", workflow.DefaultVersion, 1) == 1
+	r.localProjection = workflow.GetVersion(ctx, "projection-local-activity", workflow.DefaultVersion, 1) == 1
+	r.mailInOrder = workflow.GetVersion(ctx, "emails-in-order", workflow.DefaultVersion, 1) == 1
 }
 
 // waitForVisit waits for attendance, withdrawal or the deadline, and says
@@ -413,11 +419,7 @@ func (r *lifecycle) send(ctx workflow.Context, in activities.MailInput) error {
 func withRetries(ctx workflow.Context, attempt time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: attempt,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-		},
+		RetryPolicy:         untilItWorks(),
 	})
 }
 
@@ -432,12 +434,13 @@ func withLocalRetries(ctx workflow.Context, attempt time.Duration) workflow.Cont
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: localRetriesFor,
 		StartToCloseTimeout:    attempt,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-		},
+		RetryPolicy:            untilItWorks(),
 	})
+}
+
+// untilItWorks retries without limit, backing off to five minutes.
+func untilItWorks() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
 }
 
 // localRetriesFor bounds a local activity's retries only in name: far
