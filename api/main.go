@@ -67,13 +67,8 @@ const usage = `usage: api [serve | migrate | staff | clients | schedules | closu
                   receipt-keys.json works offline); exit status 0 when genuine`
 
 func main() {
-	cfg, err := config.FromEnvironment()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "configuration:\n%v\n", err)
-		os.Exit(2)
-	}
-	logger := logging.New(os.Stderr, cfg.Log.Format, cfg.Log.Level)
-	slog.SetDefault(logger)
+	cfg := config.ForProgram()
+	logger := logging.ForProgram(cfg.Log.Format, cfg.Log.Level)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,6 +77,7 @@ func main() {
 	if len(os.Args) > 1 {
 		cmd = os.Args[1]
 	}
+	var err error
 	switch cmd {
 	case "serve":
 		err = serve(ctx, cfg, logger)

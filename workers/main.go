@@ -31,13 +31,8 @@ import (
 )
 
 func main() {
-	cfg, err := config.FromEnvironment()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "configuration:\n%v\n", err)
-		os.Exit(2)
-	}
-	logger := logging.New(os.Stderr, cfg.Log.Format, cfg.Log.Level)
-	slog.SetDefault(logger)
+	cfg := config.ForProgram()
+	logger := logging.ForProgram(cfg.Log.Format, cfg.Log.Level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger); err != nil {

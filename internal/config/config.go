@@ -195,6 +195,17 @@ type Mail struct {
 	RootCAs *x509.CertPool
 }
 
+// ForProgram is FromEnvironment for a program's main: a configuration that
+// does not read is printed, every problem named, and the program exits 2.
+func ForProgram() Config {
+	cfg, err := FromEnvironment()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	return cfg
+}
+
 // FromEnvironment reads the configuration from the process environment.
 func FromEnvironment() (Config, error) {
 	return Load(os.LookupEnv)

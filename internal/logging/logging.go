@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 )
 
 // New returns a logger writing to w in the given format ("text" or "json")
@@ -54,4 +55,12 @@ func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
 	return contextHandler{h.Handler.WithGroup(name)}
+}
+
+// ForProgram is a program's logger on standard error, also made slog's
+// default (libraries that log through slog write the same lines).
+func ForProgram(format, level string) *slog.Logger {
+	logger := New(os.Stderr, format, level)
+	slog.SetDefault(logger)
+	return logger
 }
