@@ -65,6 +65,8 @@ func (r *lifecycle) corrected(ctx workflow.Context, in request.Correction) (stri
 // per correction (the email's key is the update's ID).
 func (r *lifecycle) correct(ctx workflow.Context, in request.Correction) (request.StatusView, error) {
 	stored, _, _ := r.corrected(ctx, in)
+	r.correcting++
+	defer func() { r.correcting-- }()
 	id := workflow.GetCurrentUpdateInfo(ctx).ID
 	if err := workflow.ExecuteActivity(withRetries(ctx, 10*time.Second), projection.Correct, activities.CorrectInput{
 		TrackingCode: r.in.TrackingCode, UpdateID: id, Field: in.Field, Value: stored, Reason: in.Reason, StaffID: in.StaffID,

@@ -155,3 +155,25 @@ func TestNoCorrectionWhileADecisionAwaitsConfirmation(t *testing.T) {
 		t.Fatalf("refusals %q, want the waiting decision named", w.refusals)
 	}
 }
+
+// A correction whose write is slow (PostgreSQL busy, the activity retried)
+// holds the decision back: a decision is made on the answers as corrected,
+// never while they change, and its email follows the correction's.
+func TestNoDecisionWhileACorrectionIsBeingWritten(t *testing.T) {
+	w := newWorld(t)
+	w.env.OnActivity(projection.Correct, mock.Anything, mock.Anything).After(time.Hour).Return(nil)
+	w.at(day, request.UpdateBookAppointment, request.AppointmentInput{At: submitted.Add(5 * day)})
+	w.at(5*day, request.UpdateRecordAttendance, request.StaffInput{StaffID: "7"})
+	w.at(5*day+time.Minute, request.UpdateCorrectRequest, request.Correction{Field: "form.licence_number", Value: "87654321", Reason: "misread", StaffID: "7"})
+	w.refusedAt(5*day+10*time.Minute, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved, StaffID: "8"})
+	w.at(5*day+2*time.Hour, request.UpdateDecide, request.Decision{Decision: consular.StatusApproved, StaffID: "8"})
+	if got := w.run().Status; got != consular.StatusApproved {
+		t.Fatalf("ended %s, want approved", got)
+	}
+	if len(w.refusals) != 1 || !strings.Contains(w.refusals[0], "correction is being recorded") {
+		t.Fatalf("refusals %q, want the decision held back while the correction was written", w.refusals)
+	}
+	if c, d := w.mailsOf(activities.MailCorrection), w.mailsOf(activities.MailDecision); len(c) != 1 || len(d) != 1 || c[0].at > d[0].at {
+		t.Errorf("correction emails %+v, decision emails %+v: want one each, the correction's first", c, d)
+	}
+}

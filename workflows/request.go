@@ -72,6 +72,9 @@ type lifecycle struct {
 	// remindAppointments says a booked appointment's reminder is sent
 	// (appointmentReminder).
 	remindAppointments bool
+	// correcting counts corrections being written: no decision while one
+	// is, so a decision is made on the answers as corrected.
+	correcting int
 }
 
 // queueMail queues an email about the state just made, for the main loop

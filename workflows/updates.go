@@ -187,6 +187,9 @@ func (r *lifecycle) validateDecision(_ workflow.Context, in request.Decision) er
 	if r.status != consular.StatusAttended {
 		return refuseUnder(request.RuleNotAttended, 0, "a decision needs the applicant's attendance first; the request is %s", r.status)
 	}
+	if r.correcting > 0 {
+		return refuse("a correction is being recorded; decide once it is done")
+	}
 	switch in.Decision {
 	case consular.StatusApproved, consular.StatusCompleted:
 		return nil
@@ -215,6 +218,8 @@ func (r *lifecycle) validateConfirmation(_ workflow.Context, in request.StaffInp
 	switch {
 	case r.proposed == nil:
 		return refuse("there is no decision waiting for confirmation")
+	case r.correcting > 0:
+		return refuse("a correction is being recorded; confirm once it is done")
 	case in.StaffID == r.proposed.StaffID:
 		return refuseUnder(request.RuleOwnProposal, 0, "a decision is confirmed by someone other than the officer who proposed it")
 	}
