@@ -46,6 +46,16 @@ func correctSection(column string) string {
 	WHERE tracking_code = $1`
 }
 
+// fullNameSQL writes the applicant's name again from the corrected identity,
+// as the portal wrote it at submission (api/portal/apply.go: the Persian
+// first and last names), so the queue, the desk and every later email
+// greet the applicant by the corrected name (the requests.applicant_name
+// trigger follows full_name).
+const fullNameSQL = `
+UPDATE request_applicants
+SET full_name = btrim(COALESCE(identity->>'first_name_fa', '') || ' ' || COALESCE(identity->>'last_name_fa', ''))
+WHERE tracking_code = $1 AND btrim(COALESCE(identity->>'first_name_fa', '') || ' ' || COALESCE(identity->>'last_name_fa', '')) <> ''`
+
 // oldValueSQL reads the answer a correction replaces, locking the row so
 // corrections of one request follow each other, each reading the value the
 // one before it wrote.
@@ -89,6 +99,11 @@ func (p *Projection) Correct(ctx context.Context, in CorrectInput) error {
 	}
 	if _, err := tx.Exec(ctx, correctSQL[section], in.TrackingCode, name, in.Value); err != nil {
 		return fmt.Errorf("correct %s of %s: %w", in.Field, in.TrackingCode, err)
+	}
+	if section == consular.SectionIdentity && (name == "first_name_fa" || name == "last_name_fa") {
+		if _, err := tx.Exec(ctx, fullNameSQL, in.TrackingCode); err != nil {
+			return fmt.Errorf("correct the name of %s: %w", in.TrackingCode, err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO request_corrections (tracking_code, update_id, field, old_value, new_value, reason, staff_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, in.TrackingCode, in.UpdateID, in.Field, old, in.Value, in.Reason, staffID); err != nil {

@@ -63,3 +63,25 @@ func TestCorrectionIsRecordedOnceWithTheValueItReplaced(t *testing.T) {
 		t.Fatalf("correcting a purged request: %v, want a non-retryable %s", err, ErrNoApplicant)
 	}
 }
+
+// A corrected Persian name is the name the request goes by from then on
+// (the queue, the desk, every later email's greeting): full_name is
+// written again from the corrected identity, as the portal wrote it.
+func TestCorrectedNameIsTheApplicantsNameFromThenOn(t *testing.T) {
+	ctx := context.Background()
+	p, code, _ := request(t)
+	if _, err := p.DB.Exec(ctx, `UPDATE request_applicants SET full_name = 'سارا احمدى', identity = '{"first_name_fa": "سارا", "last_name_fa": "احمدى"}' WHERE tracking_code = $1`, code); err != nil {
+		t.Fatal(err)
+	}
+	in := CorrectInput{TrackingCode: code, UpdateID: "correct_request:name", Field: "identity.last_name_fa", Value: "احمدی", Reason: "a misspelt letter", StaffID: "7"}
+	if err := p.Correct(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	var name, listed string
+	if err := p.DB.QueryRow(ctx, `SELECT a.full_name, COALESCE(r.applicant_name, '') FROM request_applicants a JOIN requests r USING (tracking_code) WHERE tracking_code = $1`, code).Scan(&name, &listed); err != nil {
+		t.Fatal(err)
+	}
+	if name != "سارا احمدی" || listed != name {
+		t.Fatalf("after correcting the last name: full_name %q, queue's name %q, want %q", name, listed, "سارا احمدی")
+	}
+}
