@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 
@@ -31,16 +33,23 @@ func unavailable(err error) bool {
 	var op *net.OpError
 	var pg *pgconn.PgError
 	var temporal *serviceerror.Unavailable
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false // the request's own deadline, or its client gone: not an outage
+	}
 	switch {
 	case errors.As(err, &connect), errors.As(err, &temporal):
 		return true
 	case errors.As(err, &op):
-		return op.Op == "dial" || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+		// A dial that failed is a server out of reach; a reset is one only
+		// from a server we called (MinIO's url.Error), never from a client
+		// dropping its own upload.
+		var call *url.Error
+		return op.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &call) && errors.Is(err, syscall.ECONNRESET)
 	case errors.As(err, &pg):
 		// Class 57: the server is shutting down or starting (57P01-57P03);
 		// class 08: the connection failed.
 		return strings.HasPrefix(pg.Code, "57") || strings.HasPrefix(pg.Code, "08")
 	}
 	// pgconn.SafeToRetry: the connection failed before the query was sent.
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || pgconn.SafeToRetry(err)
+	return errors.Is(err, syscall.ECONNREFUSED) || pgconn.SafeToRetry(err)
 }

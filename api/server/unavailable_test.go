@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -22,7 +23,9 @@ func TestAServerOutOfReachIsUnavailableNotAFault(t *testing.T) {
 		"PostgreSQL refused, wrapped":          {fmt.Errorf("authenticate API client: %w", dial), true},
 		"PostgreSQL shutting down (57P01)":     {&pgconn.PgError{Code: "57P01"}, true},
 		"PostgreSQL starting (57P03)":          {fmt.Errorf("query: %w", &pgconn.PgError{Code: "57P03"}), true},
-		"a connection reset":                   {&net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
+		"MinIO dropped the connection":         {&url.Error{Op: "Put", URL: "http://minio/x", Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}, true},
+		"a client dropped its upload":          {fmt.Errorf("read body: %w", &net.OpError{Op: "read", Err: syscall.ECONNRESET}), false},
+		"the request's own deadline":           {fmt.Errorf("query: %w", context.DeadlineExceeded), false},
 		"Temporal unavailable":                 {serviceerror.NewUnavailable("no frontend"), true},
 		"a unique violation is ours":           {&pgconn.PgError{Code: "23505"}, false},
 		"a plain error is ours":                {errors.New("nil map"), false},
