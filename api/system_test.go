@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/openconsular/consular/deploy/stack"
@@ -303,8 +304,47 @@ func (s *system) waitClosed(code string, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := s.temporal.GetWorkflow(ctx, code, "").Get(ctx, nil); err != nil {
-		s.t.Fatalf("workflow %s: %v", code, err)
+		s.t.Fatalf("workflow %s: %v; its history:\n%s", code, err, s.historyOf(code))
 	}
+}
+
+// historyOf is where a workflow stands, for a failed test to say: its
+// status, pending activities and history, one event a line.
+func (s *system) historyOf(code string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	if d, err := s.temporal.DescribeWorkflowExecution(ctx, code, ""); err != nil {
+		fmt.Fprintf(&b, "describe: %v\n", err)
+	} else {
+		fmt.Fprintf(&b, "status %s, history length %d\n", d.GetWorkflowExecutionInfo().GetStatus(), d.GetWorkflowExecutionInfo().GetHistoryLength())
+		for _, a := range d.GetPendingActivities() {
+			fmt.Fprintf(&b, "pending activity %s, attempt %d, state %s, last failure %v\n", a.GetActivityType().GetName(), a.GetAttempt(), a.GetState(), a.GetLastFailure().GetMessage())
+		}
+		if wt := d.GetPendingWorkflowTask(); wt != nil {
+			fmt.Fprintf(&b, "pending workflow task: %s, attempt %d\n", wt.GetState(), wt.GetAttempt())
+		}
+	}
+	it := s.temporal.GetWorkflowHistory(ctx, code, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			fmt.Fprintf(&b, "(%v)\n", err)
+			break
+		}
+		fmt.Fprintf(&b, "%d %s %s", e.GetEventId(), e.GetEventTime().AsTime().Format("15:04:05.000"), e.GetEventType())
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			fmt.Fprintf(&b, " %s", a.GetActivityType().GetName())
+		}
+		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
+			fmt.Fprintf(&b, " %s", a.GetAcceptedRequest().GetInput().GetName())
+		}
+		if a := e.GetTimerStartedEventAttributes(); a != nil {
+			fmt.Fprintf(&b, " %s", a.GetStartToFireTimeout().AsDuration())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 func email(t *testing.T) string {
