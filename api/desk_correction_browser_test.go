@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 
-	"github.com/pquerna/otp/totp"
-
 	"github.com/openconsular/consular/internal/testenv"
-	"github.com/openconsular/consular/internal/testenv/browser"
 )
 
 // A correction at the visit, in headless Chromium, on a Persian and on an
@@ -25,7 +20,6 @@ import (
 // axe-core and photographed at 390 and 1280 px.
 func TestBrowserOfficerCorrectsALicenceNumberAtTheVisit(t *testing.T) {
 	s := startSystem(t, nil)
-	ctx := context.Background()
 	_, token := staffMember(t, s, "api-officer@mfa.example", "--role", "officer", "--mission", "AT-VIE")
 
 	// Two attended requests, one corrected on each page language.
@@ -53,20 +47,7 @@ func TestBrowserOfficerCorrectsALicenceNumberAtTheVisit(t *testing.T) {
 	}
 
 	// The officer at the desk.
-	var out bytes.Buffer
-	officer := uniqueEmail("desk-officer")
-	if err := addStaff(ctx, &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", officer, "--role", "officer", "--mission", "AT-VIE"}); err != nil {
-		t.Fatal(err)
-	}
-	b := browser.New(t)
-	b.Visit(s.url + "/staff/signin")
-	b.Fill("#email", officer)
-	b.Fill("#password", regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1])
-	otp, _ := totp.GenerateCode(regexp.MustCompile(`TOTP secret: (\S+)`).FindStringSubmatch(out.String())[1], time.Now())
-	b.Fill("#totp", otp)
-	if status := b.Submit(`main form button[type=submit]`); status != 200 || !b.Exists("table#queue") {
-		t.Fatalf("sign-in: %d\n%s", status, b.Text("main"))
-	}
+	b, officer := officerAtTheDesk(t, s, "desk-officer", "AT-VIE")
 	look := func(name string) {
 		t.Helper()
 		b.CheckAccessibility(t)

@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/pquerna/otp/totp"
 	"golang.org/x/image/bmp"
 
 	"github.com/openconsular/consular/internal/testenv"
@@ -99,22 +98,7 @@ func TestBrowserOfficerReadsTheRequestAtTheDesk(t *testing.T) {
 	s.waitStatus(code, "appointment_booked", 10*time.Second)
 
 	// The officer.
-	var out bytes.Buffer
-	officer := uniqueEmail("officer")
-	if err := addStaff(context.Background(), &out, s.db, testenv.Config(t).Keys.TOTP, []string{"add", "--email", officer, "--role", "officer", "--mission", "AT-VIE"}); err != nil {
-		t.Fatal(err)
-	}
-	password := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())[1]
-	secret := regexp.MustCompile(`TOTP secret: (\S+)`).FindStringSubmatch(out.String())[1]
-	b := browser.New(t)
-	b.Visit(s.url + "/staff/signin")
-	b.Fill("#email", officer)
-	b.Fill("#password", password)
-	otp, _ := totp.GenerateCode(secret, time.Now())
-	b.Fill("#totp", otp)
-	if status := b.Submit(`main form button[type=submit]`); status != 200 || !b.Exists("table#queue") {
-		t.Fatalf("sign-in: %d\n%s", status, b.Text("main"))
-	}
+	b, officer := officerAtTheDesk(t, s, "officer", "AT-VIE")
 	look := func(name string) {
 		t.Helper()
 		b.CheckAccessibility(t)
