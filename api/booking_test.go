@@ -44,20 +44,44 @@ func (s *system) quickRequest(nationalID string) string {
 // quickRequestUnder is quickRequest with the request's policy given.
 func (s *system) quickRequestUnder(nationalID string, policy request.Policy) string {
 	s.t.Helper()
+	return s.seedRequest(nationalID, "apostille", seededApplicant{language: "en"}, policy)
+}
+
+// seededApplicant is the applicant row a seeded request is kept with; its
+// JSON objects are "{}" when empty, its email the tracking code's.
+type seededApplicant struct {
+	email, language           string
+	identity, residence, form string
+}
+
+// seedRequest writes a submission of service at AT-VIE and its applicant
+// row, without documents, and starts its real workflow.
+func (s *system) seedRequest(nationalID, service string, a seededApplicant, policy request.Policy) string {
+	s.t.Helper()
 	ctx := context.Background()
 	c, _ := consular.NewTrackingCode()
 	code := string(c)
 	now := time.Now().UTC().Truncate(time.Second)
 	if _, err := s.db.Exec(ctx, `INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at)
-		VALUES ($1, $1, 'apostille', 'AT-VIE', $2)`, code, now); err != nil {
+		VALUES ($1, $1, $2, 'AT-VIE', $3)`, code, service, now); err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language)
-		VALUES ($1, $2, $3, 'Sara Ahmadi', 'en')`, code, nationalID, code+"@example.org"); err != nil {
+	if a.email == "" {
+		a.email = code + "@example.org"
+	}
+	object := func(json string) string {
+		if json == "" {
+			return "{}"
+		}
+		return json
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language, identity, residence, form)
+		VALUES ($1, $2, $3, 'Sara Ahmadi', $4, $5, $6, $7)`, code, nationalID, a.email, a.language,
+		object(a.identity), object(a.residence), object(a.form)); err != nil {
 		s.t.Fatal(err)
 	}
 	if err := request.Start(ctx, s.temporal, s.queue,
-		request.Input{TrackingCode: code, ServiceCode: "apostille", MissionCode: "AT-VIE", SubmittedAt: now, Policy: policy}); err != nil {
+		request.Input{TrackingCode: code, ServiceCode: service, MissionCode: "AT-VIE", SubmittedAt: now, Policy: policy}); err != nil {
 		s.t.Fatal(err)
 	}
 	return code

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/openconsular/consular/api/staff"
-	"github.com/openconsular/consular/internal/consular"
 	"github.com/openconsular/consular/internal/testenv"
 	"github.com/openconsular/consular/workflows/request"
 )
@@ -22,23 +21,9 @@ import (
 // submission, and waits for it to await its appointment.
 func (s *system) licenceRequest(nationalID, email string) string {
 	s.t.Helper()
-	ctx := context.Background()
-	c, _ := consular.NewTrackingCode()
-	code := string(c)
-	now := time.Now().UTC().Truncate(time.Second)
-	if _, err := s.db.Exec(ctx, `INSERT INTO submissions (idempotency_key, tracking_code, service_code, mission_code, submitted_at)
-		VALUES ($1, $1, 'driving_licence_inquiry', 'AT-VIE', $2)`, code, now); err != nil {
-		s.t.Fatal(err)
-	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO request_applicants (tracking_code, national_id, email, full_name, language, identity, residence, form)
-		VALUES ($1, $2, $3, 'Sara Ahmadi', 'fa', '{"first_name_en": "Sara", "birth_date": "1990-02-03"}', '{"city": "Wien"}', '{"licence_number": "12345678"}')`,
-		code, nationalID, email); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := request.Start(ctx, s.temporal, s.queue, request.Input{TrackingCode: code, ServiceCode: "driving_licence_inquiry", MissionCode: "AT-VIE",
-		SubmittedAt: now, Policy: request.Policy{Deadline: 60 * 24 * time.Hour, Retention: time.Hour}}); err != nil {
-		s.t.Fatal(err)
-	}
+	code := s.seedRequest(nationalID, "driving_licence_inquiry", seededApplicant{email: email, language: "fa",
+		identity: `{"first_name_en": "Sara", "birth_date": "1990-02-03"}`, residence: `{"city": "Wien"}`, form: `{"licence_number": "12345678"}`},
+		request.Policy{Deadline: 60 * 24 * time.Hour, Retention: time.Hour})
 	s.waitStatus(code, "awaiting_appointment", 30*time.Second)
 	return code
 }
